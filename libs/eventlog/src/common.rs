@@ -1,0 +1,391 @@
+//! The append and read algorithms, written once and instantiated for each sqlx backend.
+//!
+//! Both backends speak the same SQL except for the statements in their [`Dialect`].
+
+/// Backend-specific SQL.
+pub(crate) struct Dialect {
+    /// Statement that opens a write transaction.
+    pub begin: &'static str,
+    /// Insert one event; returns `commit_id` (text) and `global_position`.
+    pub insert_event: &'static str,
+    /// Select one event by id.
+    pub event_by_id: &'static str,
+    /// Events of a stream from a version: `$1` stream, `$2` from version, `$3` limit.
+    pub read_stream: &'static str,
+    /// Committed events after a position in commit order: `$1` commit (text), `$2` position, `$3` limit.
+    pub read_all: &'static str,
+    /// Statement run in each write transaction to wake other processes' subscribers.
+    pub notify: Option<&'static str>,
+    /// Serialises `Any` appenders of one stream (`$1` stream id) so they queue instead of
+    /// conflicting; `None` where writers are serialised anyway.
+    pub lock_stream: Option<&'static str>,
+}
+
+pub(crate) const STREAM_VERSION: &str =
+    "SELECT MAX(stream_version) FROM events WHERE stream_id = $1";
+pub(crate) const INSERT_INBOX: &str = "INSERT INTO inbox (consumer, event_id, processed_at_us) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+pub(crate) const LOAD_CHECKPOINT: &str =
+    "SELECT commit_id, position FROM checkpoints WHERE name = $1";
+pub(crate) const SAVE_CHECKPOINT: &str = "INSERT INTO checkpoints (name, commit_id, position, updated_at_us) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (name) DO UPDATE SET commit_id = excluded.commit_id, position = excluded.position, updated_at_us = excluded.updated_at_us";
+
+pub(crate) fn now_us() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+pub(crate) fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn parse_commit(text: &str) -> Result<u64, crate::StoreError> {
+    text.parse()
+        .map_err(|_| crate::StoreError::Corrupt(format!("commit id {text:?}")))
+}
+
+/// Implements [`crate::EventStore`] for `$store`, a struct with fields `writer`, `reader` (pools of
+/// `$db`), `commits` (an `Arc<watch::Sender<u64>>`) and a `DIALECT` constant.
+macro_rules! impl_event_store {
+    ($store:ty, $db:ty, $backend:expr) => {
+        impl $store {
+            fn decode(row: &<$db as sqlx::Database>::Row) -> Result<$crate::RecordedEvent, $crate::StoreError> {
+                use sqlx::Row;
+                let commit: String = row.try_get("commit_id")?;
+                let position: i64 = row.try_get("global_position")?;
+                let version: i64 = row.try_get("stream_version")?;
+                let schema: i32 = row.try_get("schema_version")?;
+                Ok($crate::RecordedEvent {
+                    position: $crate::Position {
+                        commit: $crate::common::parse_commit(&commit)?,
+                        position: position as u64,
+                    },
+                    event_id: row.try_get("event_id")?,
+                    stream_id: row.try_get("stream_id")?,
+                    stream_version: version as u64,
+                    event_type: row.try_get("event_type")?,
+                    schema_version: schema as u32,
+                    payload: row.try_get("payload")?,
+                    metadata: $crate::Metadata {
+                        correlation_id: row.try_get("correlation_id")?,
+                        causation_id: row.try_get("causation_id")?,
+                        actor: row.try_get("actor")?,
+                        occurred_at_us: row.try_get("occurred_at_us")?,
+                    },
+                    recorded_at_us: row.try_get("recorded_at_us")?,
+                })
+            }
+
+            async fn stream_version_in(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                stream_id: &str,
+            ) -> Result<Option<u64>, sqlx::Error> {
+                let v: Option<i64> = sqlx::query_scalar($crate::common::STREAM_VERSION)
+                    .bind(stream_id)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Ok(v.map(|v| v as u64))
+            }
+
+            /// The original result when every event id is stored already; `None` when none is.
+            async fn find_duplicate(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                request: &$crate::AppendRequest,
+            ) -> Result<Option<$crate::AppendResult>, $crate::AppendError> {
+                let mut found = Vec::new();
+                let ids = request.event_ids();
+                for id in &ids {
+                    let row = sqlx::query(Self::DIALECT.event_by_id)
+                        .bind(*id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if let Some(row) = row {
+                        let e = Self::decode(&row)?;
+                        found.push($crate::AppendedEvent {
+                            event_id: e.event_id,
+                            stream_id: e.stream_id,
+                            stream_version: e.stream_version,
+                            position: e.position,
+                        });
+                    }
+                }
+                match found.len() {
+                    0 => Ok(None),
+                    n if n == ids.len() => Ok(Some($crate::AppendResult {
+                        status: $crate::AppendStatus::Duplicate,
+                        events: found,
+                    })),
+                    _ => Err($crate::AppendError::EventIdReused(found[0].event_id)),
+                }
+            }
+
+            /// Runs the append inside `tx`. `Ok(Err(result))` means "nothing to write: roll back and
+            /// return this result" (duplicate or inbox hit).
+            async fn append_in(
+                tx: &mut <$db as sqlx::Database>::Connection,
+                request: &$crate::AppendRequest,
+            ) -> Result<Result<$crate::AppendResult, $crate::AppendResult>, $crate::AppendError> {
+                let now = $crate::common::now_us();
+                if let Some(inbox) = &request.inbox {
+                    let done = sqlx::query($crate::common::INSERT_INBOX)
+                        .bind(&inbox.consumer)
+                        .bind(inbox.event_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        return Ok(Err($crate::AppendResult {
+                            status: $crate::AppendStatus::AlreadyHandled,
+                            events: Vec::new(),
+                        }));
+                    }
+                }
+                if let Some(original) = Self::find_duplicate(tx, request).await? {
+                    return Ok(Err(original));
+                }
+                if let Some(lock) = Self::DIALECT.lock_stream {
+                    // Sorted, so two appends never wait for each other's locks in opposite orders.
+                    let mut any: Vec<&str> = request
+                        .streams
+                        .iter()
+                        .filter(|s| s.expected == $crate::ExpectedVersion::Any)
+                        .map(|s| s.stream_id.as_str())
+                        .collect();
+                    any.sort_unstable();
+                    for stream_id in any {
+                        sqlx::query(lock).bind(stream_id).execute(&mut *tx).await?;
+                    }
+                }
+                let mut events = Vec::new();
+                for stream in &request.streams {
+                    let actual = Self::stream_version_in(tx, &stream.stream_id).await?;
+                    if !$crate::model::satisfies(stream.expected, actual) {
+                        return Err($crate::AppendError::Conflict {
+                            stream_id: stream.stream_id.clone(),
+                            expected: stream.expected,
+                            actual,
+                        });
+                    }
+                    let mut version = actual.unwrap_or(0);
+                    for event in &stream.events {
+                        version += 1;
+                        let row = sqlx::query(Self::DIALECT.insert_event)
+                            .bind(event.event_id)
+                            .bind(&stream.stream_id)
+                            .bind($crate::common::to_i64(version))
+                            .bind(&event.event_type)
+                            .bind(event.schema_version as i32)
+                            .bind(&event.payload)
+                            .bind(event.metadata.correlation_id)
+                            .bind(event.metadata.causation_id)
+                            .bind(&event.metadata.actor)
+                            .bind(event.metadata.occurred_at_us)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        use sqlx::Row;
+                        let commit: String = row.try_get("commit_id")?;
+                        let position: i64 = row.try_get("global_position")?;
+                        events.push($crate::AppendedEvent {
+                            event_id: event.event_id,
+                            stream_id: stream.stream_id.clone(),
+                            stream_version: version,
+                            position: $crate::Position {
+                                commit: $crate::common::parse_commit(&commit)?,
+                                position: position as u64,
+                            },
+                        });
+                    }
+                }
+                if let Some(notify) = Self::DIALECT.notify {
+                    sqlx::query(notify).execute(&mut *tx).await?;
+                }
+                Ok(Ok($crate::AppendResult {
+                    status: $crate::AppendStatus::Committed,
+                    events,
+                }))
+            }
+
+            /// After a unique violation: either a concurrent duplicate (same event ids) or a
+            /// concurrent writer on a stream (version conflict with the actual version).
+            async fn explain_unique_violation(
+                &self,
+                request: &$crate::AppendRequest,
+            ) -> Result<$crate::AppendResult, $crate::AppendError> {
+                let mut conn = self.reader.acquire().await?;
+                if let Some(original) = Self::find_duplicate(&mut conn, request).await? {
+                    return Ok(original);
+                }
+                for stream in &request.streams {
+                    let actual = Self::stream_version_in(&mut conn, &stream.stream_id).await?;
+                    if stream.expected != $crate::ExpectedVersion::Any
+                        && !$crate::model::satisfies(stream.expected, actual)
+                    {
+                        return Err($crate::AppendError::Conflict {
+                            stream_id: stream.stream_id.clone(),
+                            expected: stream.expected,
+                            actual,
+                        });
+                    }
+                }
+                // Only `Any` streams moved: the caller retries.
+                Err($crate::AppendError::Conflict {
+                    stream_id: request.streams[0].stream_id.clone(),
+                    expected: $crate::ExpectedVersion::Any,
+                    actual: None,
+                })
+            }
+
+            fn is_unique_violation(e: &$crate::AppendError) -> bool {
+                matches!(e, $crate::AppendError::Store($crate::StoreError::Database(sqlx::Error::Database(d)))
+                    if d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::EventStore for $store {
+            fn backend(&self) -> $crate::Backend {
+                $backend
+            }
+
+            async fn append(&self, request: $crate::AppendRequest) -> Result<$crate::AppendResult, $crate::AppendError> {
+                $crate::model::check_request(&request)?;
+                // `Any` appends that lose a race to a concurrent writer are retried a bounded number of times.
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    let mut tx = self.writer.begin_with(Self::DIALECT.begin).await?;
+                    let outcome = Self::append_in(&mut tx, &request).await;
+                    let err: $crate::AppendError = match outcome {
+                        Ok(Ok(result)) => match tx.commit().await {
+                            Ok(()) => {
+                                self.commits.send_modify(|n| *n += 1);
+                                return Ok(result);
+                            }
+                            Err(e) => e.into(),
+                        },
+                        Ok(Err(original)) => {
+                            tx.rollback().await?;
+                            return Ok(original);
+                        }
+                        Err(e) => {
+                            let _ = tx.rollback().await;
+                            e
+                        }
+                    };
+                    if !Self::is_unique_violation(&err) {
+                        return Err(err);
+                    }
+                    match self.explain_unique_violation(&request).await {
+                        Err($crate::AppendError::Conflict { expected: $crate::ExpectedVersion::Any, .. })
+                            if attempts < 5 => continue,
+                        other => return other,
+                    }
+                }
+            }
+
+            async fn read_stream(
+                &self,
+                stream_id: &str,
+                from_version: u64,
+                limit: usize,
+            ) -> Result<Vec<$crate::RecordedEvent>, $crate::StoreError> {
+                let rows = sqlx::query(Self::DIALECT.read_stream)
+                    .bind(stream_id)
+                    .bind($crate::common::to_i64(from_version))
+                    .bind($crate::common::to_i64(limit as u64))
+                    .fetch_all(&self.reader)
+                    .await?;
+                rows.iter().map(Self::decode).collect()
+            }
+
+            async fn read_all(
+                &self,
+                after: $crate::Position,
+                limit: usize,
+            ) -> Result<Vec<$crate::RecordedEvent>, $crate::StoreError> {
+                let rows = sqlx::query(Self::DIALECT.read_all)
+                    .bind(after.commit.to_string())
+                    .bind($crate::common::to_i64(after.position))
+                    .bind($crate::common::to_i64(limit as u64))
+                    .fetch_all(&self.reader)
+                    .await?;
+                rows.iter().map(Self::decode).collect()
+            }
+
+            async fn event_by_id(&self, event_id: uuid::Uuid) -> Result<Option<$crate::RecordedEvent>, $crate::StoreError> {
+                let row = sqlx::query(Self::DIALECT.event_by_id)
+                    .bind(event_id)
+                    .fetch_optional(&self.reader)
+                    .await?;
+                row.as_ref().map(Self::decode).transpose()
+            }
+
+            async fn load_checkpoint(&self, name: &str) -> Result<$crate::Position, $crate::StoreError> {
+                let row: Option<(i64, i64)> = sqlx::query_as($crate::common::LOAD_CHECKPOINT)
+                    .bind(name)
+                    .fetch_optional(&self.reader)
+                    .await?;
+                Ok(row
+                    .map(|(commit, position)| $crate::Position {
+                        commit: commit as u64,
+                        position: position as u64,
+                    })
+                    .unwrap_or($crate::Position::START))
+            }
+
+            async fn save_checkpoint(&self, name: &str, position: $crate::Position) -> Result<(), $crate::StoreError> {
+                sqlx::query($crate::common::SAVE_CHECKPOINT)
+                    .bind(name)
+                    .bind($crate::common::to_i64(position.commit))
+                    .bind($crate::common::to_i64(position.position))
+                    .bind($crate::common::now_us())
+                    .execute(&self.writer)
+                    .await?;
+                Ok(())
+            }
+
+            fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+                self.commits.subscribe()
+            }
+
+            #[cfg(feature = "testing")]
+            async fn append_held(
+                &self,
+                request: $crate::AppendRequest,
+            ) -> Result<Box<dyn $crate::HeldAppend>, $crate::AppendError> {
+                $crate::model::check_request(&request)?;
+                let mut tx = self.writer.begin_with(Self::DIALECT.begin).await?;
+                match Self::append_in(&mut tx, &request).await? {
+                    Ok(result) => Ok(Box::new(Held {
+                        tx,
+                        result,
+                        commits: self.commits.clone(),
+                    })),
+                    Err(_) => Err($crate::AppendError::Invalid("a held append must write events")),
+                }
+            }
+        }
+
+        #[cfg(feature = "testing")]
+        struct Held {
+            tx: sqlx::Transaction<'static, $db>,
+            result: $crate::AppendResult,
+            commits: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+        }
+
+        #[cfg(feature = "testing")]
+        #[async_trait::async_trait]
+        impl $crate::HeldAppend for Held {
+            fn result(&self) -> &$crate::AppendResult {
+                &self.result
+            }
+
+            async fn commit(self: Box<Self>) -> Result<$crate::AppendResult, $crate::AppendError> {
+                self.tx.commit().await?;
+                self.commits.send_modify(|n| *n += 1);
+                Ok(self.result)
+            }
+        }
+    };
+}
+
+pub(crate) use impl_event_store;

@@ -1,0 +1,126 @@
+//! yeyak's append-only event log.
+//!
+//! One [`EventStore`] trait, two implementations on sqlx: PostgreSQL for production and SQLite for
+//! the embedded default. Both keep the same contract, checked by one conformance suite
+//! (`testing::conformance`):
+//!
+//! - appends touch one or several streams atomically, each with an [`ExpectedVersion`];
+//! - an event id is stored at most once, and re-appending it returns the original result;
+//! - an append may carry an [`InboxEntry`]: the consumer's dedupe row is written in the same
+//!   transaction as the events it caused, so a redelivered event has no second effect;
+//! - [`EventStore::read_all`] returns committed events in gap-safe commit order: no reader ever
+//!   moves past an event that commits later;
+//! - the database refuses UPDATE and DELETE on the event table.
+
+mod common;
+mod model;
+mod postgres;
+mod sqlite;
+mod subscription;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::sync::Arc;
+
+pub use model::*;
+pub use postgres::PgEventStore;
+pub use sqlite::SqliteEventStore;
+pub use subscription::Subscription;
+
+/// The contract of an event log backend.
+#[async_trait::async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Which database this store runs on.
+    fn backend(&self) -> Backend;
+
+    /// Appends events to one or more streams in one transaction.
+    async fn append(&self, request: AppendRequest) -> Result<AppendResult, AppendError>;
+
+    /// Events of one stream with `stream_version >= from_version`, oldest first.
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// Committed events after `after`, in commit order, without gaps: an event that a still
+    /// running transaction will commit is never overtaken.
+    async fn read_all(
+        &self,
+        after: Position,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// The stored event with this id, if any.
+    async fn event_by_id(&self, event_id: uuid::Uuid) -> Result<Option<RecordedEvent>, StoreError>;
+
+    /// The durable position of a named subscription ([`Position::START`] when never saved).
+    async fn load_checkpoint(&self, name: &str) -> Result<Position, StoreError>;
+
+    /// Saves the durable position of a named subscription.
+    async fn save_checkpoint(&self, name: &str, position: Position) -> Result<(), StoreError>;
+
+    /// A signal bumped whenever new events may have committed (this process's appends, and
+    /// LISTEN/NOTIFY on PostgreSQL). Subscribers also poll, so a missed signal only delays.
+    fn commits(&self) -> tokio::sync::watch::Receiver<u64>;
+
+    /// Test support: an append whose transaction stays open until [`HeldAppend::commit`].
+    #[cfg(feature = "testing")]
+    async fn append_held(&self, request: AppendRequest)
+    -> Result<Box<dyn HeldAppend>, AppendError>;
+}
+
+/// Test support: an append that has run but not yet committed.
+#[cfg(feature = "testing")]
+#[async_trait::async_trait]
+pub trait HeldAppend: Send {
+    /// The positions this append took (not yet visible to readers).
+    fn result(&self) -> &AppendResult;
+    async fn commit(self: Box<Self>) -> Result<AppendResult, AppendError>;
+}
+
+/// Opens the event log named by a sqlx URL (`postgres://…` or `sqlite://…`) and migrates it.
+pub async fn connect(url: &str) -> Result<Arc<dyn EventStore>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgEventStore::connect(url).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteEventStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact(url)))
+    }
+}
+
+/// A URL with its password removed, for logs and errors.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme + 3],
+                    &creds[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://./data/x.db"), "sqlite://./data/x.db");
+    }
+}

@@ -1,0 +1,111 @@
+//! PostgreSQL backend: gap-safe commit order with `xid8`, LISTEN/NOTIFY wake-ups.
+use std::{sync::Arc, time::Duration};
+
+use sqlx::{
+    PgPool, Postgres,
+    migrate::{Migration, MigrationType, Migrator},
+    postgres::{PgListener, PgPoolOptions},
+};
+use tokio::{sync::watch, task::JoinHandle};
+
+use crate::{
+    Backend, StoreError,
+    common::{Dialect, impl_event_store},
+};
+
+const CHANNEL: &str = "yeyak_events";
+
+/// The event log on PostgreSQL.
+pub struct PgEventStore {
+    writer: PgPool,
+    reader: PgPool,
+    commits: Arc<watch::Sender<u64>>,
+    listener: JoinHandle<()>,
+}
+
+impl Drop for PgEventStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+impl PgEventStore {
+    const DIALECT: Dialect = Dialect {
+        begin: "BEGIN",
+        insert_event: "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, payload, \
+             correlation_id, causation_id, actor, occurred_at_us, recorded_at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             RETURNING transaction_id::text AS commit_id, global_position",
+        event_by_id: "SELECT transaction_id::text AS commit_id, global_position, event_id, stream_id, stream_version, \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             FROM events WHERE event_id = $1",
+        read_stream: "SELECT transaction_id::text AS commit_id, global_position, event_id, stream_id, stream_version, \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3",
+        // Never read past the oldest transaction still running: it may commit an event that sorts
+        // before anything later in the table.
+        read_all: "SELECT transaction_id::text AS commit_id, global_position, event_id, stream_id, stream_version, \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             FROM events \
+             WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
+               AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+             ORDER BY transaction_id, global_position LIMIT $3",
+        lock_stream: Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"),
+        notify: Some("SELECT pg_notify('yeyak_events', '')"),
+    };
+
+    /// Connects, migrates, and starts listening for commits of other processes.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let writer = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        let reader = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await?;
+        migrator().run(&writer).await?;
+        let commits = Arc::new(watch::Sender::new(0));
+        let mut listener = PgListener::connect_with(&reader).await?;
+        listener.listen(CHANNEL).await?;
+        let signal = commits.clone();
+        let listener = tokio::spawn(async move {
+            loop {
+                match listener.recv().await {
+                    Ok(_) => signal.send_modify(|n| *n += 1),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event log listener lost its connection; subscribers keep polling");
+                        // Back off before the listener reconnects on the next recv.
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Self {
+            writer,
+            reader,
+            commits,
+            listener,
+        })
+    }
+
+    /// The connection pool, for callers that need their own queries (tests).
+    pub fn pool(&self) -> &PgPool {
+        &self.writer
+    }
+}
+
+fn migrator() -> Migrator {
+    use sqlx::SqlSafeStr;
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "event log".into(),
+        MigrationType::Simple,
+        include_str!("../migrations/postgres/0001_event_log.sql").into_sql_str(),
+        false,
+    )])
+}
+
+impl_event_store!(PgEventStore, Postgres, Backend::Postgres);

@@ -1,0 +1,95 @@
+//! SQLite backend for the embedded default: one writer connection, WAL, full fsync.
+use std::{str::FromStr, sync::Arc, time::Duration};
+
+use sqlx::{
+    Sqlite, SqlitePool,
+    migrate::{Migration, MigrationType, Migrator},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use tokio::sync::watch;
+
+use crate::{
+    Backend, StoreError,
+    common::{Dialect, impl_event_store},
+};
+
+/// The event log in a SQLite file.
+pub struct SqliteEventStore {
+    /// One connection: writers queue here instead of fighting over the file lock.
+    writer: SqlitePool,
+    reader: SqlitePool,
+    commits: Arc<watch::Sender<u64>>,
+}
+
+impl SqliteEventStore {
+    const DIALECT: Dialect = Dialect {
+        // Take the write lock at once, so a transaction never fails upgrading a read lock.
+        begin: "BEGIN IMMEDIATE",
+        insert_event: "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, payload, \
+             correlation_id, causation_id, actor, occurred_at_us, recorded_at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             RETURNING '0' AS commit_id, global_position",
+        event_by_id: "SELECT '0' AS commit_id, global_position, event_id, stream_id, stream_version, \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             FROM events WHERE event_id = $1",
+        read_stream: "SELECT '0' AS commit_id, global_position, event_id, stream_id, stream_version, \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3",
+        // Writers are serialised, so a position is taken and committed before the next writer starts:
+        // position order is commit order and there are no gaps to wait for.
+        read_all: "SELECT '0' AS commit_id, global_position, event_id, stream_id, stream_version, \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             FROM events WHERE global_position > $2 AND $1 IS NOT NULL ORDER BY global_position LIMIT $3",
+        lock_stream: None,
+        notify: None,
+    };
+
+    /// Opens (creating if needed) and migrates the file named by `url`, e.g. `sqlite://./data/x.db`.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(30))
+            .foreign_keys(true);
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            }
+        }
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(60))
+            .connect_with(options.clone())
+            .await?;
+        migrator().run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self {
+            writer,
+            reader,
+            commits: Arc::new(watch::Sender::new(0)),
+        })
+    }
+
+    /// The writer pool, for callers that need their own queries (tests).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.writer
+    }
+}
+
+fn migrator() -> Migrator {
+    use sqlx::SqlSafeStr;
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        "event log".into(),
+        MigrationType::Simple,
+        include_str!("../migrations/sqlite/0001_event_log.sql").into_sql_str(),
+        false,
+    )])
+}
+
+impl_event_store!(SqliteEventStore, Sqlite, Backend::Sqlite);

@@ -1,0 +1,619 @@
+//! Test support: fresh databases for each test, and the conformance suite every backend passes.
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::{Metadata, NewEvent};
+
+/// Admin URL of the test PostgreSQL server (`YEYAK_TEST_PG_URL`).
+pub fn postgres_admin_url() -> String {
+    std::env::var("YEYAK_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// Whether missing infrastructure must fail the test instead of skipping it (`CI=true`).
+pub fn infrastructure_required() -> bool {
+    matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1"))
+}
+
+/// Creates a new, empty PostgreSQL database and returns its URL. Returns `None` (the test is
+/// skipped) when no server answers, unless [`infrastructure_required`].
+pub async fn fresh_postgres_url(hint: &str) -> Option<String> {
+    use sqlx::{Connection, Executor};
+    let admin = postgres_admin_url();
+    let mut conn = match sqlx::PgConnection::connect(&admin).await {
+        Ok(conn) => conn,
+        Err(e) => {
+            assert!(
+                !infrastructure_required(),
+                "PostgreSQL is required (CI=true) but {} is unreachable: {e}",
+                crate::redact(&admin)
+            );
+            eprintln!(
+                "skipped: PostgreSQL at {} is unreachable: {e}",
+                crate::redact(&admin)
+            );
+            return None;
+        }
+    };
+    let hint: String = hint
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(20)
+        .collect::<String>()
+        .to_lowercase();
+    let name = format!(
+        "yeyak_t_{hint}_{}",
+        &Uuid::new_v4().simple().to_string()[..12]
+    );
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .expect("create test database");
+    let base = admin
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(&admin);
+    Some(format!("{base}/{name}"))
+}
+
+/// A URL for a new SQLite file in the temporary directory.
+pub fn fresh_sqlite_url(hint: &str) -> String {
+    let dir = std::env::temp_dir().join("yeyak-tests");
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    let file = dir.join(format!("{hint}-{}.db", Uuid::new_v4().simple()));
+    format!("sqlite://{}", file.display())
+}
+
+/// An event with a fresh id and a small payload.
+pub fn event(event_type: &str, payload: &[u8]) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::new_v4(),
+        event_type: event_type.to_string(),
+        schema_version: 1,
+        payload: payload.to_vec(),
+        metadata: Metadata {
+            correlation_id: Uuid::new_v4(),
+            causation_id: None,
+            actor: "service:test".to_string(),
+            occurred_at_us: 1_700_000_000_000_000,
+        },
+    }
+}
+
+/// Waits for `cond` to hold, checking every few milliseconds, and fails after `deadline`.
+pub async fn eventually<F, Fut>(deadline: Duration, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = tokio::time::Instant::now();
+    loop {
+        if cond().await {
+            return;
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The contract every [`crate::EventStore`] keeps. Each function is one rule; the backend tests
+/// call each of them on a fresh store.
+pub mod conformance {
+    use std::{
+        collections::{HashMap, HashSet},
+        sync::Arc,
+        time::Duration,
+    };
+
+    use tokio::sync::Barrier;
+
+    use super::event;
+    use crate::{
+        AppendError, AppendRequest, AppendStatus, Backend, EventStore, ExpectedVersion, Position,
+        Subscription,
+    };
+
+    type Store = Arc<dyn EventStore>;
+
+    /// (a) Many appenders race for each next version of one stream: exactly one wins each
+    /// version, every loser gets a typed conflict carrying the winner's version.
+    pub async fn concurrent_appenders_on_one_stream_exactly_one_wins_each_version(store: Store) {
+        const APPENDERS: usize = 12;
+        const VERSIONS: u64 = 6;
+        for version in 0..VERSIONS {
+            let barrier = Arc::new(Barrier::new(APPENDERS));
+            let mut tasks = Vec::new();
+            for i in 0..APPENDERS {
+                let store = store.clone();
+                let barrier = barrier.clone();
+                tasks.push(tokio::spawn(async move {
+                    let expected = if version == 0 {
+                        ExpectedVersion::NoStream
+                    } else {
+                        ExpectedVersion::Exact(version)
+                    };
+                    let payload = format!("{version}:{i}");
+                    barrier.wait().await;
+                    store
+                        .append(AppendRequest::single(
+                            "race",
+                            expected,
+                            vec![event("Raced", payload.as_bytes())],
+                        ))
+                        .await
+                }));
+            }
+            let mut winners = 0;
+            for task in tasks {
+                match task.await.expect("task") {
+                    Ok(result) => {
+                        assert_eq!(result.status, AppendStatus::Committed);
+                        assert_eq!(result.events[0].stream_version, version + 1);
+                        winners += 1;
+                    }
+                    Err(AppendError::Conflict {
+                        stream_id, actual, ..
+                    }) => {
+                        assert_eq!(stream_id, "race");
+                        assert_eq!(
+                            actual,
+                            Some(version + 1),
+                            "a conflict reports the actual version"
+                        );
+                    }
+                    Err(other) => panic!("unexpected error: {other}"),
+                }
+            }
+            assert_eq!(
+                winners,
+                1,
+                "exactly one appender wins version {}",
+                version + 1
+            );
+        }
+        let stored = store.read_stream("race", 1, 1000).await.expect("read");
+        let versions: Vec<u64> = stored.iter().map(|e| e.stream_version).collect();
+        assert_eq!(versions, (1..=VERSIONS).collect::<Vec<_>>());
+    }
+
+    /// (b) Appenders on many streams while a reader follows the whole log: the reader sees every
+    /// committed event exactly once, in each stream's version order, including an event whose
+    /// transaction took an earlier position but committed later.
+    pub async fn reader_sees_every_committed_event_exactly_once_in_stream_order(store: Store) {
+        const WRITERS: usize = 6;
+        const EVENTS_PER_WRITER: usize = 40;
+
+        // Force the late commit first: `held` takes its position, then `after` commits.
+        let held = store
+            .append_held(AppendRequest::single(
+                "late",
+                ExpectedVersion::NoStream,
+                vec![event("Late", b"late")],
+            ))
+            .await
+            .expect("held append");
+        let late_position = held.result().events[0].position;
+        let early_store = store.clone();
+        let early = tokio::spawn(async move {
+            early_store
+                .append(AppendRequest::single(
+                    "early",
+                    ExpectedVersion::NoStream,
+                    vec![event("Early", b"early")],
+                ))
+                .await
+                .expect("early append")
+        });
+        if store.backend() == Backend::Postgres {
+            // PostgreSQL lets `early` commit while `late` is still open.
+            let early_result = tokio::time::timeout(Duration::from_secs(10), early)
+                .await
+                .expect("early append commits while the held one is open")
+                .expect("task");
+            assert!(early_result.events[0].position.position > late_position.position);
+            let visible = store.read_all(Position::START, 100).await.expect("read");
+            assert!(
+                visible.is_empty(),
+                "the reader must not pass an open transaction that took an earlier position, saw {:?}",
+                visible.iter().map(|e| &e.stream_id).collect::<Vec<_>>()
+            );
+            held.commit().await.expect("commit held");
+        } else {
+            // SQLite serialises writers: `early` waits for the held transaction.
+            held.commit().await.expect("commit held");
+            early.await.expect("task");
+        }
+
+        let mut reader = Subscription::new(store.clone(), Position::START)
+            .poll_interval(Duration::from_millis(20))
+            .batch_size(17);
+        let expected_total = 2 + WRITERS * EVENTS_PER_WRITER;
+        let follow = tokio::spawn(async move {
+            let mut seen = Vec::new();
+            while seen.len() < expected_total {
+                let batch = tokio::time::timeout(Duration::from_secs(30), reader.next_batch())
+                    .await
+                    .expect("reader stalled")
+                    .expect("read");
+                seen.extend(batch);
+            }
+            seen
+        });
+
+        let mut writers = Vec::new();
+        for w in 0..WRITERS {
+            let store = store.clone();
+            writers.push(tokio::spawn(async move {
+                for n in 0..EVENTS_PER_WRITER {
+                    // Two writers share each stream, so versions interleave across transactions.
+                    let stream = format!("stream-{}", w % 3);
+                    let payload = format!("{w}:{n}");
+                    store
+                        .append(AppendRequest::single(
+                            stream,
+                            ExpectedVersion::Any,
+                            vec![event("Written", payload.as_bytes())],
+                        ))
+                        .await
+                        .expect("append");
+                }
+            }));
+        }
+        for w in writers {
+            w.await.expect("writer");
+        }
+        let seen = follow.await.expect("reader");
+        assert_eq!(seen.len(), expected_total, "every committed event is seen");
+        let ids: HashSet<_> = seen.iter().map(|e| e.event_id).collect();
+        assert_eq!(ids.len(), seen.len(), "no event is seen twice");
+        assert!(
+            seen.iter().any(|e| e.stream_id == "late"),
+            "the late commit is not skipped"
+        );
+        let late_index = seen
+            .iter()
+            .position(|e| e.stream_id == "late")
+            .expect("late");
+        let early_index = seen
+            .iter()
+            .position(|e| e.stream_id == "early")
+            .expect("early");
+        assert!(
+            late_index < early_index,
+            "commit order puts the earlier transaction first"
+        );
+        let mut last: HashMap<&str, u64> = HashMap::new();
+        for e in &seen {
+            let prev = last.insert(&e.stream_id, e.stream_version).unwrap_or(0);
+            assert_eq!(
+                e.stream_version,
+                prev + 1,
+                "stream {} is read in version order",
+                e.stream_id
+            );
+        }
+        for pair in seen.windows(2) {
+            assert!(
+                pair[0].position < pair[1].position,
+                "positions strictly increase"
+            );
+        }
+    }
+
+    /// (c) An append that fails on its second stream writes nothing at all, not even its inbox row.
+    pub async fn failed_append_leaves_nothing_behind(store: Store) {
+        store
+            .append(AppendRequest::single(
+                "taken",
+                ExpectedVersion::NoStream,
+                vec![event("A", b"a")],
+            ))
+            .await
+            .expect("seed");
+        let before = store
+            .read_all(Position::START, 1000)
+            .await
+            .expect("read")
+            .len();
+        let failing = AppendRequest::single(
+            "fresh",
+            ExpectedVersion::NoStream,
+            vec![event("B", b"b"), event("B", b"c")],
+        )
+        .and("taken", ExpectedVersion::NoStream, vec![event("C", b"d")])
+        .with_inbox("consumer-x", uuid::Uuid::from_u128(7));
+        let err = store
+            .append(failing.clone())
+            .await
+            .expect_err("must conflict");
+        assert!(
+            matches!(err, AppendError::Conflict { ref stream_id, actual: Some(1), .. } if stream_id == "taken"),
+            "got {err:?}"
+        );
+        assert_eq!(
+            store
+                .read_all(Position::START, 1000)
+                .await
+                .expect("read")
+                .len(),
+            before
+        );
+        assert!(
+            store
+                .read_stream("fresh", 1, 10)
+                .await
+                .expect("read")
+                .is_empty()
+        );
+        for e in failing.event_ids() {
+            assert!(store.event_by_id(e).await.expect("read").is_none());
+        }
+        // The inbox row was rolled back too: the same consumer entry is still free.
+        let retry =
+            AppendRequest::single("fresh", ExpectedVersion::NoStream, vec![event("B", b"b")])
+                .with_inbox("consumer-x", uuid::Uuid::from_u128(7));
+        assert_eq!(
+            store.append(retry).await.expect("retry").status,
+            AppendStatus::Committed
+        );
+        // An invalid request writes nothing either.
+        let invalid = AppendRequest::single("other", ExpectedVersion::Any, vec![]);
+        assert!(matches!(
+            store.append(invalid).await,
+            Err(AppendError::Invalid(_))
+        ));
+    }
+
+    /// Expected versions: no-stream, exact and any, with the actual version in every conflict.
+    pub async fn expected_versions_are_enforced(store: Store) {
+        let first = store
+            .append(AppendRequest::single(
+                "s",
+                ExpectedVersion::NoStream,
+                vec![event("A", b"1"), event("A", b"2")],
+            ))
+            .await
+            .expect("create");
+        assert_eq!(
+            first
+                .events
+                .iter()
+                .map(|e| e.stream_version)
+                .collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        let again = store
+            .append(AppendRequest::single(
+                "s",
+                ExpectedVersion::NoStream,
+                vec![event("A", b"3")],
+            ))
+            .await;
+        assert!(
+            matches!(
+                again,
+                Err(AppendError::Conflict {
+                    actual: Some(2),
+                    ..
+                })
+            ),
+            "{again:?}"
+        );
+        let stale = store
+            .append(AppendRequest::single(
+                "s",
+                ExpectedVersion::Exact(1),
+                vec![event("A", b"3")],
+            ))
+            .await;
+        assert!(
+            matches!(
+                stale,
+                Err(AppendError::Conflict {
+                    actual: Some(2),
+                    ..
+                })
+            ),
+            "{stale:?}"
+        );
+        let missing = store
+            .append(AppendRequest::single(
+                "nope",
+                ExpectedVersion::Exact(1),
+                vec![event("A", b"3")],
+            ))
+            .await;
+        assert!(
+            matches!(missing, Err(AppendError::Conflict { actual: None, .. })),
+            "{missing:?}"
+        );
+        let exact = store
+            .append(AppendRequest::single(
+                "s",
+                ExpectedVersion::Exact(2),
+                vec![event("A", b"3")],
+            ))
+            .await
+            .expect("exact");
+        assert_eq!(exact.events[0].stream_version, 3);
+        let any = store
+            .append(AppendRequest::single(
+                "s",
+                ExpectedVersion::Any,
+                vec![event("A", b"4")],
+            ))
+            .await
+            .expect("any");
+        assert_eq!(any.events[0].stream_version, 4);
+        let from_three = store.read_stream("s", 3, 10).await.expect("read");
+        assert_eq!(
+            from_three
+                .iter()
+                .map(|e| e.payload.clone())
+                .collect::<Vec<_>>(),
+            vec![b"3".to_vec(), b"4".to_vec()]
+        );
+    }
+
+    /// Re-appending stored event ids returns the original result and stores nothing twice;
+    /// reusing only some of them is refused.
+    pub async fn appending_a_stored_event_id_is_idempotent(store: Store) {
+        let events = vec![event("A", b"1"), event("A", b"2")];
+        let request = AppendRequest::single("idem", ExpectedVersion::NoStream, events.clone());
+        let first = store.append(request.clone()).await.expect("first");
+        let second = store.append(request).await.expect("retry");
+        assert_eq!(second.status, AppendStatus::Duplicate);
+        assert_eq!(
+            second.events, first.events,
+            "the retry returns the original result"
+        );
+        assert_eq!(
+            store.read_stream("idem", 1, 10).await.expect("read").len(),
+            2
+        );
+        let partial = AppendRequest::single(
+            "idem",
+            ExpectedVersion::Any,
+            vec![events[0].clone(), event("A", b"3")],
+        );
+        assert!(matches!(
+            store.append(partial).await,
+            Err(AppendError::EventIdReused(_))
+        ));
+        assert_eq!(
+            store.read_stream("idem", 1, 10).await.expect("read").len(),
+            2
+        );
+        // A retry racing its original: both see the same single copy.
+        let racer =
+            AppendRequest::single("idem-race", ExpectedVersion::Any, vec![event("A", b"r")]);
+        let (a, b) = tokio::join!(store.append(racer.clone()), store.append(racer));
+        assert_eq!(a.expect("a").events, b.expect("b").events);
+        assert_eq!(
+            store
+                .read_stream("idem-race", 1, 10)
+                .await
+                .expect("read")
+                .len(),
+            1
+        );
+    }
+
+    /// A consumer's inbox entry makes a redelivered event's effect happen once.
+    pub async fn inbox_entry_makes_the_effect_happen_once(store: Store) {
+        let source = uuid::Uuid::new_v4();
+        let effect = |payload: &[u8]| {
+            AppendRequest::single(
+                "effects",
+                ExpectedVersion::Any,
+                vec![event("Effect", payload)],
+            )
+            .with_inbox("notifier", source)
+        };
+        assert_eq!(
+            store.append(effect(b"1")).await.expect("first").status,
+            AppendStatus::Committed
+        );
+        let again = store.append(effect(b"1 again")).await.expect("again");
+        assert_eq!(again.status, AppendStatus::AlreadyHandled);
+        assert_eq!(
+            store
+                .read_stream("effects", 1, 10)
+                .await
+                .expect("read")
+                .len(),
+            1
+        );
+        // Another consumer of the same event has its own entry.
+        let other =
+            AppendRequest::single("effects", ExpectedVersion::Any, vec![event("Effect", b"2")])
+                .with_inbox("settler", source);
+        assert_eq!(
+            store.append(other).await.expect("other").status,
+            AppendStatus::Committed
+        );
+    }
+
+    /// Checkpoints start at the beginning and keep what was saved.
+    pub async fn checkpoints_are_durable_positions(store: Store) {
+        assert_eq!(
+            store.load_checkpoint("relay").await.expect("load"),
+            Position::START
+        );
+        let p = Position {
+            commit: 42,
+            position: 7,
+        };
+        store.save_checkpoint("relay", p).await.expect("save");
+        store
+            .save_checkpoint(
+                "other",
+                Position {
+                    commit: 1,
+                    position: 1,
+                },
+            )
+            .await
+            .expect("save");
+        assert_eq!(store.load_checkpoint("relay").await.expect("load"), p);
+        let q = Position {
+            commit: 43,
+            position: 9,
+        };
+        store.save_checkpoint("relay", q).await.expect("save");
+        assert_eq!(store.load_checkpoint("relay").await.expect("load"), q);
+    }
+
+    /// A waiting subscriber wakes on a commit.
+    pub async fn subscription_wakes_on_commit(store: Store) {
+        // A long poll interval: only the commit signal can wake the reader within the deadline.
+        let mut sub = Subscription::new(store.clone(), Position::START)
+            .poll_interval(Duration::from_secs(60));
+        let waiting = tokio::spawn(async move { sub.next_batch().await });
+        tokio::task::yield_now().await;
+        let appended = store
+            .append(AppendRequest::single(
+                "wake",
+                ExpectedVersion::NoStream,
+                vec![event("Woke", b"!")],
+            ))
+            .await
+            .expect("append");
+        let batch = tokio::time::timeout(Duration::from_secs(10), waiting)
+            .await
+            .expect("woken by the commit")
+            .expect("task")
+            .expect("read");
+        assert_eq!(batch[0].event_id, appended.events[0].event_id);
+    }
+
+    /// Runs a conformance case once per backend. Expands to `mod sqlite` and `mod postgres`.
+    #[macro_export]
+    macro_rules! conformance_tests {
+        ($($case:ident),* $(,)?) => {
+            mod sqlite {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $case() {
+                        let url = $crate::testing::fresh_sqlite_url(stringify!($case));
+                        let store = $crate::connect(&url).await.expect("sqlite store");
+                        $crate::testing::conformance::$case(store).await;
+                    }
+                )*
+            }
+            mod postgres {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $case() {
+                        let Some(url) = $crate::testing::fresh_postgres_url(stringify!($case)).await else { return };
+                        let store = $crate::connect(&url).await.expect("postgres store");
+                        $crate::testing::conformance::$case(store).await;
+                    }
+                )*
+            }
+        };
+    }
+}

@@ -1,0 +1,11 @@
+//! The event log contract, run against SQLite and a real PostgreSQL.
+yeyak_eventlog::conformance_tests!(
+    concurrent_appenders_on_one_stream_exactly_one_wins_each_version,
+    reader_sees_every_committed_event_exactly_once_in_stream_order,
+    failed_append_leaves_nothing_behind,
+    expected_versions_are_enforced,
+    appending_a_stored_event_id_is_idempotent,
+    inbox_entry_makes_the_effect_happen_once,
+    checkpoints_are_durable_positions,
+    subscription_wakes_on_commit,
+);
