@@ -21,9 +21,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let out = PathBuf::from(env::var("OUT_DIR")?);
     let files: Vec<PathBuf> = PROTOS.iter().map(|p| root.join(p)).collect();
+    // Type names let the event log record each payload's fully qualified message name.
+    let mut config = tonic_prost_build::Config::new();
+    config.enable_type_names();
     tonic_prost_build::configure()
         .file_descriptor_set_path(out.join("yeyak_descriptor.bin"))
-        .compile_protos(
+        .compile_with_config(
+            config,
             &files,
             &[root.clone(), protoc_bin_vendored::include_path()?],
         )?;

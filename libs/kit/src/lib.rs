@@ -1,1 +1,19 @@
+//! The service kit: what every yeyak service wires with one call each.
+//!
+//! - [`config`]: configuration from the environment (clap, `YEYAK_*`);
+//! - [`telemetry`]: JSON logs, and OTLP traces when `OTEL_EXPORTER_OTLP_ENDPOINT` is set;
+//! - [`auth`]: bearer JWT authentication and per-RPC role policies, enforced before a handler runs;
+//! - [`server`]: gRPC serving with health, reflection, tracing and graceful shutdown;
+//! - [`status`]: gRPC statuses with a machine-readable reason;
+//! - [`events`]: protobuf event payloads to and from the log.
+//!
+//! Invariant: no service domain types here; this crate knows roles and envelopes, not reservations.
 
+pub mod auth;
+pub mod config;
+pub mod events;
+pub mod server;
+pub mod status;
+pub mod telemetry;
+
+pub use tokio_util::sync::CancellationToken;

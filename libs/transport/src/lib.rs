@@ -1,1 +1,232 @@
+//! How events travel from the service that owns them to the services that react to them.
+//!
+//! A consumer is an [`EventHandler`]: it writes its effect and its inbox row `(consumer, event_id)`
+//! in one transaction of its own store, so a second delivery of the same event has no second
+//! effect. A [`Transport`] delivers a source service's events to a handler at least once, in the
+//! source's log order, and only moves its durable position after the handler returned.
+//!
+//! Two transports fit this contract: [`LogTailTransport`] (the embedded default: tail the
+//! producing service's log) and the Kafka transport (the distributed mode). Services only see
+//! `Arc<dyn Transport>`, so the choice is made by the process wiring.
 
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use tokio_util::sync::CancellationToken;
+use yeyak_eventlog::{
+    AppendRequest, EventStore, ExpectedVersion, Metadata, NewEvent, Position, RecordedEvent,
+    StoreError, Subscription,
+};
+
+/// Why a handler did not apply an event.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// A transient failure (database down, conflict): the same event is delivered again.
+    #[error("transient: {0}")]
+    Retry(String),
+    /// The event can never be applied (undecodable, unknown type or version): it is set aside in
+    /// a dead-letter stream with the reason, and the events after it are still delivered.
+    #[error("poison: {0}")]
+    Poison(String),
+}
+
+impl From<StoreError> for HandlerError {
+    fn from(e: StoreError) -> Self {
+        HandlerError::Retry(e.to_string())
+    }
+}
+
+/// A consumer of another service's events.
+#[async_trait::async_trait]
+pub trait EventHandler: Send + Sync + 'static {
+    /// Stable name: the inbox key, the checkpoint name and the consumer group.
+    fn name(&self) -> &str;
+
+    /// Applies one event: effect and inbox row in one transaction. Must be idempotent per
+    /// `event.event_id`.
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError>;
+}
+
+/// Delivers events of named source services to handlers.
+#[async_trait::async_trait]
+pub trait Transport: Send + Sync + 'static {
+    /// Runs `handler` on every event of `source` (e.g. `"catalog"`) until `shutdown` is
+    /// cancelled. Returns after the last handled event's position is saved.
+    async fn consume(
+        &self,
+        source: &str,
+        handler: Arc<dyn EventHandler>,
+        shutdown: CancellationToken,
+    ) -> Result<(), TransportError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("no event source named {0:?} is configured")]
+    UnknownSource(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The embedded transport: the consumer tails the producing service's log directly, keeping its
+/// position as a checkpoint in its own store (`<handler>@<source>`).
+pub struct LogTailTransport {
+    sources: HashMap<String, Arc<dyn EventStore>>,
+    /// The consumer's own store: checkpoints and dead letters live here.
+    own: Arc<dyn EventStore>,
+    poll: Duration,
+}
+
+impl LogTailTransport {
+    pub fn new(own: Arc<dyn EventStore>) -> Self {
+        Self {
+            sources: HashMap::new(),
+            own,
+            poll: Duration::from_millis(250),
+        }
+    }
+
+    /// Makes the log of service `name` available to consumers.
+    pub fn with_source(mut self, name: impl Into<String>, log: Arc<dyn EventStore>) -> Self {
+        self.sources.insert(name.into(), log);
+        self
+    }
+
+    /// How often to look for events that no commit signal announced.
+    pub fn poll_interval(mut self, poll: Duration) -> Self {
+        self.poll = poll;
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for LogTailTransport {
+    async fn consume(
+        &self,
+        source: &str,
+        handler: Arc<dyn EventHandler>,
+        shutdown: CancellationToken,
+    ) -> Result<(), TransportError> {
+        let log = self
+            .sources
+            .get(source)
+            .ok_or_else(|| TransportError::UnknownSource(source.to_string()))?
+            .clone();
+        let checkpoint = format!("{}@{source}", handler.name());
+        let start = self.own.load_checkpoint(&checkpoint).await?;
+        tracing::info!(consumer = handler.name(), source, ?start, "consumer started");
+        let mut subscription = Subscription::new(log, start).poll_interval(self.poll);
+        loop {
+            let batch = tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                batch = subscription.next_batch() => batch,
+            };
+            let batch = match batch {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(consumer = handler.name(), source, error = %e, "reading the source log failed; retrying");
+                    if wait_or_shutdown(&shutdown, Duration::from_secs(1)).await {
+                        return Ok(());
+                    }
+                    continue;
+                }
+            };
+            for event in &batch {
+                if !deliver(&*handler, &*self.own, source, event, &shutdown).await? {
+                    return Ok(());
+                }
+                self.own.save_checkpoint(&checkpoint, event.position).await?;
+            }
+        }
+    }
+}
+
+/// Hands one event to the handler until it is applied or set aside. Returns `false` when
+/// shutdown interrupted a retry (the event stays unacknowledged and is delivered again).
+pub async fn deliver(
+    handler: &dyn EventHandler,
+    own: &dyn EventStore,
+    source: &str,
+    event: &RecordedEvent,
+    shutdown: &CancellationToken,
+) -> Result<bool, TransportError> {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match handler.handle(event).await {
+            Ok(()) => return Ok(true),
+            Err(HandlerError::Poison(reason)) => {
+                tracing::error!(consumer = handler.name(), source, event_id = %event.event_id,
+                    event_type = %event.event_type, %reason, "poison event set aside");
+                dead_letter(own, handler.name(), source, event, &reason).await?;
+                return Ok(true);
+            }
+            Err(HandlerError::Retry(reason)) => {
+                tracing::warn!(consumer = handler.name(), source, event_id = %event.event_id, %reason,
+                    retry_in_ms = backoff.as_millis() as u64, "event not applied; retrying");
+                if wait_or_shutdown(shutdown, backoff).await {
+                    return Ok(false);
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Type of the event recorded in a consumer's dead-letter stream.
+pub const DEAD_LETTER_TYPE: &str = "yeyak.transport.DeadLetter";
+
+/// The consumer's dead-letter stream name.
+pub fn dead_letter_stream(consumer: &str) -> String {
+    format!("dead-letters-{consumer}")
+}
+
+/// Records a poison event in the consumer's own log, once per (consumer, event).
+async fn dead_letter(
+    own: &dyn EventStore,
+    consumer: &str,
+    source: &str,
+    event: &RecordedEvent,
+    reason: &str,
+) -> Result<(), TransportError> {
+    // The payload keeps the reason readable next to the original bytes: `reason\n<original>`.
+    let mut payload = format!("{source}\n{}\n{reason}\n", event.event_type).into_bytes();
+    payload.extend_from_slice(&event.payload);
+    let request = AppendRequest::single(
+        dead_letter_stream(consumer),
+        ExpectedVersion::Any,
+        vec![NewEvent {
+            event_id: uuid::Uuid::new_v5(&event.event_id, consumer.as_bytes()),
+            event_type: DEAD_LETTER_TYPE.to_string(),
+            schema_version: 1,
+            payload,
+            metadata: Metadata {
+                correlation_id: event.metadata.correlation_id,
+                causation_id: Some(event.event_id),
+                actor: format!("service:{consumer}"),
+                occurred_at_us: event.recorded_at_us,
+            },
+        }],
+    )
+    .with_inbox(consumer, event.event_id);
+    own.append(request).await.map_err(|e| match e {
+        yeyak_eventlog::AppendError::Store(s) => TransportError::Store(s),
+        other => TransportError::Store(StoreError::Corrupt(other.to_string())),
+    })?;
+    Ok(())
+}
+
+/// Waits `delay` unless shutdown comes first; returns whether shutdown came.
+async fn wait_or_shutdown(shutdown: &CancellationToken, delay: Duration) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => true,
+        _ = tokio::time::sleep(delay) => false,
+    }
+}
+
+/// The position a consumer has reached in a source, for lag reporting.
+pub async fn consumer_position(
+    own: &dyn EventStore,
+    consumer: &str,
+    source: &str,
+) -> Result<Position, StoreError> {
+    own.load_checkpoint(&format!("{consumer}@{source}")).await
+}

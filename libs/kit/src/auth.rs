@@ -1,0 +1,418 @@
+//! Authentication (bearer JWT, HS256) and authorisation by role, per RPC.
+//!
+//! Every service declares a [`Policy`]: for each RPC, the roles that may call it. The
+//! [`Authenticated`] wrapper enforces it before the handler runs (an RPC missing from the policy is
+//! refused), and hands the handler the verified [`Caller`] for resource-level checks (which partner,
+//! which places, whose reservation).
+use std::{collections::HashSet, convert::Infallible, sync::Arc};
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tonic::{
+    Code, Status,
+    body::Body,
+    codegen::{BoxFuture, Context, Poll, Service, http},
+    server::NamedService,
+};
+use uuid::Uuid;
+
+use crate::status::status;
+
+/// Issuer of every yeyak token.
+pub const ISSUER: &str = "yeyak";
+
+/// What a caller is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// A customer (예약자): sees and acts on their own reservations only.
+    Customer,
+    /// A partner's operator: scoped to one partner and a set of its places.
+    PartnerOperator,
+    /// Platform operations staff (reviewers, onboarding).
+    PlatformOps,
+    /// Another yeyak service or a trusted gateway job.
+    InternalService,
+}
+
+/// The places an operator was granted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlaceScope {
+    All,
+    Only(HashSet<Uuid>),
+}
+
+/// A verified caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Token subject: customer id, operator id, staff id or service name.
+    pub subject: String,
+    pub role: Role,
+    /// The operator's partner.
+    pub partner_id: Option<Uuid>,
+    pub places: PlaceScope,
+}
+
+impl Caller {
+    /// The actor recorded on events this caller causes.
+    pub fn actor(&self) -> String {
+        let kind = match self.role {
+            Role::Customer => "customer",
+            Role::PartnerOperator => "operator",
+            Role::PlatformOps => "ops",
+            Role::InternalService => "service",
+        };
+        format!("{kind}:{}", self.subject)
+    }
+
+    /// Staff and services see everything; an operator only its own partner.
+    pub fn may_access_partner(&self, partner_id: Uuid) -> bool {
+        match self.role {
+            Role::PlatformOps | Role::InternalService => true,
+            Role::PartnerOperator => self.partner_id == Some(partner_id),
+            Role::Customer => false,
+        }
+    }
+
+    /// An operator must also have been granted the place.
+    pub fn may_access_place(&self, partner_id: Uuid, place_id: Uuid) -> bool {
+        self.may_access_partner(partner_id)
+            && match (&self.role, &self.places) {
+                (Role::PartnerOperator, PlaceScope::Only(places)) => places.contains(&place_id),
+                _ => true,
+            }
+    }
+
+    /// `PERMISSION_DENIED` unless the caller may act for the partner.
+    pub fn require_partner(&self, partner_id: Uuid) -> Result<(), Status> {
+        if self.may_access_partner(partner_id) {
+            Ok(())
+        } else {
+            Err(status(Code::PermissionDenied, "PARTNER_NOT_GRANTED", "the caller may not act for this partner"))
+        }
+    }
+
+    /// `PERMISSION_DENIED` unless the caller may act on the partner's place.
+    pub fn require_place(&self, partner_id: Uuid, place_id: Uuid) -> Result<(), Status> {
+        self.require_partner(partner_id)?;
+        if self.may_access_place(partner_id, place_id) {
+            Ok(())
+        } else {
+            Err(status(Code::PermissionDenied, "PLACE_NOT_GRANTED", "the operator was not granted this place"))
+        }
+    }
+
+    /// The verified caller of a request that passed [`Authenticated`].
+    pub fn of<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
+        request
+            .extensions()
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| status(Code::Unauthenticated, "UNAUTHENTICATED", "no verified caller"))
+    }
+}
+
+/// The JWT claims yeyak issues and accepts.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    pub sub: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partner_id: Option<Uuid>,
+    /// Granted places: `["*"]` for all, or place ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub places: Vec<String>,
+    pub iss: String,
+    pub exp: i64,
+    pub iat: i64,
+}
+
+impl Claims {
+    /// Claims valid for `ttl_secs` from now.
+    pub fn new(sub: impl Into<String>, role: Role, ttl_secs: i64) -> Self {
+        let now = jiff::Timestamp::now().as_second();
+        Self {
+            sub: sub.into(),
+            role,
+            partner_id: None,
+            places: Vec::new(),
+            iss: ISSUER.to_string(),
+            exp: now + ttl_secs,
+            iat: now,
+        }
+    }
+
+    /// An operator of `partner_id`, granted `places` (`None` = all places).
+    pub fn operator(sub: impl Into<String>, partner_id: Uuid, places: Option<Vec<Uuid>>, ttl_secs: i64) -> Self {
+        let mut claims = Self::new(sub, Role::PartnerOperator, ttl_secs);
+        claims.partner_id = Some(partner_id);
+        claims.places = match places {
+            None => vec!["*".to_string()],
+            Some(ids) => ids.iter().map(Uuid::to_string).collect(),
+        };
+        claims
+    }
+}
+
+/// Verifies and issues tokens with one HS256 secret.
+pub struct Authenticator {
+    decoding: DecodingKey,
+    encoding: EncodingKey,
+    validation: Validation,
+}
+
+impl Authenticator {
+    /// Refuses secrets shorter than 32 bytes.
+    pub fn new(secret: &str) -> Result<Self, AuthError> {
+        if secret.len() < 32 {
+            return Err(AuthError::WeakSecret);
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.leeway = 30;
+        Ok(Self {
+            decoding: DecodingKey::from_secret(secret.as_bytes()).map_err(AuthError::Token)?,
+            encoding: EncodingKey::from_secret(secret.as_bytes()).map_err(AuthError::Token)?,
+            validation,
+        })
+    }
+
+    /// Signs `claims`.
+    pub fn issue(&self, claims: &Claims) -> Result<String, AuthError> {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(AuthError::Token)
+    }
+
+    /// Verifies a token and the consistency of its claims.
+    pub fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(AuthError::Token)?
+            .claims;
+        let valid_subject = !claims.sub.is_empty()
+            && claims.sub.len() <= 128
+            && claims.sub.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c));
+        if !valid_subject {
+            return Err(AuthError::Claims("sub must be 1-128 characters of [A-Za-z0-9-_.:@]"));
+        }
+        let places = match claims.role {
+            Role::PartnerOperator => {
+                if claims.partner_id.is_none() {
+                    return Err(AuthError::Claims("an operator token needs partner_id"));
+                }
+                if claims.places.iter().any(|p| p == "*") {
+                    PlaceScope::All
+                } else {
+                    let ids = claims
+                        .places
+                        .iter()
+                        .map(|p| Uuid::parse_str(p))
+                        .collect::<Result<HashSet<_>, _>>()
+                        .map_err(|_| AuthError::Claims("places must be \"*\" or place ids"))?;
+                    PlaceScope::Only(ids)
+                }
+            }
+            _ if claims.partner_id.is_some() => return Err(AuthError::Claims("only operators carry partner_id")),
+            _ => PlaceScope::All,
+        };
+        Ok(Caller {
+            subject: claims.sub,
+            role: claims.role,
+            partner_id: claims.partner_id,
+            places,
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("the JWT secret must be at least 32 bytes")]
+    WeakSecret,
+    #[error("invalid token: {0}")]
+    Token(jsonwebtoken::errors::Error),
+    #[error("invalid claims: {0}")]
+    Claims(&'static str),
+}
+
+/// Who may call each RPC of one gRPC service.
+#[derive(Debug)]
+pub struct Policy {
+    /// Fully qualified service name, e.g. `yeyak.catalog.v1.CatalogService`.
+    pub service: &'static str,
+    /// `(method, roles allowed)`. A method not listed is refused to everyone.
+    pub rules: &'static [(&'static str, &'static [Role])],
+}
+
+impl Policy {
+    /// The roles allowed to call `method`, if the policy lists it.
+    pub fn roles(&self, method: &str) -> Option<&'static [Role]> {
+        self.rules.iter().find(|(m, _)| *m == method).map(|(_, roles)| *roles)
+    }
+
+    /// Methods of the service (read from a descriptor set) that the policy does not list.
+    pub fn unlisted_methods(&self, descriptor_set: &[u8]) -> Vec<String> {
+        use prost::Message;
+        let set = prost_types::FileDescriptorSet::decode(descriptor_set).expect("descriptor set");
+        let mut missing = Vec::new();
+        for file in &set.file {
+            for service in &file.service {
+                let name = format!("{}.{}", file.package(), service.name());
+                if name != self.service {
+                    continue;
+                }
+                for method in &service.method {
+                    if self.roles(method.name()).is_none() {
+                        missing.push(method.name().to_string());
+                    }
+                }
+            }
+        }
+        missing
+    }
+
+    /// Whether the descriptor set contains this service at all.
+    pub fn service_exists(&self, descriptor_set: &[u8]) -> bool {
+        use prost::Message;
+        let set = prost_types::FileDescriptorSet::decode(descriptor_set).expect("descriptor set");
+        set.file
+            .iter()
+            .any(|f| f.service.iter().any(|s| format!("{}.{}", f.package(), s.name()) == self.service))
+    }
+}
+
+/// Decides a request's caller from its `authorization` header and the policy.
+pub fn authorize(auth: &Authenticator, policy: &Policy, path: &str, headers: &http::HeaderMap) -> Result<Caller, Status> {
+    let method = path.rsplit('/').next().unwrap_or_default();
+    let Some(allowed) = policy.roles(method) else {
+        return Err(status(Code::PermissionDenied, "RPC_NOT_IN_POLICY", format!("{method} is not open to any caller")));
+    };
+    let header = headers
+        .get(http::header::AUTHORIZATION)
+        .ok_or_else(|| status(Code::Unauthenticated, "MISSING_TOKEN", "send `authorization: Bearer <jwt>`"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .ok_or_else(|| status(Code::Unauthenticated, "MALFORMED_TOKEN", "the authorization header must be `Bearer <jwt>`"))?;
+    let caller = auth
+        .verify(token.trim())
+        .map_err(|e| status(Code::Unauthenticated, "INVALID_TOKEN", e.to_string()))?;
+    if !allowed.contains(&caller.role) {
+        return Err(status(
+            Code::PermissionDenied,
+            "ROLE_NOT_ALLOWED",
+            format!("{method} is not open to the {:?} role", caller.role),
+        ));
+    }
+    Ok(caller)
+}
+
+/// A gRPC service behind authentication and its role policy.
+#[derive(Clone)]
+pub struct Authenticated<S> {
+    inner: S,
+    auth: Arc<Authenticator>,
+    policy: &'static Policy,
+}
+
+impl<S> Authenticated<S> {
+    pub fn new(inner: S, auth: Arc<Authenticator>, policy: &'static Policy) -> Self {
+        Self { inner, auth, policy }
+    }
+}
+
+impl<S> Service<http::Request<Body>> for Authenticated<S>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response, Self::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
+        match authorize(&self.auth, self.policy, request.uri().path(), request.headers()) {
+            Ok(caller) => {
+                tracing::debug!(actor = %caller.actor(), path = %request.uri().path(), "authorised");
+                request.extensions_mut().insert(caller);
+                Box::pin(self.inner.call(request))
+            }
+            Err(denied) => {
+                tracing::info!(path = %request.uri().path(), code = ?denied.code(), reason = %denied.message(), "refused");
+                Box::pin(async move { Ok(denied.into_http()) })
+            }
+        }
+    }
+}
+
+impl<S: NamedService> NamedService for Authenticated<S> {
+    const NAME: &'static str = S::NAME;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    static POLICY: Policy = Policy {
+        service: "yeyak.test.v1.Test",
+        rules: &[("Book", &[Role::Customer]), ("Manage", &[Role::PartnerOperator, Role::PlatformOps])],
+    };
+
+    fn headers(token: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(http::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        h
+    }
+
+    fn reason(r: Result<Caller, Status>) -> String {
+        crate::status::reason(&r.unwrap_err()).unwrap()
+    }
+
+    #[test]
+    fn a_valid_token_with_an_allowed_role_passes() {
+        let auth = Authenticator::new(SECRET).unwrap();
+        let token = auth.issue(&Claims::new("c-1", Role::Customer, 60)).unwrap();
+        let caller = authorize(&auth, &POLICY, "/yeyak.test.v1.Test/Book", &headers(&token)).unwrap();
+        assert_eq!(caller.role, Role::Customer);
+        assert_eq!(caller.actor(), "customer:c-1");
+    }
+
+    #[test]
+    fn missing_forged_expired_and_wrong_role_tokens_are_refused() {
+        let auth = Authenticator::new(SECRET).unwrap();
+        assert_eq!(reason(authorize(&auth, &POLICY, "/x/Book", &http::HeaderMap::new())), "MISSING_TOKEN");
+        let other = Authenticator::new("another-secret-another-secret-0000").unwrap();
+        let forged = other.issue(&Claims::new("c-1", Role::Customer, 60)).unwrap();
+        assert_eq!(reason(authorize(&auth, &POLICY, "/x/Book", &headers(&forged))), "INVALID_TOKEN");
+        let expired = auth.issue(&Claims::new("c-1", Role::Customer, -3600)).unwrap();
+        assert_eq!(reason(authorize(&auth, &POLICY, "/x/Book", &headers(&expired))), "INVALID_TOKEN");
+        let customer = auth.issue(&Claims::new("c-1", Role::Customer, 60)).unwrap();
+        assert_eq!(reason(authorize(&auth, &POLICY, "/x/Manage", &headers(&customer))), "ROLE_NOT_ALLOWED");
+        assert_eq!(reason(authorize(&auth, &POLICY, "/x/Unknown", &headers(&customer))), "RPC_NOT_IN_POLICY");
+    }
+
+    #[test]
+    fn operators_are_scoped_to_their_partner_and_places() {
+        let auth = Authenticator::new(SECRET).unwrap();
+        let (partner, place, other_place) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let token = auth.issue(&Claims::operator("op-1", partner, Some(vec![place]), 60)).unwrap();
+        let op = auth.verify(&token).unwrap();
+        assert!(op.require_place(partner, place).is_ok());
+        assert!(op.require_place(partner, other_place).is_err());
+        assert!(op.require_partner(Uuid::new_v4()).is_err());
+        let all = auth.verify(&auth.issue(&Claims::operator("op-2", partner, None, 60)).unwrap()).unwrap();
+        assert!(all.require_place(partner, other_place).is_ok());
+        let mut bad = Claims::new("op-3", Role::PartnerOperator, 60);
+        bad.places = vec!["*".into()];
+        assert!(auth.verify(&auth.issue(&bad).unwrap()).is_err(), "an operator needs a partner");
+    }
+
+    #[test]
+    fn weak_secrets_are_refused() {
+        assert!(matches!(Authenticator::new("short"), Err(AuthError::WeakSecret)));
+    }
+}

@@ -1,0 +1,134 @@
+//! Protobuf event payloads to and from the log, and the public envelope.
+use prost::{Message, Name};
+use uuid::Uuid;
+use yeyak_eventlog::{Metadata, NewEvent, RecordedEvent};
+use yeyak_proto::events::v1::Envelope;
+
+/// Version of every payload schema written today. Bumped per type when a payload changes
+/// meaning; old versions are upcast on read.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Who caused a change, and why: copied into every event a command appends.
+#[derive(Debug, Clone)]
+pub struct Cause {
+    pub correlation_id: Uuid,
+    pub causation_id: Option<Uuid>,
+    pub actor: String,
+    /// Business time, microseconds since the Unix epoch.
+    pub at_us: i64,
+}
+
+impl Cause {
+    /// The cause of an effect of `event` in a consumer named `consumer`.
+    pub fn reaction(consumer: &str, event: &RecordedEvent) -> Self {
+        Self {
+            correlation_id: event.metadata.correlation_id,
+            causation_id: Some(event.event_id),
+            actor: format!("service:{consumer}"),
+            at_us: event.metadata.occurred_at_us,
+        }
+    }
+}
+
+/// A log event carrying `message`, typed by its fully qualified protobuf name.
+pub fn encode<M: Message + Name>(event_id: Uuid, message: &M, cause: &Cause) -> NewEvent {
+    NewEvent {
+        event_id,
+        event_type: M::full_name(),
+        schema_version: SCHEMA_VERSION,
+        payload: message.encode_to_vec(),
+        metadata: Metadata {
+            correlation_id: cause.correlation_id,
+            causation_id: cause.causation_id,
+            actor: cause.actor.clone(),
+            occurred_at_us: cause.at_us,
+        },
+    }
+}
+
+/// Why a stored event could not be read as a known message.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("unknown event type {0} (schema version {1})")]
+    UnknownType(String, u32),
+    #[error("undecodable {0}: {1}")]
+    Malformed(String, prost::DecodeError),
+}
+
+/// Decodes `event` as `M` when it has M's type; `Ok(None)` when it is another type.
+pub fn decode_as<M: Message + Name + Default>(event: &RecordedEvent) -> Result<Option<M>, DecodeError> {
+    if event.event_type != M::full_name() {
+        return Ok(None);
+    }
+    if event.schema_version != SCHEMA_VERSION {
+        return Err(DecodeError::UnknownType(event.event_type.clone(), event.schema_version));
+    }
+    M::decode(event.payload.as_slice())
+        .map(Some)
+        .map_err(|e| DecodeError::Malformed(event.event_type.clone(), e))
+}
+
+/// The public envelope of a stored event, as analytics consumers see it.
+pub fn envelope(source: &str, event: &RecordedEvent) -> Envelope {
+    Envelope {
+        event_id: event.event_id.to_string(),
+        stream_id: event.stream_id.clone(),
+        stream_version: event.stream_version,
+        global_position: event.position.position,
+        event_type: event.event_type.clone(),
+        schema_version: event.schema_version,
+        occurred_at: Some(yeyak_proto::time::from_micros(event.metadata.occurred_at_us)),
+        recorded_at: Some(yeyak_proto::time::from_micros(event.recorded_at_us)),
+        correlation_id: event.metadata.correlation_id.to_string(),
+        causation_id: event.metadata.causation_id.map(|c| c.to_string()).unwrap_or_default(),
+        actor: event.metadata.actor.clone(),
+        source: source.to_string(),
+        payload: event.payload.clone(),
+    }
+}
+
+/// A deterministic id for the `n`th event a command or reaction produces, so that a retry
+/// produces the same ids and the log stores them once.
+pub fn derived_id(namespace: &str, key: &str, n: u32) -> Uuid {
+    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("yeyak/{namespace}/{key}/{n}").as_bytes())
+}
+
+/// Why a stream could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Store(#[from] yeyak_eventlog::StoreError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+/// Folds every event of `stream_id` into `state` with `apply`; returns the stream's version
+/// (`None` when the stream does not exist).
+pub async fn load<S>(
+    log: &dyn yeyak_eventlog::EventStore,
+    stream_id: &str,
+    mut state: S,
+    mut apply: impl FnMut(&mut S, &RecordedEvent) -> Result<(), DecodeError>,
+) -> Result<(S, Option<u64>), LoadError> {
+    const PAGE: usize = 512;
+    let mut version = None;
+    loop {
+        let from = version.map_or(1, |v| v + 1);
+        let page = log.read_stream(stream_id, from, PAGE).await?;
+        for event in &page {
+            apply(&mut state, event)?;
+            version = Some(event.stream_version);
+        }
+        if page.len() < PAGE {
+            return Ok((state, version));
+        }
+    }
+}
+
+/// The expected version for appending after a loaded stream.
+pub fn expected(version: Option<u64>) -> yeyak_eventlog::ExpectedVersion {
+    match version {
+        None => yeyak_eventlog::ExpectedVersion::NoStream,
+        Some(v) => yeyak_eventlog::ExpectedVersion::Exact(v),
+    }
+}

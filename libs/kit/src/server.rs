@@ -1,0 +1,79 @@
+//! Serving one gRPC service the yeyak way: health, reflection, tracing, graceful shutdown.
+use std::{convert::Infallible, net::SocketAddr};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::{
+    body::Body,
+    codegen::{Service, http},
+    server::NamedService,
+    transport::Server,
+};
+use tonic_health::ServingStatus;
+
+/// Binds a listener (port 0 picks a free port).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves `service` with gRPC health (`grpc.health.v1`) and server reflection (v1) on `listener`
+/// until `shutdown` is cancelled. On shutdown the health status turns `NOT_SERVING` first, then
+/// in-flight calls drain.
+pub async fn serve<S>(listener: TcpListener, service: S, shutdown: CancellationToken) -> Result<(), tonic::transport::Error>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_service_status(S::NAME, ServingStatus::Serving).await;
+    reporter.set_service_status("", ServingStatus::Serving).await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(yeyak_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the embedded descriptor sets are valid");
+    let addr = listener.local_addr().ok();
+    tracing::info!(service = S::NAME, ?addr, "serving gRPC");
+    let draining = async move {
+        shutdown.cancelled().await;
+        reporter.set_service_status(S::NAME, ServingStatus::NotServing).await;
+        reporter.set_service_status("", ServingStatus::NotServing).await;
+        tracing::info!(service = S::NAME, "shutting down: draining in-flight calls");
+    };
+    Server::builder()
+        .trace_fn(crate::telemetry::grpc_span)
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(service)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
+        .await
+}
+
+/// A token cancelled on SIGINT or SIGTERM.
+pub fn shutdown_on_signal() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("install SIGTERM handler");
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutdown signal received");
+        cancel.cancel();
+    });
+    token
+}

@@ -1,0 +1,146 @@
+//! Catalog command handlers: load the streams, decide, append.
+use std::sync::Arc;
+
+use tonic::Status;
+use uuid::Uuid;
+use yeyak_eventlog::{AppendRequest, EventStore};
+use yeyak_kit::{
+    auth::Caller,
+    events::{Cause, decode_as, derived_id, encode, expected, load},
+    status::{from_append, from_load},
+};
+use yeyak_proto::catalog::events::v1::{PartnerRegistered, PlaceRegistered, ProductRegistered};
+
+use crate::domain::{
+    partner::{self, Partner, RegisterPartner},
+    place::{self, Place, RegisterPlace},
+    product::{self, Product, RegisterProduct},
+};
+
+pub fn partner_stream(id: Uuid) -> String {
+    format!("partner-{id}")
+}
+pub fn place_stream(id: Uuid) -> String {
+    format!("place-{id}")
+}
+pub fn product_stream(id: Uuid) -> String {
+    format!("product-{id}")
+}
+
+/// The catalog application service over its own event log.
+#[derive(Clone)]
+pub struct Catalog {
+    log: Arc<dyn EventStore>,
+}
+
+/// The id an entity created by a request gets: the same for every retry of that request.
+pub fn created_id(kind: &str, caller: &Caller, request_id: Uuid) -> Uuid {
+    derived_id(kind, &format!("{}/{request_id}", caller.actor()), 0)
+}
+
+fn cause(caller: &Caller, request_id: Uuid) -> Cause {
+    Cause {
+        correlation_id: request_id,
+        causation_id: None,
+        actor: caller.actor(),
+        at_us: jiff::Timestamp::now().as_microsecond(),
+    }
+}
+
+impl Catalog {
+    pub fn new(log: Arc<dyn EventStore>) -> Self {
+        Self { log }
+    }
+
+    pub fn log(&self) -> &Arc<dyn EventStore> {
+        &self.log
+    }
+
+    pub async fn partner(&self, id: Uuid) -> Result<(Partner, Option<u64>), Status> {
+        load(&*self.log, &partner_stream(id), Partner::default(), |s, e| {
+            if let Some(ev) = decode_as::<PartnerRegistered>(e)? {
+                s.apply(ev);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(from_load)
+    }
+
+    pub async fn place(&self, id: Uuid) -> Result<(Place, Option<u64>), Status> {
+        load(&*self.log, &place_stream(id), Place::default(), |s, e| {
+            if let Some(ev) = decode_as::<PlaceRegistered>(e)? {
+                s.apply(ev);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(from_load)
+    }
+
+    pub async fn product(&self, id: Uuid) -> Result<(Product, Option<u64>), Status> {
+        load(&*self.log, &product_stream(id), Product::default(), |s, e| {
+            if let Some(ev) = decode_as::<ProductRegistered>(e)? {
+                s.apply(ev);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(from_load)
+    }
+
+    /// Onboards a partner. A retry of the same request returns the registered partner.
+    pub async fn register_partner(&self, caller: &Caller, request_id: Uuid, cmd: RegisterPartner) -> Result<PartnerRegistered, Status> {
+        let id = cmd.partner_id;
+        let (state, version) = self.partner(id).await?;
+        if let Some(existing) = state.registered.clone() {
+            return Ok(existing);
+        }
+        let events = partner::register(&state, cmd).map_err(crate::api::domain_status)?;
+        let cause = cause(caller, request_id);
+        let stream = partner_stream(id);
+        let new = events.iter().enumerate().map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause)).collect();
+        self.append(AppendRequest::single(stream, expected(version), new)).await?;
+        Ok(events.into_iter().next().expect("one event"))
+    }
+
+    /// Registers a place; the caller must act for its partner.
+    pub async fn register_place(&self, caller: &Caller, request_id: Uuid, cmd: RegisterPlace) -> Result<PlaceRegistered, Status> {
+        caller.require_partner(cmd.partner_id)?;
+        let (state, version) = self.place(cmd.place_id).await?;
+        if let Some(existing) = state.registered.clone() {
+            return Ok(existing);
+        }
+        let (partner, _) = self.partner(cmd.partner_id).await?;
+        let stream = place_stream(cmd.place_id);
+        let events = place::register(&state, &partner, cmd).map_err(crate::api::domain_status)?;
+        let cause = cause(caller, request_id);
+        let new = events.iter().enumerate().map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause)).collect();
+        self.append(AppendRequest::single(stream, expected(version), new)).await?;
+        Ok(events.into_iter().next().expect("one event"))
+    }
+
+    /// Registers a product of a place the caller was granted.
+    pub async fn register_product(&self, caller: &Caller, request_id: Uuid, cmd: RegisterProduct) -> Result<ProductRegistered, Status> {
+        let (state, version) = self.product(cmd.product_id).await?;
+        if let Some(existing) = state.registered.clone() {
+            return Ok(existing);
+        }
+        let (place, _) = self.place(cmd.place_id).await?;
+        if let Some(p) = &place.registered {
+            let partner_id = Uuid::parse_str(&p.partner_id).unwrap_or_default();
+            caller.require_place(partner_id, cmd.place_id)?;
+        }
+        let stream = product_stream(cmd.product_id);
+        let now = jiff::Timestamp::now().as_microsecond();
+        let events = product::register(&state, &place, cmd, now).map_err(crate::api::domain_status)?;
+        let cause = cause(caller, request_id);
+        let new = events.iter().enumerate().map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause)).collect();
+        self.append(AppendRequest::single(stream, expected(version), new)).await?;
+        Ok(events.into_iter().next().expect("one event"))
+    }
+
+    async fn append(&self, request: AppendRequest) -> Result<(), Status> {
+        self.log.append(request).await.map(|_| ()).map_err(from_append)
+    }
+}
