@@ -1,1 +1,180 @@
+//! The end-to-end harness: start the whole system (embedded SQLite or PostgreSQL) on free ports,
+//! and call it only through its public gRPC APIs.
+use std::time::Duration;
 
+use tonic::{
+    Request, Status,
+    metadata::MetadataValue,
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::Channel,
+};
+use yeyak::{Addresses, Databases, System, SystemConfig};
+use yeyak_kit::{
+    CancellationToken,
+    auth::{Claims, Role},
+};
+use yeyak_proto::{
+    catalog::v1::catalog_service_client::CatalogServiceClient,
+    notifications::v1::notifications_service_client::NotificationsServiceClient,
+    reservations::v1::reservations_service_client::ReservationsServiceClient,
+    settlement::v1::settlement_service_client::SettlementServiceClient,
+};
+
+/// Secret of every test system (tests only; real secrets come from the environment).
+pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret!";
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(pub Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        if let Some(token) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", token.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// A running system under test.
+pub struct Harness {
+    pub system: Option<System>,
+    pub addresses: Addresses,
+    _dir: Option<std::path::PathBuf>,
+}
+
+/// Which storage the system runs on.
+pub enum Storage {
+    EmbeddedSqlite,
+    Postgres,
+}
+
+impl Harness {
+    /// Starts the system; `None` when PostgreSQL is wanted but unreachable outside CI.
+    pub async fn start(storage: Storage) -> Option<Harness> {
+        let (databases, dir) = match storage {
+            Storage::EmbeddedSqlite => {
+                let dir = std::env::temp_dir()
+                    .join(format!("yeyak-e2e-{}", uuid::Uuid::new_v4().simple()));
+                (Databases::sqlite_in(&dir), Some(dir))
+            }
+            Storage::Postgres => {
+                use yeyak_eventlog::testing::fresh_postgres_url;
+                (
+                    Databases {
+                        catalog: fresh_postgres_url("e2e_catalog").await?,
+                        reservations: fresh_postgres_url("e2e_reservations").await?,
+                        notifications: fresh_postgres_url("e2e_notifications").await?,
+                        settlement: fresh_postgres_url("e2e_settlement").await?,
+                    },
+                    None,
+                )
+            }
+        };
+        let config = SystemConfig {
+            databases,
+            host: [127, 0, 0, 1].into(),
+            base_port: 0,
+            jwt_secret: TEST_SECRET.to_string(),
+            commission_bps: 300,
+        };
+        let system = System::start(config, CancellationToken::new())
+            .await
+            .expect("system starts");
+        Some(Harness {
+            addresses: system.addresses,
+            system: Some(system),
+            _dir: dir,
+        })
+    }
+
+    pub fn token(&self, claims: &Claims) -> String {
+        self.system
+            .as_ref()
+            .expect("running")
+            .auth
+            .issue(claims)
+            .expect("token")
+    }
+
+    pub fn ops(&self) -> Bearer {
+        bearer(&self.token(&Claims::new("ops-1", Role::PlatformOps, 600)))
+    }
+
+    pub fn customer(&self, id: &str) -> Bearer {
+        bearer(&self.token(&Claims::new(id, Role::Customer, 600)))
+    }
+
+    pub fn operator(&self, partner: uuid::Uuid, places: Option<Vec<uuid::Uuid>>) -> Bearer {
+        bearer(&self.token(&Claims::operator("operator-1", partner, places, 600)))
+    }
+
+    pub async fn catalog(&self, who: Bearer) -> CatalogServiceClient<Authed> {
+        CatalogServiceClient::with_interceptor(channel(self.addresses.catalog).await, who)
+    }
+
+    pub async fn reservations(&self, who: Bearer) -> ReservationsServiceClient<Authed> {
+        ReservationsServiceClient::with_interceptor(channel(self.addresses.reservations).await, who)
+    }
+
+    pub async fn notifications(&self, who: Bearer) -> NotificationsServiceClient<Authed> {
+        NotificationsServiceClient::with_interceptor(
+            channel(self.addresses.notifications).await,
+            who,
+        )
+    }
+
+    pub async fn settlement(&self, who: Bearer) -> SettlementServiceClient<Authed> {
+        SettlementServiceClient::with_interceptor(channel(self.addresses.settlement).await, who)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(system) = self.system.take() {
+            system.shutdown().await.expect("clean shutdown");
+        }
+    }
+}
+
+pub fn bearer(token: &str) -> Bearer {
+    Bearer(Some(
+        format!("Bearer {token}").parse().expect("ascii token"),
+    ))
+}
+
+pub async fn channel(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// The reason code carried by a status.
+pub fn reason(status: &Status) -> String {
+    yeyak_kit::status::reason(status).unwrap_or_default()
+}
+
+/// Polls `probe` until it yields a value, failing after a deadline. Used to wait for the
+/// asynchronous consumers (the system is eventually consistent between services).
+pub async fn until<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,1 +1,5 @@
-
+//! End-to-end tests: the whole system, driven only through its public gRPC APIs.
+mod access;
+mod booking_flow;
+mod reflection;
+mod support;

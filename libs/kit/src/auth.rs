@@ -88,7 +88,11 @@ impl Caller {
         if self.may_access_partner(partner_id) {
             Ok(())
         } else {
-            Err(status(Code::PermissionDenied, "PARTNER_NOT_GRANTED", "the caller may not act for this partner"))
+            Err(status(
+                Code::PermissionDenied,
+                "PARTNER_NOT_GRANTED",
+                "the caller may not act for this partner",
+            ))
         }
     }
 
@@ -98,7 +102,11 @@ impl Caller {
         if self.may_access_place(partner_id, place_id) {
             Ok(())
         } else {
-            Err(status(Code::PermissionDenied, "PLACE_NOT_GRANTED", "the operator was not granted this place"))
+            Err(status(
+                Code::PermissionDenied,
+                "PLACE_NOT_GRANTED",
+                "the operator was not granted this place",
+            ))
         }
     }
 
@@ -108,7 +116,13 @@ impl Caller {
             .extensions()
             .get::<Caller>()
             .cloned()
-            .ok_or_else(|| status(Code::Unauthenticated, "UNAUTHENTICATED", "no verified caller"))
+            .ok_or_else(|| {
+                status(
+                    Code::Unauthenticated,
+                    "UNAUTHENTICATED",
+                    "no verified caller",
+                )
+            })
     }
 }
 
@@ -143,7 +157,12 @@ impl Claims {
     }
 
     /// An operator of `partner_id`, granted `places` (`None` = all places).
-    pub fn operator(sub: impl Into<String>, partner_id: Uuid, places: Option<Vec<Uuid>>, ttl_secs: i64) -> Self {
+    pub fn operator(
+        sub: impl Into<String>,
+        partner_id: Uuid,
+        places: Option<Vec<Uuid>>,
+        ttl_secs: i64,
+    ) -> Self {
         let mut claims = Self::new(sub, Role::PartnerOperator, ttl_secs);
         claims.partner_id = Some(partner_id);
         claims.places = match places {
@@ -180,7 +199,8 @@ impl Authenticator {
 
     /// Signs `claims`.
     pub fn issue(&self, claims: &Claims) -> Result<String, AuthError> {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(AuthError::Token)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .map_err(AuthError::Token)
     }
 
     /// Verifies a token and the consistency of its claims.
@@ -190,9 +210,14 @@ impl Authenticator {
             .claims;
         let valid_subject = !claims.sub.is_empty()
             && claims.sub.len() <= 128
-            && claims.sub.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c));
+            && claims
+                .sub
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.:@".contains(c));
         if !valid_subject {
-            return Err(AuthError::Claims("sub must be 1-128 characters of [A-Za-z0-9-_.:@]"));
+            return Err(AuthError::Claims(
+                "sub must be 1-128 characters of [A-Za-z0-9-_.:@]",
+            ));
         }
         let places = match claims.role {
             Role::PartnerOperator => {
@@ -211,7 +236,9 @@ impl Authenticator {
                     PlaceScope::Only(ids)
                 }
             }
-            _ if claims.partner_id.is_some() => return Err(AuthError::Claims("only operators carry partner_id")),
+            _ if claims.partner_id.is_some() => {
+                return Err(AuthError::Claims("only operators carry partner_id"));
+            }
             _ => PlaceScope::All,
         };
         Ok(Caller {
@@ -245,7 +272,10 @@ pub struct Policy {
 impl Policy {
     /// The roles allowed to call `method`, if the policy lists it.
     pub fn roles(&self, method: &str) -> Option<&'static [Role]> {
-        self.rules.iter().find(|(m, _)| *m == method).map(|(_, roles)| *roles)
+        self.rules
+            .iter()
+            .find(|(m, _)| *m == method)
+            .map(|(_, roles)| *roles)
     }
 
     /// Methods of the service (read from a descriptor set) that the policy does not list.
@@ -273,26 +303,47 @@ impl Policy {
     pub fn service_exists(&self, descriptor_set: &[u8]) -> bool {
         use prost::Message;
         let set = prost_types::FileDescriptorSet::decode(descriptor_set).expect("descriptor set");
-        set.file
-            .iter()
-            .any(|f| f.service.iter().any(|s| format!("{}.{}", f.package(), s.name()) == self.service))
+        set.file.iter().any(|f| {
+            f.service
+                .iter()
+                .any(|s| format!("{}.{}", f.package(), s.name()) == self.service)
+        })
     }
 }
 
 /// Decides a request's caller from its `authorization` header and the policy.
-pub fn authorize(auth: &Authenticator, policy: &Policy, path: &str, headers: &http::HeaderMap) -> Result<Caller, Status> {
+pub fn authorize(
+    auth: &Authenticator,
+    policy: &Policy,
+    path: &str,
+    headers: &http::HeaderMap,
+) -> Result<Caller, Status> {
     let method = path.rsplit('/').next().unwrap_or_default();
     let Some(allowed) = policy.roles(method) else {
-        return Err(status(Code::PermissionDenied, "RPC_NOT_IN_POLICY", format!("{method} is not open to any caller")));
+        return Err(status(
+            Code::PermissionDenied,
+            "RPC_NOT_IN_POLICY",
+            format!("{method} is not open to any caller"),
+        ));
     };
-    let header = headers
-        .get(http::header::AUTHORIZATION)
-        .ok_or_else(|| status(Code::Unauthenticated, "MISSING_TOKEN", "send `authorization: Bearer <jwt>`"))?;
+    let header = headers.get(http::header::AUTHORIZATION).ok_or_else(|| {
+        status(
+            Code::Unauthenticated,
+            "MISSING_TOKEN",
+            "send `authorization: Bearer <jwt>`",
+        )
+    })?;
     let token = header
         .to_str()
         .ok()
         .and_then(|h| h.strip_prefix("Bearer "))
-        .ok_or_else(|| status(Code::Unauthenticated, "MALFORMED_TOKEN", "the authorization header must be `Bearer <jwt>`"))?;
+        .ok_or_else(|| {
+            status(
+                Code::Unauthenticated,
+                "MALFORMED_TOKEN",
+                "the authorization header must be `Bearer <jwt>`",
+            )
+        })?;
     let caller = auth
         .verify(token.trim())
         .map_err(|e| status(Code::Unauthenticated, "INVALID_TOKEN", e.to_string()))?;
@@ -316,13 +367,19 @@ pub struct Authenticated<S> {
 
 impl<S> Authenticated<S> {
     pub fn new(inner: S, auth: Arc<Authenticator>, policy: &'static Policy) -> Self {
-        Self { inner, auth, policy }
+        Self {
+            inner,
+            auth,
+            policy,
+        }
     }
 }
 
 impl<S> Service<http::Request<Body>> for Authenticated<S>
 where
-    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible> + Send + 'static,
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + Send
+        + 'static,
     S::Future: Send + 'static,
 {
     type Response = http::Response<Body>;
@@ -334,7 +391,12 @@ where
     }
 
     fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        match authorize(&self.auth, self.policy, request.uri().path(), request.headers()) {
+        match authorize(
+            &self.auth,
+            self.policy,
+            request.uri().path(),
+            request.headers(),
+        ) {
             Ok(caller) => {
                 tracing::debug!(actor = %caller.actor(), path = %request.uri().path(), "authorised");
                 request.extensions_mut().insert(caller);
@@ -359,12 +421,18 @@ mod tests {
     const SECRET: &str = "0123456789abcdef0123456789abcdef";
     static POLICY: Policy = Policy {
         service: "yeyak.test.v1.Test",
-        rules: &[("Book", &[Role::Customer]), ("Manage", &[Role::PartnerOperator, Role::PlatformOps])],
+        rules: &[
+            ("Book", &[Role::Customer]),
+            ("Manage", &[Role::PartnerOperator, Role::PlatformOps]),
+        ],
     };
 
     fn headers(token: &str) -> http::HeaderMap {
         let mut h = http::HeaderMap::new();
-        h.insert(http::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        h.insert(
+            http::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
         h
     }
 
@@ -376,7 +444,8 @@ mod tests {
     fn a_valid_token_with_an_allowed_role_passes() {
         let auth = Authenticator::new(SECRET).unwrap();
         let token = auth.issue(&Claims::new("c-1", Role::Customer, 60)).unwrap();
-        let caller = authorize(&auth, &POLICY, "/yeyak.test.v1.Test/Book", &headers(&token)).unwrap();
+        let caller =
+            authorize(&auth, &POLICY, "/yeyak.test.v1.Test/Book", &headers(&token)).unwrap();
         assert_eq!(caller.role, Role::Customer);
         assert_eq!(caller.actor(), "customer:c-1");
     }
@@ -384,35 +453,73 @@ mod tests {
     #[test]
     fn missing_forged_expired_and_wrong_role_tokens_are_refused() {
         let auth = Authenticator::new(SECRET).unwrap();
-        assert_eq!(reason(authorize(&auth, &POLICY, "/x/Book", &http::HeaderMap::new())), "MISSING_TOKEN");
+        assert_eq!(
+            reason(authorize(
+                &auth,
+                &POLICY,
+                "/x/Book",
+                &http::HeaderMap::new()
+            )),
+            "MISSING_TOKEN"
+        );
         let other = Authenticator::new("another-secret-another-secret-0000").unwrap();
-        let forged = other.issue(&Claims::new("c-1", Role::Customer, 60)).unwrap();
-        assert_eq!(reason(authorize(&auth, &POLICY, "/x/Book", &headers(&forged))), "INVALID_TOKEN");
-        let expired = auth.issue(&Claims::new("c-1", Role::Customer, -3600)).unwrap();
-        assert_eq!(reason(authorize(&auth, &POLICY, "/x/Book", &headers(&expired))), "INVALID_TOKEN");
+        let forged = other
+            .issue(&Claims::new("c-1", Role::Customer, 60))
+            .unwrap();
+        assert_eq!(
+            reason(authorize(&auth, &POLICY, "/x/Book", &headers(&forged))),
+            "INVALID_TOKEN"
+        );
+        let expired = auth
+            .issue(&Claims::new("c-1", Role::Customer, -3600))
+            .unwrap();
+        assert_eq!(
+            reason(authorize(&auth, &POLICY, "/x/Book", &headers(&expired))),
+            "INVALID_TOKEN"
+        );
         let customer = auth.issue(&Claims::new("c-1", Role::Customer, 60)).unwrap();
-        assert_eq!(reason(authorize(&auth, &POLICY, "/x/Manage", &headers(&customer))), "ROLE_NOT_ALLOWED");
-        assert_eq!(reason(authorize(&auth, &POLICY, "/x/Unknown", &headers(&customer))), "RPC_NOT_IN_POLICY");
+        assert_eq!(
+            reason(authorize(&auth, &POLICY, "/x/Manage", &headers(&customer))),
+            "ROLE_NOT_ALLOWED"
+        );
+        assert_eq!(
+            reason(authorize(&auth, &POLICY, "/x/Unknown", &headers(&customer))),
+            "RPC_NOT_IN_POLICY"
+        );
     }
 
     #[test]
     fn operators_are_scoped_to_their_partner_and_places() {
         let auth = Authenticator::new(SECRET).unwrap();
         let (partner, place, other_place) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
-        let token = auth.issue(&Claims::operator("op-1", partner, Some(vec![place]), 60)).unwrap();
+        let token = auth
+            .issue(&Claims::operator("op-1", partner, Some(vec![place]), 60))
+            .unwrap();
         let op = auth.verify(&token).unwrap();
         assert!(op.require_place(partner, place).is_ok());
         assert!(op.require_place(partner, other_place).is_err());
         assert!(op.require_partner(Uuid::new_v4()).is_err());
-        let all = auth.verify(&auth.issue(&Claims::operator("op-2", partner, None, 60)).unwrap()).unwrap();
+        let all = auth
+            .verify(
+                &auth
+                    .issue(&Claims::operator("op-2", partner, None, 60))
+                    .unwrap(),
+            )
+            .unwrap();
         assert!(all.require_place(partner, other_place).is_ok());
         let mut bad = Claims::new("op-3", Role::PartnerOperator, 60);
         bad.places = vec!["*".into()];
-        assert!(auth.verify(&auth.issue(&bad).unwrap()).is_err(), "an operator needs a partner");
+        assert!(
+            auth.verify(&auth.issue(&bad).unwrap()).is_err(),
+            "an operator needs a partner"
+        );
     }
 
     #[test]
     fn weak_secrets_are_refused() {
-        assert!(matches!(Authenticator::new("short"), Err(AuthError::WeakSecret)));
+        assert!(matches!(
+            Authenticator::new("short"),
+            Err(AuthError::WeakSecret)
+        ));
     }
 }

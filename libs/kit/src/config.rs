@@ -37,8 +37,15 @@ impl CommonConfig {
     pub async fn start(&self, default_port: u16) -> Result<Process, BoxError> {
         let auth = Arc::new(Authenticator::new(&self.jwt_secret)?);
         let log = yeyak_eventlog::connect(&self.database_url).await?;
-        let addr = self.grpc_addr.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], default_port)));
+        let addr = self
+            .grpc_addr
+            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], default_port)));
         let listener = crate::server::bind(addr).await?;
-        Ok(Process { log, auth, listener, shutdown: crate::server::shutdown_on_signal() })
+        Ok(Process {
+            log,
+            auth,
+            listener,
+            shutdown: crate::server::shutdown_on_signal(),
+        })
     }
 }

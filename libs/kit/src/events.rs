@@ -56,12 +56,17 @@ pub enum DecodeError {
 }
 
 /// Decodes `event` as `M` when it has M's type; `Ok(None)` when it is another type.
-pub fn decode_as<M: Message + Name + Default>(event: &RecordedEvent) -> Result<Option<M>, DecodeError> {
+pub fn decode_as<M: Message + Name + Default>(
+    event: &RecordedEvent,
+) -> Result<Option<M>, DecodeError> {
     if event.event_type != M::full_name() {
         return Ok(None);
     }
     if event.schema_version != SCHEMA_VERSION {
-        return Err(DecodeError::UnknownType(event.event_type.clone(), event.schema_version));
+        return Err(DecodeError::UnknownType(
+            event.event_type.clone(),
+            event.schema_version,
+        ));
     }
     M::decode(event.payload.as_slice())
         .map(Some)
@@ -77,10 +82,16 @@ pub fn envelope(source: &str, event: &RecordedEvent) -> Envelope {
         global_position: event.position.position,
         event_type: event.event_type.clone(),
         schema_version: event.schema_version,
-        occurred_at: Some(yeyak_proto::time::from_micros(event.metadata.occurred_at_us)),
+        occurred_at: Some(yeyak_proto::time::from_micros(
+            event.metadata.occurred_at_us,
+        )),
         recorded_at: Some(yeyak_proto::time::from_micros(event.recorded_at_us)),
         correlation_id: event.metadata.correlation_id.to_string(),
-        causation_id: event.metadata.causation_id.map(|c| c.to_string()).unwrap_or_default(),
+        causation_id: event
+            .metadata
+            .causation_id
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
         actor: event.metadata.actor.clone(),
         source: source.to_string(),
         payload: event.payload.clone(),
@@ -90,7 +101,10 @@ pub fn envelope(source: &str, event: &RecordedEvent) -> Envelope {
 /// A deterministic id for the `n`th event a command or reaction produces, so that a retry
 /// produces the same ids and the log stores them once.
 pub fn derived_id(namespace: &str, key: &str, n: u32) -> Uuid {
-    Uuid::new_v5(&Uuid::NAMESPACE_OID, format!("yeyak/{namespace}/{key}/{n}").as_bytes())
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("yeyak/{namespace}/{key}/{n}").as_bytes(),
+    )
 }
 
 /// Why a stream could not be loaded.

@@ -20,7 +20,11 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 /// Serves `service` with gRPC health (`grpc.health.v1`) and server reflection (v1) on `listener`
 /// until `shutdown` is cancelled. On shutdown the health status turns `NOT_SERVING` first, then
 /// in-flight calls drain.
-pub async fn serve<S>(listener: TcpListener, service: S, shutdown: CancellationToken) -> Result<(), tonic::transport::Error>
+pub async fn serve<S>(
+    listener: TcpListener,
+    service: S,
+    shutdown: CancellationToken,
+) -> Result<(), tonic::transport::Error>
 where
     S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
         + NamedService
@@ -31,19 +35,30 @@ where
     S::Future: Send + 'static,
 {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_service_status(S::NAME, ServingStatus::Serving).await;
-    reporter.set_service_status("", ServingStatus::Serving).await;
+    reporter
+        .set_service_status(S::NAME, ServingStatus::Serving)
+        .await;
+    reporter
+        .set_service_status("", ServingStatus::Serving)
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(yeyak_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .expect("the embedded descriptor sets are valid");
-    let addr = listener.local_addr().ok();
-    tracing::info!(service = S::NAME, ?addr, "serving gRPC");
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(service = S::NAME, %addr, "serving gRPC");
     let draining = async move {
         shutdown.cancelled().await;
-        reporter.set_service_status(S::NAME, ServingStatus::NotServing).await;
-        reporter.set_service_status("", ServingStatus::NotServing).await;
+        reporter
+            .set_service_status(S::NAME, ServingStatus::NotServing)
+            .await;
+        reporter
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
         tracing::info!(service = S::NAME, "shutting down: draining in-flight calls");
     };
     Server::builder()
@@ -63,8 +78,9 @@ pub fn shutdown_on_signal() -> CancellationToken {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("install SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("install SIGTERM handler");
             tokio::select! {
                 _ = ctrl_c => {},
                 _ = term.recv() => {},

@@ -14,9 +14,14 @@ pub fn status(code: Code, reason: &str, message: impl Into<String>) -> Status {
 /// `INVALID_ARGUMENT` for one field, with the reason and a `BadRequest` field violation.
 pub fn invalid_field(field: &str, reason: &str, message: impl Into<String>) -> Status {
     let message = message.into();
-    let mut details = ErrorDetails::with_error_info(reason, DOMAIN, std::collections::HashMap::new());
+    let mut details =
+        ErrorDetails::with_error_info(reason, DOMAIN, std::collections::HashMap::new());
     details.add_bad_request_violation(field, message.clone());
-    Status::with_error_details(Code::InvalidArgument, format!("{field}: {message}"), details)
+    Status::with_error_details(
+        Code::InvalidArgument,
+        format!("{field}: {message}"),
+        details,
+    )
 }
 
 /// The reason code of a status made by this module, if any.
@@ -49,8 +54,14 @@ mod tests {
 
     #[test]
     fn uuid_fields_are_checked() {
-        assert_eq!(reason(&parse_uuid("id", "").unwrap_err()).as_deref(), Some("REQUIRED"));
-        assert_eq!(reason(&parse_uuid("id", "nope").unwrap_err()).as_deref(), Some("MALFORMED_ID"));
+        assert_eq!(
+            reason(&parse_uuid("id", "").unwrap_err()).as_deref(),
+            Some("REQUIRED")
+        );
+        assert_eq!(
+            reason(&parse_uuid("id", "nope").unwrap_err()).as_deref(),
+            Some("MALFORMED_ID")
+        );
         assert!(parse_uuid("id", "67e55044-10b1-426f-9247-bb680e5fe0c8").is_ok());
     }
 }
@@ -64,7 +75,11 @@ pub fn from_append(e: yeyak_eventlog::AppendError) -> Status {
             "CONCURRENCY_CONFLICT",
             format!("{stream_id} changed concurrently; retry the request with the same request_id"),
         ),
-        AppendError::EventIdReused(id) => status(Code::AlreadyExists, "REQUEST_ID_REUSED", format!("event {id} exists with other content")),
+        AppendError::EventIdReused(id) => status(
+            Code::AlreadyExists,
+            "REQUEST_ID_REUSED",
+            format!("event {id} exists with other content"),
+        ),
         AppendError::Invalid(why) => status(Code::Internal, "INVALID_APPEND", why),
         AppendError::Store(e) => from_store(e),
     }
@@ -73,7 +88,11 @@ pub fn from_append(e: yeyak_eventlog::AppendError) -> Status {
 /// The status of a storage read failure.
 pub fn from_store(e: yeyak_eventlog::StoreError) -> Status {
     tracing::error!(error = %e, "event log unavailable");
-    status(Code::Unavailable, "STORAGE_UNAVAILABLE", "the event log is unavailable; retry later")
+    status(
+        Code::Unavailable,
+        "STORAGE_UNAVAILABLE",
+        "the event log is unavailable; retry later",
+    )
 }
 
 /// The status of a stream that could not be loaded.
@@ -82,7 +101,11 @@ pub fn from_load(e: crate::events::LoadError) -> Status {
         crate::events::LoadError::Store(e) => from_store(e),
         crate::events::LoadError::Decode(e) => {
             tracing::error!(error = %e, "stored event could not be decoded");
-            status(Code::Internal, "CORRUPT_STREAM", "a stored event could not be read")
+            status(
+                Code::Internal,
+                "CORRUPT_STREAM",
+                "a stored event could not be read",
+            )
         }
     }
 }
@@ -97,13 +120,25 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
     let trimmed = value.trim();
     let n = trimmed.chars().count();
     if n < min {
-        return Err(invalid_field(field, "REQUIRED", format!("needs at least {min} characters")));
+        return Err(invalid_field(
+            field,
+            "REQUIRED",
+            format!("needs at least {min} characters"),
+        ));
     }
     if n > max {
-        return Err(invalid_field(field, "TOO_LONG", format!("has at most {max} characters")));
+        return Err(invalid_field(
+            field,
+            "TOO_LONG",
+            format!("has at most {max} characters"),
+        ));
     }
     if trimmed.chars().any(|c| c.is_control()) {
-        return Err(invalid_field(field, "CONTROL_CHARACTERS", "must not contain control characters"));
+        return Err(invalid_field(
+            field,
+            "CONTROL_CHARACTERS",
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_string())
 }

@@ -32,16 +32,21 @@ pub fn init(service_name: &'static str) -> Telemetry {
     let provider = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
         .ok()
         .filter(|v| !v.is_empty())
-        .and_then(|_| match opentelemetry_otlp::SpanExporter::builder().with_tonic().build() {
-            Ok(exporter) => Some(
-                SdkTracerProvider::builder()
-                    .with_batch_exporter(exporter)
-                    .with_resource(Resource::builder().with_service_name(service_name).build())
-                    .build(),
-            ),
-            Err(e) => {
-                eprintln!("OTLP exporter not started: {e}");
-                None
+        .and_then(|_| {
+            match opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .build()
+            {
+                Ok(exporter) => Some(
+                    SdkTracerProvider::builder()
+                        .with_batch_exporter(exporter)
+                        .with_resource(Resource::builder().with_service_name(service_name).build())
+                        .build(),
+                ),
+                Err(e) => {
+                    eprintln!("OTLP exporter not started: {e}");
+                    None
+                }
             }
         });
     let otel = provider

@@ -113,7 +113,12 @@ impl Transport for LogTailTransport {
             .clone();
         let checkpoint = format!("{}@{source}", handler.name());
         let start = self.own.load_checkpoint(&checkpoint).await?;
-        tracing::info!(consumer = handler.name(), source, ?start, "consumer started");
+        tracing::info!(
+            consumer = handler.name(),
+            source,
+            ?start,
+            "consumer started"
+        );
         let mut subscription = Subscription::new(log, start).poll_interval(self.poll);
         loop {
             let batch = tokio::select! {
@@ -134,7 +139,9 @@ impl Transport for LogTailTransport {
                 if !deliver(&*handler, &*self.own, source, event, &shutdown).await? {
                     return Ok(());
                 }
-                self.own.save_checkpoint(&checkpoint, event.position).await?;
+                self.own
+                    .save_checkpoint(&checkpoint, event.position)
+                    .await?;
             }
         }
     }

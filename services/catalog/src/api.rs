@@ -5,13 +5,20 @@ use yeyak_kit::{
     status::{invalid_field, parse_uuid, request_id, status, text},
 };
 use yeyak_proto::catalog::{
-    events::v1::{ConfirmationMode, PartnerRegistered, PaymentMode, PlaceRegistered, ProductRegistered},
+    events::v1::{
+        ConfirmationMode, PartnerRegistered, PaymentMode, PlaceRegistered, ProductRegistered,
+    },
     v1::{self as pb, catalog_service_server::CatalogService},
 };
 
 use crate::{
     app::{Catalog, created_id},
-    domain::{CatalogError, partner::RegisterPartner, place::RegisterPlace, product::{RegisterProduct, ScheduleInput}},
+    domain::{
+        CatalogError,
+        partner::RegisterPartner,
+        place::RegisterPlace,
+        product::{RegisterProduct, ScheduleInput},
+    },
 };
 
 /// Who may call each catalog RPC. Resource checks (which partner, which place) follow in the handlers.
@@ -19,20 +26,50 @@ pub static POLICY: Policy = Policy {
     service: "yeyak.catalog.v1.CatalogService",
     rules: &[
         ("RegisterPartner", &[Role::PlatformOps]),
-        ("GetPartner", &[Role::PlatformOps, Role::InternalService, Role::PartnerOperator]),
+        (
+            "GetPartner",
+            &[
+                Role::PlatformOps,
+                Role::InternalService,
+                Role::PartnerOperator,
+            ],
+        ),
         ("RegisterPlace", &[Role::PlatformOps, Role::PartnerOperator]),
-        ("RegisterProduct", &[Role::PlatformOps, Role::PartnerOperator]),
-        ("GetProduct", &[Role::Customer, Role::PartnerOperator, Role::PlatformOps, Role::InternalService]),
+        (
+            "RegisterProduct",
+            &[Role::PlatformOps, Role::PartnerOperator],
+        ),
+        (
+            "GetProduct",
+            &[
+                Role::Customer,
+                Role::PartnerOperator,
+                Role::PlatformOps,
+                Role::InternalService,
+            ],
+        ),
     ],
 };
 
 /// The one place catalog refusals become gRPC statuses.
 pub fn domain_status(e: CatalogError) -> Status {
     match e {
-        CatalogError::Invalid { field, reason, message } => invalid_field(field, reason, message),
-        CatalogError::NotFound { what, reason } => status(Code::NotFound, reason, format!("{what} not found")),
-        CatalogError::AlreadyExists(what) => status(Code::AlreadyExists, "ALREADY_EXISTS", format!("{what} already exists")),
-        CatalogError::Precondition { reason, message } => status(Code::FailedPrecondition, reason, message),
+        CatalogError::Invalid {
+            field,
+            reason,
+            message,
+        } => invalid_field(field, reason, message),
+        CatalogError::NotFound { what, reason } => {
+            status(Code::NotFound, reason, format!("{what} not found"))
+        }
+        CatalogError::AlreadyExists(what) => status(
+            Code::AlreadyExists,
+            "ALREADY_EXISTS",
+            format!("{what} already exists"),
+        ),
+        CatalogError::Precondition { reason, message } => {
+            status(Code::FailedPrecondition, reason, message)
+        }
     }
 }
 
@@ -57,7 +94,12 @@ fn partner_pb(e: PartnerRegistered) -> pb::Partner {
 }
 
 fn place_pb(e: PlaceRegistered) -> pb::Place {
-    pb::Place { place_id: e.place_id, partner_id: e.partner_id, name: e.name, address: e.address }
+    pb::Place {
+        place_id: e.place_id,
+        partner_id: e.partner_id,
+        name: e.name,
+        address: e.address,
+    }
 }
 
 fn product_pb(e: ProductRegistered) -> pb::Product {
@@ -73,21 +115,34 @@ fn product_pb(e: ProductRegistered) -> pb::Product {
 }
 
 fn parse_enum<T: TryFrom<i32>>(field: &str, value: i32) -> Result<T, Status> {
-    T::try_from(value).map_err(|_| invalid_field(field, "UNKNOWN_ENUM_VALUE", format!("{value} is not a known value")))
+    T::try_from(value).map_err(|_| {
+        invalid_field(
+            field,
+            "UNKNOWN_ENUM_VALUE",
+            format!("{value} is not a known value"),
+        )
+    })
 }
 
 /// A business registration number as digits only (dashes allowed in input).
 fn registration_number(value: &str) -> Result<String, Status> {
     let digits: String = value.chars().filter(|c| *c != '-').collect();
     if digits.len() != 10 || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return Err(invalid_field("business_registration_number", "MALFORMED", "must be 10 digits, e.g. 123-45-67891"));
+        return Err(invalid_field(
+            "business_registration_number",
+            "MALFORMED",
+            "must be 10 digits, e.g. 123-45-67891",
+        ));
     }
     Ok(digits)
 }
 
 #[tonic::async_trait]
 impl CatalogService for CatalogApi {
-    async fn register_partner(&self, request: Request<pb::RegisterPartnerRequest>) -> Result<Response<pb::Partner>, Status> {
+    async fn register_partner(
+        &self,
+        request: Request<pb::RegisterPartnerRequest>,
+    ) -> Result<Response<pb::Partner>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let request_id = request_id(&r.request_id)?;
@@ -102,23 +157,35 @@ impl CatalogService for CatalogApi {
         Ok(Response::new(partner_pb(partner)))
     }
 
-    async fn get_partner(&self, request: Request<pb::GetPartnerRequest>) -> Result<Response<pb::Partner>, Status> {
+    async fn get_partner(
+        &self,
+        request: Request<pb::GetPartnerRequest>,
+    ) -> Result<Response<pb::Partner>, Status> {
         let caller = Caller::of(&request)?;
         let id = parse_uuid("partner_id", &request.get_ref().partner_id)?;
         caller.require_partner(id)?;
         let (partner, _) = self.app.partner(id).await?;
-        let partner = partner.registered.ok_or_else(|| status(Code::NotFound, "PARTNER_NOT_FOUND", "partner not found"))?;
+        let partner = partner
+            .registered
+            .ok_or_else(|| status(Code::NotFound, "PARTNER_NOT_FOUND", "partner not found"))?;
         Ok(Response::new(partner_pb(partner)))
     }
 
-    async fn register_place(&self, request: Request<pb::RegisterPlaceRequest>) -> Result<Response<pb::Place>, Status> {
+    async fn register_place(
+        &self,
+        request: Request<pb::RegisterPlaceRequest>,
+    ) -> Result<Response<pb::Place>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let request_id = request_id(&r.request_id)?;
         let partner_id = parse_uuid("partner_id", &r.partner_id)?;
         caller.require_partner(partner_id)?;
         if caller.role == Role::PartnerOperator && caller.places != PlaceScope::All {
-            return Err(status(Code::PermissionDenied, "ALL_PLACES_REQUIRED", "only operators granted all places register places"));
+            return Err(status(
+                Code::PermissionDenied,
+                "ALL_PLACES_REQUIRED",
+                "only operators granted all places register places",
+            ));
         }
         let cmd = RegisterPlace {
             place_id: created_id("place", &caller, request_id),
@@ -130,7 +197,10 @@ impl CatalogService for CatalogApi {
         Ok(Response::new(place_pb(place)))
     }
 
-    async fn register_product(&self, request: Request<pb::RegisterProductRequest>) -> Result<Response<pb::Product>, Status> {
+    async fn register_product(
+        &self,
+        request: Request<pb::RegisterProductRequest>,
+    ) -> Result<Response<pb::Product>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let request_id = request_id(&r.request_id)?;
@@ -140,11 +210,22 @@ impl CatalogService for CatalogApi {
             .iter()
             .enumerate()
             .map(|(n, s)| {
-                let starts_at = s.starts_at.as_ref().ok_or_else(|| invalid_field("schedules.starts_at", "REQUIRED", "is required"))?;
-                let starts_at_us = yeyak_proto::time::to_micros(starts_at)
-                    .ok_or_else(|| invalid_field("schedules.starts_at", "OUT_OF_RANGE", "is not a valid timestamp"))?;
+                let starts_at = s.starts_at.as_ref().ok_or_else(|| {
+                    invalid_field("schedules.starts_at", "REQUIRED", "is required")
+                })?;
+                let starts_at_us = yeyak_proto::time::to_micros(starts_at).ok_or_else(|| {
+                    invalid_field(
+                        "schedules.starts_at",
+                        "OUT_OF_RANGE",
+                        "is not a valid timestamp",
+                    )
+                })?;
                 Ok(ScheduleInput {
-                    reservation_schedule_id: yeyak_kit::events::derived_id("reservation-schedule", &product_id.to_string(), n as u32),
+                    reservation_schedule_id: yeyak_kit::events::derived_id(
+                        "reservation-schedule",
+                        &product_id.to_string(),
+                        n as u32,
+                    ),
                     starts_at_us,
                     capacity: s.capacity,
                     price_krw: s.price_krw,
@@ -155,7 +236,10 @@ impl CatalogService for CatalogApi {
             product_id,
             place_id: parse_uuid("place_id", &r.place_id)?,
             name: text("name", &r.name, 1, 100)?,
-            confirmation_mode: parse_enum::<ConfirmationMode>("confirmation_mode", r.confirmation_mode)?,
+            confirmation_mode: parse_enum::<ConfirmationMode>(
+                "confirmation_mode",
+                r.confirmation_mode,
+            )?,
             payment_mode: parse_enum::<PaymentMode>("payment_mode", r.payment_mode)?,
             schedules,
         };
@@ -163,10 +247,15 @@ impl CatalogService for CatalogApi {
         Ok(Response::new(product_pb(product)))
     }
 
-    async fn get_product(&self, request: Request<pb::GetProductRequest>) -> Result<Response<pb::Product>, Status> {
+    async fn get_product(
+        &self,
+        request: Request<pb::GetProductRequest>,
+    ) -> Result<Response<pb::Product>, Status> {
         let id = parse_uuid("product_id", &request.get_ref().product_id)?;
         let (product, _) = self.app.product(id).await?;
-        let product = product.registered.ok_or_else(|| status(Code::NotFound, "PRODUCT_NOT_FOUND", "product not found"))?;
+        let product = product
+            .registered
+            .ok_or_else(|| status(Code::NotFound, "PRODUCT_NOT_FOUND", "product not found"))?;
         Ok(Response::new(product_pb(product)))
     }
 }
@@ -178,7 +267,10 @@ mod tests {
     #[test]
     fn every_catalog_rpc_states_who_may_call_it() {
         assert!(POLICY.service_exists(yeyak_proto::FILE_DESCRIPTOR_SET));
-        assert_eq!(POLICY.unlisted_methods(yeyak_proto::FILE_DESCRIPTOR_SET), Vec::<String>::new());
+        assert_eq!(
+            POLICY.unlisted_methods(yeyak_proto::FILE_DESCRIPTOR_SET),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -57,12 +57,17 @@ impl Catalog {
     }
 
     pub async fn partner(&self, id: Uuid) -> Result<(Partner, Option<u64>), Status> {
-        load(&*self.log, &partner_stream(id), Partner::default(), |s, e| {
-            if let Some(ev) = decode_as::<PartnerRegistered>(e)? {
-                s.apply(ev);
-            }
-            Ok(())
-        })
+        load(
+            &*self.log,
+            &partner_stream(id),
+            Partner::default(),
+            |s, e| {
+                if let Some(ev) = decode_as::<PartnerRegistered>(e)? {
+                    s.apply(ev);
+                }
+                Ok(())
+            },
+        )
         .await
         .map_err(from_load)
     }
@@ -79,18 +84,28 @@ impl Catalog {
     }
 
     pub async fn product(&self, id: Uuid) -> Result<(Product, Option<u64>), Status> {
-        load(&*self.log, &product_stream(id), Product::default(), |s, e| {
-            if let Some(ev) = decode_as::<ProductRegistered>(e)? {
-                s.apply(ev);
-            }
-            Ok(())
-        })
+        load(
+            &*self.log,
+            &product_stream(id),
+            Product::default(),
+            |s, e| {
+                if let Some(ev) = decode_as::<ProductRegistered>(e)? {
+                    s.apply(ev);
+                }
+                Ok(())
+            },
+        )
         .await
         .map_err(from_load)
     }
 
     /// Onboards a partner. A retry of the same request returns the registered partner.
-    pub async fn register_partner(&self, caller: &Caller, request_id: Uuid, cmd: RegisterPartner) -> Result<PartnerRegistered, Status> {
+    pub async fn register_partner(
+        &self,
+        caller: &Caller,
+        request_id: Uuid,
+        cmd: RegisterPartner,
+    ) -> Result<PartnerRegistered, Status> {
         let id = cmd.partner_id;
         let (state, version) = self.partner(id).await?;
         if let Some(existing) = state.registered.clone() {
@@ -99,13 +114,23 @@ impl Catalog {
         let events = partner::register(&state, cmd).map_err(crate::api::domain_status)?;
         let cause = cause(caller, request_id);
         let stream = partner_stream(id);
-        let new = events.iter().enumerate().map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause)).collect();
-        self.append(AppendRequest::single(stream, expected(version), new)).await?;
+        let new = events
+            .iter()
+            .enumerate()
+            .map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause))
+            .collect();
+        self.append(AppendRequest::single(stream, expected(version), new))
+            .await?;
         Ok(events.into_iter().next().expect("one event"))
     }
 
     /// Registers a place; the caller must act for its partner.
-    pub async fn register_place(&self, caller: &Caller, request_id: Uuid, cmd: RegisterPlace) -> Result<PlaceRegistered, Status> {
+    pub async fn register_place(
+        &self,
+        caller: &Caller,
+        request_id: Uuid,
+        cmd: RegisterPlace,
+    ) -> Result<PlaceRegistered, Status> {
         caller.require_partner(cmd.partner_id)?;
         let (state, version) = self.place(cmd.place_id).await?;
         if let Some(existing) = state.registered.clone() {
@@ -115,13 +140,23 @@ impl Catalog {
         let stream = place_stream(cmd.place_id);
         let events = place::register(&state, &partner, cmd).map_err(crate::api::domain_status)?;
         let cause = cause(caller, request_id);
-        let new = events.iter().enumerate().map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause)).collect();
-        self.append(AppendRequest::single(stream, expected(version), new)).await?;
+        let new = events
+            .iter()
+            .enumerate()
+            .map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause))
+            .collect();
+        self.append(AppendRequest::single(stream, expected(version), new))
+            .await?;
         Ok(events.into_iter().next().expect("one event"))
     }
 
     /// Registers a product of a place the caller was granted.
-    pub async fn register_product(&self, caller: &Caller, request_id: Uuid, cmd: RegisterProduct) -> Result<ProductRegistered, Status> {
+    pub async fn register_product(
+        &self,
+        caller: &Caller,
+        request_id: Uuid,
+        cmd: RegisterProduct,
+    ) -> Result<ProductRegistered, Status> {
         let (state, version) = self.product(cmd.product_id).await?;
         if let Some(existing) = state.registered.clone() {
             return Ok(existing);
@@ -133,14 +168,24 @@ impl Catalog {
         }
         let stream = product_stream(cmd.product_id);
         let now = jiff::Timestamp::now().as_microsecond();
-        let events = product::register(&state, &place, cmd, now).map_err(crate::api::domain_status)?;
+        let events =
+            product::register(&state, &place, cmd, now).map_err(crate::api::domain_status)?;
         let cause = cause(caller, request_id);
-        let new = events.iter().enumerate().map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause)).collect();
-        self.append(AppendRequest::single(stream, expected(version), new)).await?;
+        let new = events
+            .iter()
+            .enumerate()
+            .map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause))
+            .collect();
+        self.append(AppendRequest::single(stream, expected(version), new))
+            .await?;
         Ok(events.into_iter().next().expect("one event"))
     }
 
     async fn append(&self, request: AppendRequest) -> Result<(), Status> {
-        self.log.append(request).await.map(|_| ()).map_err(from_append)
+        self.log
+            .append(request)
+            .await
+            .map(|_| ())
+            .map_err(from_append)
     }
 }

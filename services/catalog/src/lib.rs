@@ -29,5 +29,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let api = CatalogServiceServer::new(api::CatalogApi::new(app::Catalog::new(log)));
-    yeyak_kit::server::serve(listener, Authenticated::new(api, auth, &api::POLICY), shutdown).await
+    yeyak_kit::server::serve(
+        listener,
+        Authenticated::new(api, auth, &api::POLICY),
+        shutdown,
+    )
+    .await
 }

@@ -1,1 +1,54 @@
+//! yeyak reservations: the event-sourced core. A reservation exists only as its event stream.
+//!
+//! Layers: [`domain`] (pure rules), [`app`] (load → decide → append; the catalog consumer),
+//! [`api`] (gRPC).
 
+pub mod api;
+pub mod app;
+pub mod domain;
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use yeyak_eventlog::EventStore;
+use yeyak_kit::{
+    CancellationToken,
+    auth::{Authenticated, Authenticator},
+};
+use yeyak_proto::reservations::v1::reservations_service_server::ReservationsServiceServer;
+use yeyak_transport::Transport;
+
+/// The reservations' name as an event source.
+pub const SOURCE: &str = "reservations";
+/// The catalog's name as an event source (this crate does not depend on the catalog crate).
+pub const CATALOG_SOURCE: &str = "catalog";
+/// The port a standalone reservations service listens on by default.
+pub const DEFAULT_PORT: u16 = 50052;
+
+/// Serves the reservations API on `listener` and consumes the catalog's events through
+/// `transport`, until `shutdown`.
+pub async fn serve(
+    log: Arc<dyn EventStore>,
+    transport: Arc<dyn Transport>,
+    auth: Arc<Authenticator>,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), yeyak_kit::config::BoxError> {
+    let consumer = Arc::new(app::CatalogConsumer::new(log.clone()));
+    let consuming = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move { transport.consume(CATALOG_SOURCE, consumer, shutdown).await })
+    };
+    let api =
+        ReservationsServiceServer::new(api::ReservationsApi::new(app::Reservations::new(log)));
+    let serving = yeyak_kit::server::serve(
+        listener,
+        Authenticated::new(api, auth, &api::POLICY),
+        shutdown.clone(),
+    )
+    .await;
+    shutdown.cancel();
+    consuming.await??;
+    serving?;
+    Ok(())
+}

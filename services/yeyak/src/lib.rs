@@ -1,1 +1,199 @@
+//! The whole yeyak system in one process: the embedded default (`yeyak run`) and the test harness.
+//!
+//! Each service keeps its own event log (its own SQLite file or PostgreSQL database) and learns
+//! about the others only through their events, delivered by the log-tail transport.
+use std::{net::SocketAddr, path::Path, sync::Arc};
 
+use tokio::task::JoinHandle;
+use yeyak_eventlog::EventStore;
+use yeyak_kit::{CancellationToken, auth::Authenticator, config::BoxError};
+use yeyak_transport::LogTailTransport;
+
+/// Where each service keeps its event log.
+#[derive(Debug, Clone)]
+pub struct Databases {
+    pub catalog: String,
+    pub reservations: String,
+    pub notifications: String,
+    pub settlement: String,
+}
+
+impl Databases {
+    /// One SQLite file per service under `dir`.
+    pub fn sqlite_in(dir: &Path) -> Self {
+        let url = |name: &str| format!("sqlite://{}", dir.join(format!("{name}.db")).display());
+        Self {
+            catalog: url("catalog"),
+            reservations: url("reservations"),
+            notifications: url("notifications"),
+            settlement: url("settlement"),
+        }
+    }
+}
+
+/// How to start the system.
+#[derive(Debug, Clone)]
+pub struct SystemConfig {
+    pub databases: Databases,
+    /// Host to bind; each service gets `base_port + n` (0 = any free port).
+    pub host: std::net::IpAddr,
+    pub base_port: u16,
+    pub jwt_secret: String,
+    pub commission_bps: u32,
+}
+
+/// The addresses of a running system.
+#[derive(Debug, Clone, Copy)]
+pub struct Addresses {
+    pub catalog: SocketAddr,
+    pub reservations: SocketAddr,
+    pub notifications: SocketAddr,
+    pub settlement: SocketAddr,
+}
+
+/// A running system: stop it with [`System::shutdown`].
+pub struct System {
+    pub addresses: Addresses,
+    pub auth: Arc<Authenticator>,
+    pub logs: [Arc<dyn EventStore>; 4],
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<Result<(), BoxError>>>,
+}
+
+impl System {
+    /// Opens the four logs, binds the four ports and starts serving and consuming.
+    pub async fn start(
+        config: SystemConfig,
+        shutdown: CancellationToken,
+    ) -> Result<System, BoxError> {
+        let auth = Arc::new(Authenticator::new(&config.jwt_secret)?);
+        let catalog = yeyak_eventlog::connect(&config.databases.catalog).await?;
+        let reservations = yeyak_eventlog::connect(&config.databases.reservations).await?;
+        let notifications = yeyak_eventlog::connect(&config.databases.notifications).await?;
+        let settlement = yeyak_eventlog::connect(&config.databases.settlement).await?;
+        let port = |n: u16| {
+            if config.base_port == 0 {
+                0
+            } else {
+                config.base_port + n
+            }
+        };
+        let bind = |n: u16| yeyak_kit::server::bind(SocketAddr::new(config.host, port(n)));
+        let (l_catalog, l_reservations, l_notifications, l_settlement) = (
+            bind(0).await?,
+            bind(1).await?,
+            bind(2).await?,
+            bind(3).await?,
+        );
+        let addresses = Addresses {
+            catalog: l_catalog.local_addr()?,
+            reservations: l_reservations.local_addr()?,
+            notifications: l_notifications.local_addr()?,
+            settlement: l_settlement.local_addr()?,
+        };
+        let mut tasks: Vec<JoinHandle<Result<(), BoxError>>> = Vec::new();
+        {
+            let (log, auth, shutdown) = (catalog.clone(), auth.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(async move {
+                Ok(yeyak_catalog::serve(log, auth, l_catalog, shutdown).await?)
+            }));
+        }
+        {
+            let transport = Arc::new(
+                LogTailTransport::new(reservations.clone())
+                    .with_source(yeyak_catalog::SOURCE, catalog.clone()),
+            );
+            let (log, auth, shutdown) = (reservations.clone(), auth.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(yeyak_reservations::serve(
+                log,
+                transport,
+                auth,
+                l_reservations,
+                shutdown,
+            )));
+        }
+        {
+            let transport = Arc::new(
+                LogTailTransport::new(notifications.clone())
+                    .with_source(yeyak_reservations::SOURCE, reservations.clone()),
+            );
+            let (log, auth, shutdown) = (notifications.clone(), auth.clone(), shutdown.clone());
+            tasks.push(tokio::spawn(yeyak_notifications::serve(
+                log,
+                transport,
+                auth,
+                l_notifications,
+                shutdown,
+            )));
+        }
+        {
+            let transport = Arc::new(
+                LogTailTransport::new(settlement.clone())
+                    .with_source(yeyak_reservations::SOURCE, reservations.clone()),
+            );
+            let (log, auth, shutdown, bps) = (
+                settlement.clone(),
+                auth.clone(),
+                shutdown.clone(),
+                config.commission_bps,
+            );
+            tasks.push(tokio::spawn(yeyak_settlement::serve(
+                log,
+                transport,
+                auth,
+                l_settlement,
+                bps,
+                shutdown,
+            )));
+        }
+        Ok(System {
+            addresses,
+            auth,
+            logs: [catalog, reservations, notifications, settlement],
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops serving (draining in-flight calls) and consuming; returns the first error.
+    pub async fn shutdown(self) -> Result<(), BoxError> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until every service stopped (after the shutdown token is cancelled).
+    pub async fn wait(self) -> Result<(), BoxError> {
+        let mut first = Ok(());
+        for task in self.tasks {
+            let result = task
+                .await
+                .map_err(|e| Box::new(e) as BoxError)
+                .and_then(|r| r);
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        first
+    }
+}
+
+/// Reads the development JWT secret from `path`, creating a random one (mode 0600) if missing.
+pub fn dev_secret(path: &Path) -> std::io::Result<String> {
+    if let Ok(secret) = std::fs::read_to_string(path) {
+        return Ok(secret.trim().to_string());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, secret.as_bytes())?;
+    Ok(secret)
+}

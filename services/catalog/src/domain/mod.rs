@@ -11,17 +11,35 @@ pub mod product;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CatalogError {
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, reason: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        reason: &'static str,
+        message: String,
+    },
     #[error("{what} not found")]
-    NotFound { what: &'static str, reason: &'static str },
+    NotFound {
+        what: &'static str,
+        reason: &'static str,
+    },
     #[error("{0} already exists")]
     AlreadyExists(&'static str),
     #[error("{message}")]
-    Precondition { reason: &'static str, message: String },
+    Precondition {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 impl CatalogError {
-    pub(crate) fn invalid(field: &'static str, reason: &'static str, message: impl Into<String>) -> Self {
-        CatalogError::Invalid { field, reason, message: message.into() }
+    pub(crate) fn invalid(
+        field: &'static str,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        CatalogError::Invalid {
+            field,
+            reason,
+            message: message.into(),
+        }
     }
 }

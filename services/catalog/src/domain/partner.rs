@@ -26,12 +26,19 @@ pub struct RegisterPartner {
 }
 
 /// Onboarding requires a linked channel and a valid business registration number (사업자등록번호).
-pub fn register(state: &Partner, cmd: RegisterPartner) -> Result<Vec<PartnerRegistered>, CatalogError> {
+pub fn register(
+    state: &Partner,
+    cmd: RegisterPartner,
+) -> Result<Vec<PartnerRegistered>, CatalogError> {
     if state.registered.is_some() {
         return Err(CatalogError::AlreadyExists("partner"));
     }
     if cmd.channel_id.trim().is_empty() {
-        return Err(CatalogError::invalid("channel_id", "CHANNEL_REQUIRED", "a linked KakaoTalk channel is required to onboard"));
+        return Err(CatalogError::invalid(
+            "channel_id",
+            "CHANNEL_REQUIRED",
+            "a linked KakaoTalk channel is required to onboard",
+        ));
     }
     if !valid_business_registration_number(&cmd.business_registration_number) {
         return Err(CatalogError::invalid(
@@ -76,8 +83,21 @@ mod tests {
 
     #[test]
     fn onboarding_requires_a_linked_channel() {
-        let err = register(&Partner::default(), RegisterPartner { channel_id: " ".into(), ..cmd() }).unwrap_err();
-        assert!(matches!(err, CatalogError::Invalid { reason: "CHANNEL_REQUIRED", .. }));
+        let err = register(
+            &Partner::default(),
+            RegisterPartner {
+                channel_id: " ".into(),
+                ..cmd()
+            },
+        )
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            CatalogError::Invalid {
+                reason: "CHANNEL_REQUIRED",
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -86,8 +106,20 @@ mod tests {
         assert!(!valid_business_registration_number("1234567890"));
         assert!(!valid_business_registration_number("123456789"));
         assert!(!valid_business_registration_number("12345678a1"));
-        let err = register(&Partner::default(), RegisterPartner { business_registration_number: "1234567890".into(), ..cmd() });
-        assert!(matches!(err, Err(CatalogError::Invalid { field: "business_registration_number", .. })));
+        let err = register(
+            &Partner::default(),
+            RegisterPartner {
+                business_registration_number: "1234567890".into(),
+                ..cmd()
+            },
+        );
+        assert!(matches!(
+            err,
+            Err(CatalogError::Invalid {
+                field: "business_registration_number",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -96,7 +128,10 @@ mod tests {
         for e in register(&partner, cmd()).unwrap() {
             partner.apply(e);
         }
-        assert_eq!(register(&partner, cmd()), Err(CatalogError::AlreadyExists("partner")));
+        assert_eq!(
+            register(&partner, cmd()),
+            Err(CatalogError::AlreadyExists("partner"))
+        );
     }
 
     proptest::proptest! {

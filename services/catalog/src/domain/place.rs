@@ -23,12 +23,19 @@ pub struct RegisterPlace {
 }
 
 /// A place belongs to an onboarded partner.
-pub fn register(state: &Place, partner: &Partner, cmd: RegisterPlace) -> Result<Vec<PlaceRegistered>, CatalogError> {
+pub fn register(
+    state: &Place,
+    partner: &Partner,
+    cmd: RegisterPlace,
+) -> Result<Vec<PlaceRegistered>, CatalogError> {
     if state.registered.is_some() {
         return Err(CatalogError::AlreadyExists("place"));
     }
     if partner.registered.is_none() {
-        return Err(CatalogError::NotFound { what: "partner", reason: "PARTNER_NOT_FOUND" });
+        return Err(CatalogError::NotFound {
+            what: "partner",
+            reason: "PARTNER_NOT_FOUND",
+        });
     }
     Ok(vec![PlaceRegistered {
         place_id: cmd.place_id.to_string(),
@@ -44,8 +51,19 @@ mod tests {
 
     #[test]
     fn a_place_needs_an_onboarded_partner() {
-        let cmd = RegisterPlace { place_id: uuid::Uuid::nil(), partner_id: uuid::Uuid::nil(), name: "Gangnam".into(), address: "Seoul".into() };
+        let cmd = RegisterPlace {
+            place_id: uuid::Uuid::nil(),
+            partner_id: uuid::Uuid::nil(),
+            name: "Gangnam".into(),
+            address: "Seoul".into(),
+        };
         let err = register(&Place::default(), &Partner::default(), cmd).unwrap_err();
-        assert!(matches!(err, CatalogError::NotFound { reason: "PARTNER_NOT_FOUND", .. }));
+        assert!(matches!(
+            err,
+            CatalogError::NotFound {
+                reason: "PARTNER_NOT_FOUND",
+                ..
+            }
+        ));
     }
 }

@@ -1,0 +1,213 @@
+//! The reservations' gRPC API: proto ↔ domain, who may call what, errors → statuses.
+use tonic::{Code, Request, Response, Status};
+use yeyak_kit::{
+    auth::{Caller, Policy, Role},
+    status::{invalid_field, parse_uuid, request_id, status, text},
+};
+use yeyak_proto::reservations::v1::{
+    self as pb, ReservationState, reservations_service_server::ReservationsService,
+};
+
+use crate::{
+    app::{Action, Reservations},
+    domain::{
+        ReservationError,
+        reservation::{MAX_QUANTITY, Reservation, State},
+    },
+};
+
+/// Who may call each reservations RPC. Resource checks (own reservation, granted place) follow
+/// in the application layer.
+pub static POLICY: Policy = Policy {
+    service: "yeyak.reservations.v1.ReservationsService",
+    rules: &[
+        ("Book", &[Role::Customer]),
+        ("Confirm", &[Role::PartnerOperator]),
+        ("Reject", &[Role::PartnerOperator]),
+        ("Cancel", &[Role::Customer, Role::PartnerOperator]),
+        ("Complete", &[Role::PartnerOperator]),
+        (
+            "GetReservation",
+            &[
+                Role::Customer,
+                Role::PartnerOperator,
+                Role::PlatformOps,
+                Role::InternalService,
+            ],
+        ),
+    ],
+};
+
+/// The one place reservation refusals become gRPC statuses.
+pub fn domain_status(e: ReservationError) -> Status {
+    match e {
+        ReservationError::Invalid {
+            field,
+            reason,
+            message,
+        } => invalid_field(field, reason, message),
+        ReservationError::NotFound { what, reason } => {
+            status(Code::NotFound, reason, format!("{what} not found"))
+        }
+        ReservationError::Precondition { reason, message } => {
+            status(Code::FailedPrecondition, reason, message)
+        }
+    }
+}
+
+pub struct ReservationsApi {
+    app: Reservations,
+}
+
+impl ReservationsApi {
+    pub fn new(app: Reservations) -> Self {
+        Self { app }
+    }
+}
+
+fn state_pb(state: Option<State>) -> ReservationState {
+    match state {
+        None => ReservationState::Unspecified,
+        Some(State::Requested) => ReservationState::Requested,
+        Some(State::Confirmed) => ReservationState::Confirmed,
+        Some(State::Rejected) => ReservationState::Rejected,
+        Some(State::Cancelled) => ReservationState::Cancelled,
+        Some(State::Completed) => ReservationState::Completed,
+    }
+}
+
+fn reservation_pb((r, version): (Reservation, u64)) -> Response<pb::Reservation> {
+    let b = r.booked.unwrap_or_default();
+    Response::new(pb::Reservation {
+        reservation_id: b.reservation_id,
+        state: state_pb(r.state) as i32,
+        customer_id: b.customer_id,
+        partner_id: b.partner_id,
+        place_id: b.place_id,
+        product_id: b.product_id,
+        reservation_schedule_id: b.reservation_schedule_id,
+        starts_at: b.starts_at,
+        quantity: b.quantity,
+        unit_price_krw: b.unit_price_krw,
+        paid_krw: b.paid_krw,
+        refunded_krw: r.refunded_krw,
+        payment_mode: b.payment_mode,
+        version,
+    })
+}
+
+impl ReservationsApi {
+    async fn act(
+        &self,
+        caller: Caller,
+        request_id: &str,
+        reservation_id: &str,
+        action: Action,
+    ) -> Result<Response<pb::Reservation>, Status> {
+        let request_id = yeyak_kit::status::request_id(request_id)?;
+        let reservation_id = parse_uuid("reservation_id", reservation_id)?;
+        self.app
+            .act(&caller, request_id, reservation_id, action)
+            .await
+            .map(reservation_pb)
+    }
+}
+
+#[tonic::async_trait]
+impl ReservationsService for ReservationsApi {
+    async fn book(
+        &self,
+        request: Request<pb::BookRequest>,
+    ) -> Result<Response<pb::Reservation>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let request_id = request_id(&r.request_id)?;
+        let schedule = parse_uuid("reservation_schedule_id", &r.reservation_schedule_id)?;
+        if r.quantity == 0 || r.quantity > MAX_QUANTITY {
+            return Err(invalid_field(
+                "quantity",
+                "OUT_OF_RANGE",
+                format!("book 1 to {MAX_QUANTITY} seats"),
+            ));
+        }
+        self.app
+            .book(&caller, request_id, schedule, r.quantity)
+            .await
+            .map(reservation_pb)
+    }
+
+    async fn confirm(
+        &self,
+        request: Request<pb::ConfirmRequest>,
+    ) -> Result<Response<pb::Reservation>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        self.act(caller, &r.request_id, &r.reservation_id, Action::Confirm)
+            .await
+    }
+
+    async fn reject(
+        &self,
+        request: Request<pb::RejectRequest>,
+    ) -> Result<Response<pb::Reservation>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let reason = text("reason", &r.reason, 1, 500)?;
+        self.act(
+            caller,
+            &r.request_id,
+            &r.reservation_id,
+            Action::Reject { reason },
+        )
+        .await
+    }
+
+    async fn cancel(
+        &self,
+        request: Request<pb::CancelRequest>,
+    ) -> Result<Response<pb::Reservation>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let reason = text("reason", &r.reason, 0, 500)?;
+        self.act(
+            caller,
+            &r.request_id,
+            &r.reservation_id,
+            Action::Cancel { reason },
+        )
+        .await
+    }
+
+    async fn complete(
+        &self,
+        request: Request<pb::CompleteRequest>,
+    ) -> Result<Response<pb::Reservation>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        self.act(caller, &r.request_id, &r.reservation_id, Action::Complete)
+            .await
+    }
+
+    async fn get_reservation(
+        &self,
+        request: Request<pb::GetReservationRequest>,
+    ) -> Result<Response<pb::Reservation>, Status> {
+        let caller = Caller::of(&request)?;
+        let id = parse_uuid("reservation_id", &request.get_ref().reservation_id)?;
+        self.app.get(&caller, id).await.map(reservation_pb)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reservations_rpc_states_who_may_call_it() {
+        assert!(POLICY.service_exists(yeyak_proto::FILE_DESCRIPTOR_SET));
+        assert_eq!(
+            POLICY.unlisted_methods(yeyak_proto::FILE_DESCRIPTOR_SET),
+            Vec::<String>::new()
+        );
+    }
+}

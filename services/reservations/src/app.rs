@@ -1,0 +1,366 @@
+//! Reservation command handlers (load → decide → append) and the catalog consumer.
+use std::sync::Arc;
+
+use tonic::{Code, Status};
+use uuid::Uuid;
+use yeyak_eventlog::{
+    AppendError, AppendRequest, EventStore, ExpectedVersion, NewEvent, RecordedEvent,
+};
+use yeyak_kit::{
+    auth::{Caller, Role},
+    events::{Cause, decode_as, derived_id, encode, expected, load},
+    status::{from_append, from_load, status},
+};
+use yeyak_proto::{
+    catalog::events::v1::{ConfirmationMode, ProductRegistered},
+    reservations::events::v1::{InventoryOpened, PaymentMode},
+};
+use yeyak_transport::{EventHandler, HandlerError};
+
+use crate::domain::{
+    events::{InventoryEvent, ReservationEvent},
+    inventory::Inventory,
+    reservation::{self, Book, Canceller, Reservation},
+};
+
+/// How many times a booking reloads and decides again after losing a race for the inventory.
+pub const BOOKING_ATTEMPTS: u32 = 8;
+
+pub fn reservation_stream(id: Uuid) -> String {
+    format!("reservation-{id}")
+}
+pub fn inventory_stream(id: &str) -> String {
+    format!("inventory-{id}")
+}
+
+/// The reservations application service over its own event log.
+#[derive(Clone)]
+pub struct Reservations {
+    log: Arc<dyn EventStore>,
+}
+
+/// A lifecycle command on an existing reservation.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Confirm,
+    Reject { reason: String },
+    Cancel { reason: String },
+    Complete,
+}
+
+impl Action {
+    fn name(&self) -> &'static str {
+        match self {
+            Action::Confirm => "confirm",
+            Action::Reject { .. } => "reject",
+            Action::Cancel { .. } => "cancel",
+            Action::Complete => "complete",
+        }
+    }
+}
+
+fn cause(caller: &Caller, request_id: Uuid, now_us: i64) -> Cause {
+    Cause {
+        correlation_id: request_id,
+        causation_id: None,
+        actor: caller.actor(),
+        at_us: now_us,
+    }
+}
+
+fn now_us() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+impl Reservations {
+    pub fn new(log: Arc<dyn EventStore>) -> Self {
+        Self { log }
+    }
+
+    /// The reservation rebuilt by folding its stream, with the stream's version.
+    pub async fn reservation(&self, id: Uuid) -> Result<(Reservation, Option<u64>), Status> {
+        load(
+            &*self.log,
+            &reservation_stream(id),
+            Reservation::default(),
+            |s, e| {
+                s.apply(ReservationEvent::decode(e)?);
+                Ok(())
+            },
+        )
+        .await
+        .map_err(from_load)
+    }
+
+    pub async fn inventory(&self, schedule_id: &str) -> Result<(Inventory, Option<u64>), Status> {
+        load(
+            &*self.log,
+            &inventory_stream(schedule_id),
+            Inventory::default(),
+            |s, e| {
+                s.apply(InventoryEvent::decode(e)?);
+                Ok(())
+            },
+        )
+        .await
+        .map_err(from_load)
+    }
+
+    /// Books seats for the calling customer. The reservation id derives from the caller and the
+    /// request id, so a retry returns the first booking. The inventory and reservation streams
+    /// are appended together with expected versions: a lost race reloads and decides again, at
+    /// most [`BOOKING_ATTEMPTS`] times.
+    pub async fn book(
+        &self,
+        caller: &Caller,
+        request_id: Uuid,
+        schedule_id: Uuid,
+        quantity: u32,
+    ) -> Result<(Reservation, u64), Status> {
+        let reservation_id = derived_id(
+            "reservation",
+            &format!("{}/{request_id}", caller.actor()),
+            0,
+        );
+        let stream = reservation_stream(reservation_id);
+        for _ in 0..BOOKING_ATTEMPTS {
+            let (existing, version) = self.reservation(reservation_id).await?;
+            if let Some(v) = version {
+                return Ok((existing, v));
+            }
+            let schedule = schedule_id.to_string();
+            let (inventory, inventory_version) = self.inventory(&schedule).await?;
+            let now = now_us();
+            let cmd = Book {
+                reservation_id,
+                customer_id: caller.subject.clone(),
+                quantity,
+                now_us: now,
+            };
+            let (held, booked) =
+                reservation::book(&inventory, &existing, cmd).map_err(crate::api::domain_status)?;
+            let cause = cause(caller, request_id, now);
+            let request = AppendRequest::single(
+                inventory_stream(&schedule),
+                expected(inventory_version),
+                vec![encode(derived_id("book", &stream, 0), &held, &cause)],
+            )
+            .and(
+                stream.clone(),
+                ExpectedVersion::NoStream,
+                vec![encode(derived_id("book", &stream, 1), &booked, &cause)],
+            );
+            match self.log.append(request).await {
+                Ok(_) => {
+                    let mut r = Reservation::default();
+                    r.apply(ReservationEvent::Booked(booked));
+                    return Ok((r, 1));
+                }
+                // Another booking took seats first (or a concurrent retry booked this one): decide again.
+                Err(AppendError::Conflict { .. }) => continue,
+                Err(e) => return Err(from_append(e)),
+            }
+        }
+        Err(status(
+            Code::Aborted,
+            "CONCURRENCY_CONFLICT",
+            "the reservation schedule is busy; retry with the same request_id",
+        ))
+    }
+
+    /// Applies a lifecycle action. A retry with the same request id returns the current state.
+    pub async fn act(
+        &self,
+        caller: &Caller,
+        request_id: Uuid,
+        reservation_id: Uuid,
+        action: Action,
+    ) -> Result<(Reservation, u64), Status> {
+        let stream = reservation_stream(reservation_id);
+        let first_event = derived_id(action.name(), &format!("{stream}/{request_id}"), 0);
+        let (current, version) = self.reservation(reservation_id).await?;
+        let booked = self.authorize(caller, &current)?;
+        if self
+            .log
+            .event_by_id(first_event)
+            .await
+            .map_err(yeyak_kit::status::from_store)?
+            .is_some()
+        {
+            return Ok((current, version.unwrap_or(0)));
+        }
+        check_actor(caller, &action)?;
+        let now = now_us();
+        let cause = cause(caller, request_id, now);
+        let id = |n| derived_id(action.name(), &format!("{stream}/{request_id}"), n);
+        let inventory = inventory_stream(&booked.reservation_schedule_id);
+        let (event, release): (ReservationEvent, Option<NewEvent>) = match action.clone() {
+            Action::Confirm => {
+                let e = reservation::confirm(&current).map_err(crate::api::domain_status)?;
+                (ReservationEvent::Confirmed(e), None)
+            }
+            Action::Reject { reason } => {
+                let (e, released) =
+                    reservation::reject(&current, reason).map_err(crate::api::domain_status)?;
+                let release = encode(id(1), &released, &cause);
+                (ReservationEvent::Rejected(e), Some(release))
+            }
+            Action::Cancel { reason } => {
+                let by = if caller.role == Role::Customer {
+                    Canceller::Customer
+                } else {
+                    Canceller::Partner
+                };
+                let (e, released) =
+                    reservation::cancel(&current, by, reason).map_err(crate::api::domain_status)?;
+                let release = encode(id(1), &released, &cause);
+                (ReservationEvent::Cancelled(e), Some(release))
+            }
+            Action::Complete => {
+                let e = reservation::complete(&current).map_err(crate::api::domain_status)?;
+                (ReservationEvent::Completed(e), None)
+            }
+        };
+        let new = match &event {
+            ReservationEvent::Confirmed(e) => encode(id(0), e, &cause),
+            ReservationEvent::Rejected(e) => encode(id(0), e, &cause),
+            ReservationEvent::Cancelled(e) => encode(id(0), e, &cause),
+            ReservationEvent::Completed(e) => encode(id(0), e, &cause),
+            ReservationEvent::Booked(e) => encode(id(0), e, &cause),
+        };
+        let mut request = AppendRequest::single(stream, expected(version), vec![new]);
+        if let Some(release) = release {
+            // Releasing seats never oversells, so it needs no expected version.
+            request = request.and(inventory, ExpectedVersion::Any, vec![release]);
+        }
+        self.log.append(request).await.map_err(from_append)?;
+        let mut next = current;
+        next.apply(event);
+        Ok((next, version.unwrap_or(0) + 1))
+    }
+
+    /// Reads a reservation the caller may see.
+    pub async fn get(
+        &self,
+        caller: &Caller,
+        reservation_id: Uuid,
+    ) -> Result<(Reservation, u64), Status> {
+        let (r, version) = self.reservation(reservation_id).await?;
+        self.authorize(caller, &r)?;
+        Ok((r, version.unwrap_or(0)))
+    }
+
+    /// A customer sees only their own reservations (others look missing); an operator only those
+    /// of its partner's granted places.
+    fn authorize<'r>(
+        &self,
+        caller: &Caller,
+        r: &'r Reservation,
+    ) -> Result<&'r yeyak_proto::reservations::events::v1::ReservationBooked, Status> {
+        let not_found = || {
+            status(
+                Code::NotFound,
+                "RESERVATION_NOT_FOUND",
+                "reservation not found",
+            )
+        };
+        let booked = r.booked.as_ref().ok_or_else(not_found)?;
+        match caller.role {
+            Role::Customer if booked.customer_id != caller.subject => Err(not_found()),
+            Role::Customer => Ok(booked),
+            _ => {
+                let partner = Uuid::parse_str(&booked.partner_id).unwrap_or_default();
+                let place = Uuid::parse_str(&booked.place_id).unwrap_or_default();
+                caller.require_place(partner, place)?;
+                Ok(booked)
+            }
+        }
+    }
+}
+
+/// Customers may only cancel; confirm, reject and complete are the partner's.
+fn check_actor(caller: &Caller, action: &Action) -> Result<(), Status> {
+    match (caller.role, action) {
+        (Role::Customer, Action::Cancel { .. }) => Ok(()),
+        (Role::Customer, _) => Err(status(
+            Code::PermissionDenied,
+            "PARTNER_ACTION",
+            "only the partner may do this",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Consumes the catalog's events: a registered product opens the inventory of each of its
+/// reservation schedules, in one append with the inbox row.
+pub struct CatalogConsumer {
+    log: Arc<dyn EventStore>,
+}
+
+impl CatalogConsumer {
+    pub const NAME: &'static str = "reservations-inventory";
+
+    pub fn new(log: Arc<dyn EventStore>) -> Self {
+        Self { log }
+    }
+}
+
+#[async_trait::async_trait]
+impl EventHandler for CatalogConsumer {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let Some(product) = decode_as::<ProductRegistered>(event)
+            .map_err(|e| HandlerError::Poison(e.to_string()))?
+        else {
+            // Other catalog facts do not concern inventory.
+            return Ok(());
+        };
+        let cause = Cause::reaction(Self::NAME, event);
+        let payment_mode =
+            match yeyak_proto::catalog::events::v1::PaymentMode::try_from(product.payment_mode) {
+                Ok(yeyak_proto::catalog::events::v1::PaymentMode::PayAtBooking) => {
+                    PaymentMode::PayAtBooking
+                }
+                Ok(yeyak_proto::catalog::events::v1::PaymentMode::ReservationOnly) => {
+                    PaymentMode::ReservationOnly
+                }
+                _ => {
+                    return Err(HandlerError::Poison(format!(
+                        "product {} has no payment mode",
+                        product.product_id
+                    )));
+                }
+            };
+        let mut request = AppendRequest::default().with_inbox(Self::NAME, event.event_id);
+        for (n, s) in product.reservation_schedules.iter().enumerate() {
+            let opened = InventoryOpened {
+                reservation_schedule_id: s.reservation_schedule_id.clone(),
+                product_id: product.product_id.clone(),
+                partner_id: product.partner_id.clone(),
+                place_id: product.place_id.clone(),
+                starts_at: s.starts_at,
+                capacity: s.capacity,
+                price_krw: s.price_krw,
+                requires_approval: product.confirmation_mode == ConfirmationMode::Approval as i32,
+                payment_mode: payment_mode as i32,
+            };
+            let id = derived_id(Self::NAME, &event.event_id.to_string(), n as u32);
+            request = request.and(
+                inventory_stream(&s.reservation_schedule_id),
+                ExpectedVersion::NoStream,
+                vec![encode(id, &opened, &cause)],
+            );
+        }
+        if request.streams.is_empty() {
+            return Ok(());
+        }
+        match self.log.append(request).await {
+            Ok(_) => Ok(()),
+            Err(AppendError::Store(e)) => Err(HandlerError::Retry(e.to_string())),
+            Err(e) => Err(HandlerError::Poison(e.to_string())),
+        }
+    }
+}

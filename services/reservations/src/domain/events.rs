@@ -1,0 +1,67 @@
+//! The reservations' events, decoded from the log.
+use yeyak_eventlog::RecordedEvent;
+use yeyak_kit::events::{DecodeError, decode_as};
+use yeyak_proto::reservations::events::v1::{
+    InventoryOpened, InventoryReleased, InventoryReserved, ReservationBooked, ReservationCancelled,
+    ReservationCompleted, ReservationConfirmed, ReservationRejected,
+};
+
+/// Events of an `inventory-<id>` stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InventoryEvent {
+    Opened(InventoryOpened),
+    Reserved(InventoryReserved),
+    Released(InventoryReleased),
+}
+
+/// Events of a `reservation-<id>` stream.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReservationEvent {
+    Booked(ReservationBooked),
+    Confirmed(ReservationConfirmed),
+    Rejected(ReservationRejected),
+    Cancelled(ReservationCancelled),
+    Completed(ReservationCompleted),
+}
+
+impl InventoryEvent {
+    pub fn decode(e: &RecordedEvent) -> Result<Self, DecodeError> {
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::Opened(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::Reserved(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::Released(v));
+        }
+        Err(DecodeError::UnknownType(
+            e.event_type.clone(),
+            e.schema_version,
+        ))
+    }
+}
+
+impl ReservationEvent {
+    pub fn decode(e: &RecordedEvent) -> Result<Self, DecodeError> {
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::Booked(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::Confirmed(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::Rejected(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::Cancelled(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::Completed(v));
+        }
+        Err(DecodeError::UnknownType(
+            e.event_type.clone(),
+            e.schema_version,
+        ))
+    }
+}

@@ -1,0 +1,39 @@
+//! The reservations' business rules: pure functions of state, command and time; no I/O.
+//!
+//! Two aggregates, each one stream: the inventory of a reservation schedule
+//! (`inventory-<id>`) and the reservation itself (`reservation-<id>`). A booking appends to
+//! both at once with expected versions, so capacity is never oversold.
+
+pub mod events;
+pub mod inventory;
+pub mod reservation;
+
+/// Why a reservation command was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReservationError {
+    #[error("{field}: {message}")]
+    Invalid {
+        field: &'static str,
+        reason: &'static str,
+        message: String,
+    },
+    #[error("{what} not found")]
+    NotFound {
+        what: &'static str,
+        reason: &'static str,
+    },
+    #[error("{message}")]
+    Precondition {
+        reason: &'static str,
+        message: String,
+    },
+}
+
+impl ReservationError {
+    pub(crate) fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        ReservationError::Precondition {
+            reason,
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The reservations consumer that records settlement lines, and ledger queries.
+use std::sync::Arc;
+
+use tonic::Status;
+use uuid::Uuid;
+use yeyak_eventlog::{AppendError, AppendRequest, EventStore, ExpectedVersion, RecordedEvent};
+use yeyak_kit::{
+    events::{Cause, decode_as, derived_id, encode},
+    status::{from_load, from_store},
+};
+use yeyak_proto::{
+    reservations::events::v1::ReservationCompleted, settlement::events::v1::SettlementLineRecorded,
+};
+use yeyak_transport::{EventHandler, HandlerError};
+
+use crate::domain;
+
+pub fn ledger_stream(partner_id: &str) -> String {
+    format!("ledger-{partner_id}")
+}
+
+#[derive(Clone)]
+pub struct Settlement {
+    log: Arc<dyn EventStore>,
+    commission_bps: u32,
+}
+
+impl Settlement {
+    pub fn new(log: Arc<dyn EventStore>, commission_bps: u32) -> Self {
+        Self {
+            log,
+            commission_bps,
+        }
+    }
+
+    /// The partner's settlement lines, oldest first.
+    pub async fn lines(&self, partner_id: Uuid) -> Result<Vec<SettlementLineRecorded>, Status> {
+        let stream = ledger_stream(&partner_id.to_string());
+        let mut out = Vec::new();
+        let mut from = 1;
+        loop {
+            let page = self
+                .log
+                .read_stream(&stream, from, 512)
+                .await
+                .map_err(from_store)?;
+            for e in &page {
+                if let Some(line) =
+                    decode_as::<SettlementLineRecorded>(e).map_err(|e| from_load(e.into()))?
+                {
+                    out.push(line);
+                }
+                from = e.stream_version + 1;
+            }
+            if page.len() < 512 {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// Records one ledger line per completed reservation, with its inbox row in the same append.
+pub struct ReservationConsumer {
+    app: Settlement,
+}
+
+impl ReservationConsumer {
+    pub const NAME: &'static str = "settlement-ledger";
+
+    pub fn new(app: Settlement) -> Self {
+        Self { app }
+    }
+}
+
+#[async_trait::async_trait]
+impl EventHandler for ReservationConsumer {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let Some(completed) = decode_as::<ReservationCompleted>(event)
+            .map_err(|e| HandlerError::Poison(e.to_string()))?
+        else {
+            return Ok(());
+        };
+        let id = derived_id(Self::NAME, &event.event_id.to_string(), 0);
+        let line = domain::line(
+            &completed,
+            id.to_string(),
+            event.event_id.to_string(),
+            self.app.commission_bps,
+        );
+        let request = AppendRequest::single(
+            ledger_stream(&completed.partner_id),
+            ExpectedVersion::Any,
+            vec![encode(id, &line, &Cause::reaction(Self::NAME, event))],
+        )
+        .with_inbox(Self::NAME, event.event_id);
+        match self.app.log.append(request).await {
+            Ok(_) => Ok(()),
+            Err(AppendError::Store(e)) => Err(HandlerError::Retry(e.to_string())),
+            Err(e @ AppendError::Conflict { .. }) => Err(HandlerError::Retry(e.to_string())),
+            Err(e) => Err(HandlerError::Poison(e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Settlement rules: a completed reservation becomes one ledger line; the reservation-management
+//! fee (commission) is charged only when the customer paid. Pure; no I/O.
+use yeyak_proto::{
+    reservations::events::v1::{PaymentMode, ReservationCompleted},
+    settlement::events::v1::SettlementLineRecorded,
+};
+
+/// Highest commission rate accepted in configuration: 30 %.
+pub const MAX_COMMISSION_BPS: u32 = 3_000;
+
+/// Commission on `paid_krw` at `bps` basis points, rounded half up to the won.
+pub fn commission(paid_krw: i64, payment_mode: i32, bps: u32) -> i64 {
+    if payment_mode != PaymentMode::PayAtBooking as i32 || paid_krw <= 0 {
+        return 0;
+    }
+    (paid_krw * i64::from(bps) + 5_000) / 10_000
+}
+
+/// The ledger line for a completed reservation.
+pub fn line(
+    completed: &ReservationCompleted,
+    line_id: String,
+    source_event_id: String,
+    bps: u32,
+) -> SettlementLineRecorded {
+    let gross = if completed.payment_mode == PaymentMode::PayAtBooking as i32 {
+        completed.paid_krw.max(0)
+    } else {
+        0
+    };
+    let fee = commission(gross, completed.payment_mode, bps);
+    SettlementLineRecorded {
+        line_id,
+        partner_id: completed.partner_id.clone(),
+        reservation_id: completed.reservation_id.clone(),
+        gross_krw: gross,
+        commission_krw: fee,
+        net_krw: gross - fee,
+        commission_bps: if fee > 0 { bps } else { 0 },
+        source_event_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn completed(paid: i64, mode: PaymentMode) -> ReservationCompleted {
+        ReservationCompleted {
+            reservation_id: "r".into(),
+            partner_id: "p".into(),
+            place_id: "pl".into(),
+            paid_krw: paid,
+            payment_mode: mode as i32,
+        }
+    }
+
+    #[test]
+    fn commission_is_charged_only_on_paid_reservations() {
+        let paid = line(
+            &completed(60_000, PaymentMode::PayAtBooking),
+            "l".into(),
+            "e".into(),
+            300,
+        );
+        assert_eq!(
+            (
+                paid.gross_krw,
+                paid.commission_krw,
+                paid.net_krw,
+                paid.commission_bps
+            ),
+            (60_000, 1_800, 58_200, 300)
+        );
+        let free = line(
+            &completed(0, PaymentMode::ReservationOnly),
+            "l".into(),
+            "e".into(),
+            300,
+        );
+        assert_eq!(
+            (
+                free.gross_krw,
+                free.commission_krw,
+                free.net_krw,
+                free.commission_bps
+            ),
+            (0, 0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn commission_rounds_half_up_to_the_won() {
+        assert_eq!(commission(15, PaymentMode::PayAtBooking as i32, 3_333), 5);
+        assert_eq!(commission(1, PaymentMode::PayAtBooking as i32, 5_000), 1);
+        assert_eq!(commission(1, PaymentMode::PayAtBooking as i32, 4_999), 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn net_plus_commission_is_gross(paid in 0i64..1_000_000_000, bps in 0u32..=MAX_COMMISSION_BPS) {
+            let l = line(&completed(paid, PaymentMode::PayAtBooking), "l".into(), "e".into(), bps);
+            proptest::prop_assert_eq!(l.net_krw + l.commission_krw, l.gross_krw);
+            proptest::prop_assert!(l.commission_krw >= 0 && l.commission_krw <= l.gross_krw);
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Who may do what, and precise refusals, through the public gRPC APIs.
+use tonic::Code;
+use uuid::Uuid;
+use yeyak_e2e::{Bearer, Harness, Storage, reason};
+use yeyak_proto::{
+    catalog::{
+        events::v1::{ConfirmationMode, PaymentMode},
+        v1::RegisterPartnerRequest,
+    },
+    notifications::v1::ListPartnerMessagesRequest,
+    reservations::v1::{
+        BookRequest, CancelRequest, ConfirmRequest, GetReservationRequest, ReservationState,
+    },
+};
+
+use crate::support::{book, seed};
+
+fn expect_refusal<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, why: &str) {
+    let status = result.expect_err("must be refused");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert_eq!(reason(&status), why, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_rpc_authenticates_and_authorises_its_caller() {
+    let h = Harness::start(Storage::EmbeddedSqlite)
+        .await
+        .expect("start");
+    let seeded = seed(
+        &h,
+        ConfirmationMode::Approval,
+        PaymentMode::ReservationOnly,
+        3,
+        0,
+    )
+    .await;
+    let mine = book(
+        &h,
+        "alice",
+        &seeded.schedule_id(),
+        1,
+        &Uuid::new_v4().to_string(),
+    )
+    .await;
+    let get = |id: &str| GetReservationRequest {
+        reservation_id: id.to_string(),
+    };
+
+    // No token, or a token signed with another secret.
+    let mut anonymous = h.reservations(Bearer(None)).await;
+    expect_refusal(
+        anonymous.get_reservation(get(&mine.reservation_id)).await,
+        Code::Unauthenticated,
+        "MISSING_TOKEN",
+    );
+    let mut forged = h.reservations(yeyak_e2e::bearer("not.a.jwt")).await;
+    expect_refusal(
+        forged.get_reservation(get(&mine.reservation_id)).await,
+        Code::Unauthenticated,
+        "INVALID_TOKEN",
+    );
+
+    // A customer cannot onboard partners, nor confirm, and sees only their own reservations.
+    let mut alice_catalog = h.catalog(h.customer("alice")).await;
+    let onboarding = RegisterPartnerRequest {
+        request_id: Uuid::new_v4().to_string(),
+        name: "x".into(),
+        business_registration_number: "1234567891".into(),
+        channel_id: "c".into(),
+        channel_business_verified: false,
+    };
+    expect_refusal(
+        alice_catalog.register_partner(onboarding).await,
+        Code::PermissionDenied,
+        "ROLE_NOT_ALLOWED",
+    );
+    let mut alice = h.reservations(h.customer("alice")).await;
+    let confirm = ConfirmRequest {
+        request_id: Uuid::new_v4().to_string(),
+        reservation_id: mine.reservation_id.clone(),
+    };
+    expect_refusal(
+        alice.confirm(confirm.clone()).await,
+        Code::PermissionDenied,
+        "ROLE_NOT_ALLOWED",
+    );
+    assert_eq!(
+        alice
+            .get_reservation(get(&mine.reservation_id))
+            .await
+            .expect("own")
+            .into_inner()
+            .customer_id,
+        "alice"
+    );
+    let mut bob = h.reservations(h.customer("bob")).await;
+    expect_refusal(
+        bob.get_reservation(get(&mine.reservation_id)).await,
+        Code::NotFound,
+        "RESERVATION_NOT_FOUND",
+    );
+    let bob_cancel = CancelRequest {
+        request_id: Uuid::new_v4().to_string(),
+        reservation_id: mine.reservation_id.clone(),
+        reason: String::new(),
+    };
+    expect_refusal(
+        bob.cancel(bob_cancel).await,
+        Code::NotFound,
+        "RESERVATION_NOT_FOUND",
+    );
+
+    // An operator of another partner, or of another place of this partner, is refused.
+    let stranger = h.operator(Uuid::new_v4(), None);
+    let mut stranger_reservations = h.reservations(stranger.clone()).await;
+    expect_refusal(
+        stranger_reservations
+            .get_reservation(get(&mine.reservation_id))
+            .await,
+        Code::PermissionDenied,
+        "PARTNER_NOT_GRANTED",
+    );
+    let mut stranger_messages = h.notifications(stranger).await;
+    let list = ListPartnerMessagesRequest {
+        partner_id: seeded.partner_id.to_string(),
+    };
+    expect_refusal(
+        stranger_messages.list_partner_messages(list).await,
+        Code::PermissionDenied,
+        "PARTNER_NOT_GRANTED",
+    );
+    let other_place = h.operator(seeded.partner_id, Some(vec![Uuid::new_v4()]));
+    let mut other_place_reservations = h.reservations(other_place).await;
+    expect_refusal(
+        other_place_reservations.confirm(confirm.clone()).await,
+        Code::PermissionDenied,
+        "PLACE_NOT_GRANTED",
+    );
+
+    // The granted operator may confirm; a retry of the same request returns the same result.
+    let mut granted = h
+        .reservations(h.operator(seeded.partner_id, Some(vec![seeded.place_id])))
+        .await;
+    let first = granted
+        .confirm(confirm.clone())
+        .await
+        .expect("confirm")
+        .into_inner();
+    let again = granted.confirm(confirm).await.expect("retry").into_inner();
+    assert_eq!(first.state, ReservationState::Confirmed as i32);
+    assert_eq!(
+        again.version, first.version,
+        "a retried command appends nothing"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_a_precise_status_and_reason() {
+    let h = Harness::start(Storage::EmbeddedSqlite)
+        .await
+        .expect("start");
+    let seeded = seed(
+        &h,
+        ConfirmationMode::Instant,
+        PaymentMode::PayAtBooking,
+        1,
+        10_000,
+    )
+    .await;
+    let mut carol = h.reservations(h.customer("carol")).await;
+    let request = |request_id: &str, schedule: &str, quantity| BookRequest {
+        request_id: request_id.to_string(),
+        reservation_schedule_id: schedule.to_string(),
+        quantity,
+    };
+    let schedule = seeded.schedule_id();
+    expect_refusal(
+        carol.book(request("", &schedule, 1)).await,
+        Code::InvalidArgument,
+        "REQUIRED",
+    );
+    expect_refusal(
+        carol.book(request("nope", &schedule, 1)).await,
+        Code::InvalidArgument,
+        "MALFORMED_ID",
+    );
+    expect_refusal(
+        carol
+            .book(request(&Uuid::new_v4().to_string(), &schedule, 0))
+            .await,
+        Code::InvalidArgument,
+        "OUT_OF_RANGE",
+    );
+    expect_refusal(
+        carol
+            .book(request(&Uuid::new_v4().to_string(), &schedule, 51))
+            .await,
+        Code::InvalidArgument,
+        "OUT_OF_RANGE",
+    );
+    let unknown = Uuid::new_v4().to_string();
+    expect_refusal(
+        carol
+            .book(request(&Uuid::new_v4().to_string(), &unknown, 1))
+            .await,
+        Code::NotFound,
+        "SCHEDULE_NOT_FOUND",
+    );
+
+    // Capacity 1: the same request twice is one booking; another request is sold out.
+    let request_id = Uuid::new_v4().to_string();
+    let first = book(&h, "carol", &schedule, 1, &request_id).await;
+    assert_eq!(
+        first.state,
+        ReservationState::Confirmed as i32,
+        "Instant mode books straight to Confirmed"
+    );
+    let retry = carol
+        .book(request(&request_id, &schedule, 1))
+        .await
+        .expect("retry")
+        .into_inner();
+    assert_eq!(retry.reservation_id, first.reservation_id);
+    expect_refusal(
+        carol
+            .book(request(&Uuid::new_v4().to_string(), &schedule, 1))
+            .await,
+        Code::FailedPrecondition,
+        "SOLD_OUT",
+    );
+
+    let mut ops = h.catalog(h.ops()).await;
+    let bad_number = RegisterPartnerRequest {
+        request_id: Uuid::new_v4().to_string(),
+        name: "x".into(),
+        business_registration_number: "1234567890".into(),
+        channel_id: "c".into(),
+        channel_business_verified: false,
+    };
+    expect_refusal(
+        ops.register_partner(bad_number).await,
+        Code::InvalidArgument,
+        "INVALID_BUSINESS_REGISTRATION_NUMBER",
+    );
+    let no_channel = RegisterPartnerRequest {
+        request_id: Uuid::new_v4().to_string(),
+        name: "x".into(),
+        business_registration_number: "1234567891".into(),
+        channel_id: "".into(),
+        channel_business_verified: false,
+    };
+    expect_refusal(
+        ops.register_partner(no_channel).await,
+        Code::InvalidArgument,
+        "CHANNEL_REQUIRED",
+    );
+    h.stop().await;
+}

@@ -1,0 +1,61 @@
+//! A client that knows nothing but server reflection can discover every service.
+use tokio_stream::StreamExt;
+use tonic_reflection::pb::v1::{
+    ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+    server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+};
+use yeyak_e2e::{Harness, Storage, channel};
+
+async fn services_at(addr: std::net::SocketAddr) -> Vec<String> {
+    let mut client = ServerReflectionClient::new(channel(addr).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    let response = responses.next().await.expect("a response").expect("ok");
+    match response.message_response {
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.into_iter().map(|s| s.name).collect()
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_lists_itself_health_and_reflection() {
+    let h = Harness::start(Storage::EmbeddedSqlite)
+        .await
+        .expect("start");
+    let a = h.addresses;
+    for (addr, service) in [
+        (a.catalog, "yeyak.catalog.v1.CatalogService"),
+        (a.reservations, "yeyak.reservations.v1.ReservationsService"),
+        (
+            a.notifications,
+            "yeyak.notifications.v1.NotificationsService",
+        ),
+        (a.settlement, "yeyak.settlement.v1.SettlementService"),
+    ] {
+        let names = services_at(addr).await;
+        assert!(
+            names.iter().any(|n| n == service),
+            "{service} missing from {names:?}"
+        );
+        assert!(
+            names.iter().any(|n| n == "grpc.health.v1.Health"),
+            "health missing from {names:?}"
+        );
+        assert!(
+            names
+                .iter()
+                .any(|n| n == "grpc.reflection.v1.ServerReflection"),
+            "reflection missing from {names:?}"
+        );
+    }
+    h.stop().await;
+}
