@@ -37,35 +37,6 @@ pub fn parse_uuid(field: &str, value: &str) -> Result<uuid::Uuid, Status> {
     uuid::Uuid::parse_str(value).map_err(|_| invalid_field(field, "MALFORMED_ID", "must be a UUID"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn statuses_carry_their_reason_code() {
-        let s = status(Code::FailedPrecondition, "SOLD_OUT", "no seats left");
-        assert_eq!(s.code(), Code::FailedPrecondition);
-        assert_eq!(reason(&s).as_deref(), Some("SOLD_OUT"));
-        let f = invalid_field("quantity", "OUT_OF_RANGE", "must be 1 to 50");
-        assert_eq!(f.code(), Code::InvalidArgument);
-        assert_eq!(reason(&f).as_deref(), Some("OUT_OF_RANGE"));
-        assert!(f.message().starts_with("quantity: "));
-    }
-
-    #[test]
-    fn uuid_fields_are_checked() {
-        assert_eq!(
-            reason(&parse_uuid("id", "").unwrap_err()).as_deref(),
-            Some("REQUIRED")
-        );
-        assert_eq!(
-            reason(&parse_uuid("id", "nope").unwrap_err()).as_deref(),
-            Some("MALFORMED_ID")
-        );
-        assert!(parse_uuid("id", "67e55044-10b1-426f-9247-bb680e5fe0c8").is_ok());
-    }
-}
-
 /// The status of a storage failure: retryable conflicts are `ABORTED`, the rest `UNAVAILABLE`.
 pub fn from_append(e: yeyak_eventlog::AppendError) -> Status {
     use yeyak_eventlog::AppendError;
@@ -141,4 +112,33 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
         ));
     }
     Ok(trimmed.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_carry_their_reason_code() {
+        let s = status(Code::FailedPrecondition, "SOLD_OUT", "no seats left");
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        assert_eq!(reason(&s).as_deref(), Some("SOLD_OUT"));
+        let f = invalid_field("quantity", "OUT_OF_RANGE", "must be 1 to 50");
+        assert_eq!(f.code(), Code::InvalidArgument);
+        assert_eq!(reason(&f).as_deref(), Some("OUT_OF_RANGE"));
+        assert!(f.message().starts_with("quantity: "));
+    }
+
+    #[test]
+    fn uuid_fields_are_checked() {
+        assert_eq!(
+            reason(&parse_uuid("id", "").unwrap_err()).as_deref(),
+            Some("REQUIRED")
+        );
+        assert_eq!(
+            reason(&parse_uuid("id", "nope").unwrap_err()).as_deref(),
+            Some("MALFORMED_ID")
+        );
+        assert!(parse_uuid("id", "67e55044-10b1-426f-9247-bb680e5fe0c8").is_ok());
+    }
 }

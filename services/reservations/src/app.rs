@@ -37,7 +37,13 @@ pub fn inventory_stream(id: &str) -> String {
 #[derive(Clone)]
 pub struct Reservations {
     log: Arc<dyn EventStore>,
+    /// Bookings of one schedule in this process queue on one of these stripes, so a hot schedule
+    /// costs one append per booking instead of a storm of version conflicts. Replicas still meet
+    /// at the expected-version check, which alone guarantees no overselling.
+    booking_lanes: Arc<[tokio::sync::Mutex<()>]>,
 }
+
+const BOOKING_LANES: usize = 64;
 
 /// A lifecycle command on an existing reservation.
 #[derive(Debug, Clone)]
@@ -74,7 +80,16 @@ fn now_us() -> i64 {
 
 impl Reservations {
     pub fn new(log: Arc<dyn EventStore>) -> Self {
-        Self { log }
+        Self {
+            log,
+            booking_lanes: (0..BOOKING_LANES)
+                .map(|_| tokio::sync::Mutex::new(()))
+                .collect(),
+        }
+    }
+
+    fn booking_lane(&self, schedule_id: Uuid) -> &tokio::sync::Mutex<()> {
+        &self.booking_lanes[(schedule_id.as_u128() % BOOKING_LANES as u128) as usize]
     }
 
     /// The reservation rebuilt by folding its stream, with the stream's version.
@@ -123,6 +138,7 @@ impl Reservations {
             0,
         );
         let stream = reservation_stream(reservation_id);
+        let _lane = self.booking_lane(schedule_id).lock().await;
         for _ in 0..BOOKING_ATTEMPTS {
             let (existing, version) = self.reservation(reservation_id).await?;
             if let Some(v) = version {

@@ -1,0 +1,36 @@
+# yeyak — run `make help` for the targets.
+SHELL := /bin/bash
+CARGO ?= cargo
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*?## "} /^[a-zA-Z_-]+:.*?## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Run all four services on the embedded default (SQLite under ./data); prints addresses and dev tokens
+	$(CARGO) run --release -p yeyak -- run
+
+.PHONY: token
+token: ## Print a dev token: make token ROLE=operator PARTNER=<uuid> [PLACES=<uuid,...>]
+	@$(CARGO) run --quiet --release -p yeyak -- token --role $(or $(ROLE),customer) $(if $(PARTNER),--partner $(PARTNER)) $(if $(PLACES),--places $(PLACES))
+
+.PHONY: test
+test: ## Run the whole test suite; starts PostgreSQL if it is down (CI=true: missing services fail)
+	./scripts/ensure-postgres.sh
+	$(CARGO) test --workspace --locked
+
+.PHONY: fmt
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+.PHONY: lint
+lint: ## Check formatting and clippy (warnings are errors)
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+.PHONY: bench
+bench: ## Run the benchmarks (event log appends, bookings) on SQLite and PostgreSQL
+	./scripts/ensure-postgres.sh
+	$(CARGO) run --release --locked -p yeyak-bench
