@@ -6,6 +6,8 @@
 pub mod api;
 pub mod app;
 pub mod domain;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 

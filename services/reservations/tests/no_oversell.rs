@@ -3,61 +3,15 @@ use std::sync::Arc;
 
 use tonic::Code;
 use uuid::Uuid;
-use yeyak_eventlog::{EventStore, Metadata, RecordedEvent, testing};
+use yeyak_eventlog::{EventStore, testing};
 use yeyak_kit::auth::{Caller, PlaceScope, Role};
-use yeyak_proto::catalog::events::v1::{
-    ConfirmationMode, PaymentMode, ProductRegistered, ReservationSchedule,
-};
-use yeyak_reservations::app::{CatalogConsumer, Reservations};
-use yeyak_transport::EventHandler;
+use yeyak_reservations::{app::Reservations, testing::open_schedule};
 
 const CAPACITY: u32 = 20;
 const CUSTOMERS: usize = 200;
 
-/// Feeds the consumer a catalog event, as the transport would, and returns the schedule id.
-async fn open_schedule(log: Arc<dyn EventStore>) -> Uuid {
-    let schedule = Uuid::new_v4();
-    let product = ProductRegistered {
-        product_id: Uuid::new_v4().to_string(),
-        partner_id: Uuid::new_v4().to_string(),
-        place_id: Uuid::new_v4().to_string(),
-        name: "hot".into(),
-        confirmation_mode: ConfirmationMode::Instant as i32,
-        payment_mode: PaymentMode::ReservationOnly as i32,
-        reservation_schedules: vec![ReservationSchedule {
-            reservation_schedule_id: schedule.to_string(),
-            starts_at: Some(yeyak_proto::time::from_micros(
-                jiff::Timestamp::now().as_microsecond() + 3_600_000_000,
-            )),
-            capacity: CAPACITY,
-            price_krw: 0,
-        }],
-    };
-    let event = RecordedEvent {
-        position: Default::default(),
-        event_id: Uuid::new_v4(),
-        stream_id: "product-x".into(),
-        stream_version: 1,
-        event_type: <ProductRegistered as prost::Name>::full_name(),
-        schema_version: 1,
-        payload: prost::Message::encode_to_vec(&product),
-        metadata: Metadata {
-            correlation_id: Uuid::new_v4(),
-            causation_id: None,
-            actor: "ops:test".into(),
-            occurred_at_us: 0,
-        },
-        recorded_at_us: 0,
-    };
-    CatalogConsumer::new(log)
-        .handle(&event)
-        .await
-        .expect("inventory opened");
-    schedule
-}
-
 async fn many_customers_race_for_one_schedule(log: Arc<dyn EventStore>) {
-    let schedule = open_schedule(log.clone()).await;
+    let schedule = open_schedule(log.clone(), CAPACITY).await;
     let app = Reservations::new(log.clone());
     let mut tasks = Vec::new();
     for n in 0..CUSTOMERS {
@@ -110,7 +64,7 @@ async fn many_customers_race_for_one_schedule(log: Arc<dyn EventStore>) {
 /// Two application instances (two replicas) over one log: they meet only at the expected-version
 /// check of the inventory stream, which alone must prevent overselling.
 async fn two_replicas_race_for_one_schedule(log: Arc<dyn EventStore>) {
-    let schedule = open_schedule(log.clone()).await;
+    let schedule = open_schedule(log.clone(), CAPACITY).await;
     let replicas = [
         Reservations::new(log.clone()),
         Reservations::new(log.clone()),
