@@ -1,5 +1,5 @@
 //! Serving one gRPC service the yeyak way: health, reflection, tracing, graceful shutdown.
-use std::{convert::Infallible, net::SocketAddr};
+use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -11,6 +11,9 @@ use tonic::{
     transport::Server,
 };
 use tonic_health::ServingStatus;
+use yeyak_transport::{EventHandler, Transport};
+
+use crate::config::BoxError;
 
 /// Binds a listener (port 0 picks a free port).
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -68,6 +71,41 @@ where
         .add_service(service)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
         .await
+}
+
+/// Serves `service` (like [`serve`]) while `handler` consumes the events of `source` through
+/// `transport`. When either stops, both stop; the consumer saves its position before returning.
+pub async fn serve_with_consumer<S>(
+    listener: TcpListener,
+    service: S,
+    transport: Arc<dyn Transport>,
+    source: &'static str,
+    handler: Arc<dyn EventHandler>,
+    shutdown: CancellationToken,
+) -> Result<(), BoxError>
+where
+    S: Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let consuming = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let result = transport.consume(source, handler, shutdown.clone()).await;
+            // A consumer that fails stops the process rather than serving stale reads silently.
+            shutdown.cancel();
+            result
+        })
+    };
+    let serving = serve(listener, service, shutdown.clone()).await;
+    shutdown.cancel();
+    consuming.await??;
+    serving?;
+    Ok(())
 }
 
 /// A token cancelled on SIGINT or SIGTERM.

@@ -29,6 +29,23 @@ pub enum HandlerError {
     Poison(String),
 }
 
+impl HandlerError {
+    /// The outcome of a consumer's append: storage trouble and races are retried; a request the
+    /// log refuses as such can never succeed and is poison.
+    pub fn from_append(
+        result: Result<yeyak_eventlog::AppendResult, yeyak_eventlog::AppendError>,
+    ) -> Result<(), HandlerError> {
+        use yeyak_eventlog::AppendError;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e @ (AppendError::Store(_) | AppendError::Conflict { .. })) => {
+                Err(HandlerError::Retry(e.to_string()))
+            }
+            Err(e) => Err(HandlerError::Poison(e.to_string())),
+        }
+    }
+}
+
 impl From<StoreError> for HandlerError {
     fn from(e: StoreError) -> Self {
         HandlerError::Retry(e.to_string())

@@ -91,11 +91,7 @@ async fn events_are_applied_once_in_order_poison_is_set_aside_and_a_restart_resu
         own: own.clone(),
         calls: Mutex::new(Vec::new()),
     });
-    let shutdown = yeyak_transport_shutdown();
-    let running = {
-        let (t, r, s) = (transport.clone(), recorder.clone(), shutdown.clone());
-        tokio::spawn(async move { t.consume("src", r, s).await })
-    };
+    let (shutdown, running) = start(&transport, &recorder);
     eventually(
         Duration::from_secs(10),
         "the events before and after the poison",
@@ -126,11 +122,7 @@ async fn events_are_applied_once_in_order_poison_is_set_aside_and_a_restart_resu
         .await
         .unwrap();
     publish(&source, "Good", "4").await;
-    let shutdown = yeyak_transport_shutdown();
-    let running = {
-        let (t, r, s) = (transport.clone(), recorder.clone(), shutdown.clone());
-        tokio::spawn(async move { t.consume("src", r, s).await })
-    };
+    let (shutdown, running) = start(&transport, &recorder);
     eventually(
         Duration::from_secs(10),
         "the event published while stopped",
@@ -175,6 +167,21 @@ async fn an_unknown_source_is_an_error() {
         result,
         Err(yeyak_transport::TransportError::UnknownSource(_))
     ));
+}
+
+type Running = tokio::task::JoinHandle<Result<(), yeyak_transport::TransportError>>;
+
+/// Runs the recorder on the source `src` until the returned token is cancelled.
+fn start(
+    transport: &Arc<LogTailTransport>,
+    recorder: &Arc<Recorder>,
+) -> (tokio_util::sync::CancellationToken, Running) {
+    let shutdown = yeyak_transport_shutdown();
+    let (t, r, s) = (transport.clone(), recorder.clone(), shutdown.clone());
+    (
+        shutdown,
+        tokio::spawn(async move { t.consume("src", r, s).await }),
+    )
 }
 
 fn yeyak_transport_shutdown() -> tokio_util::sync::CancellationToken {

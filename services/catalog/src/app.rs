@@ -56,26 +56,15 @@ impl Catalog {
         &self.log
     }
 
-    pub async fn partner(&self, id: Uuid) -> Result<(Partner, Option<u64>), Status> {
-        load(
-            &*self.log,
-            &partner_stream(id),
-            Partner::default(),
-            |s, e| {
-                if let Some(ev) = decode_as::<PartnerRegistered>(e)? {
-                    s.apply(ev);
-                }
-                Ok(())
-            },
-        )
-        .await
-        .map_err(from_load)
-    }
-
-    pub async fn place(&self, id: Uuid) -> Result<(Place, Option<u64>), Status> {
-        load(&*self.log, &place_stream(id), Place::default(), |s, e| {
-            if let Some(ev) = decode_as::<PlaceRegistered>(e)? {
-                s.apply(ev);
+    /// Folds a stream whose events are all of type `E`.
+    async fn fold<S: Default, E: prost::Message + prost::Name + Default>(
+        &self,
+        stream: &str,
+        apply: fn(&mut S, E),
+    ) -> Result<(S, Option<u64>), Status> {
+        load(&*self.log, stream, S::default(), |s, e| {
+            if let Some(ev) = decode_as::<E>(e)? {
+                apply(s, ev);
             }
             Ok(())
         })
@@ -83,20 +72,38 @@ impl Catalog {
         .map_err(from_load)
     }
 
+    pub async fn partner(&self, id: Uuid) -> Result<(Partner, Option<u64>), Status> {
+        self.fold(&partner_stream(id), Partner::apply).await
+    }
+
+    pub async fn place(&self, id: Uuid) -> Result<(Place, Option<u64>), Status> {
+        self.fold(&place_stream(id), Place::apply).await
+    }
+
     pub async fn product(&self, id: Uuid) -> Result<(Product, Option<u64>), Status> {
-        load(
-            &*self.log,
-            &product_stream(id),
-            Product::default(),
-            |s, e| {
-                if let Some(ev) = decode_as::<ProductRegistered>(e)? {
-                    s.apply(ev);
-                }
-                Ok(())
-            },
-        )
-        .await
-        .map_err(from_load)
+        self.fold(&product_stream(id), Product::apply).await
+    }
+
+    /// Appends the events that create an entity's stream and returns the first.
+    async fn create<E: prost::Message + prost::Name>(
+        &self,
+        caller: &Caller,
+        request_id: Uuid,
+        stream: String,
+        version: Option<u64>,
+        events: Vec<E>,
+    ) -> Result<E, Status> {
+        let cause = cause(caller, request_id);
+        let new = events
+            .iter()
+            .enumerate()
+            .map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause))
+            .collect();
+        self.log
+            .append(AppendRequest::single(stream, expected(version), new))
+            .await
+            .map_err(from_append)?;
+        Ok(events.into_iter().next().expect("a creation has one event"))
     }
 
     /// Onboards a partner. A retry of the same request returns the registered partner.
@@ -112,16 +119,8 @@ impl Catalog {
             return Ok(existing);
         }
         let events = partner::register(&state, cmd).map_err(crate::api::domain_status)?;
-        let cause = cause(caller, request_id);
-        let stream = partner_stream(id);
-        let new = events
-            .iter()
-            .enumerate()
-            .map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause))
-            .collect();
-        self.append(AppendRequest::single(stream, expected(version), new))
-            .await?;
-        Ok(events.into_iter().next().expect("one event"))
+        self.create(caller, request_id, partner_stream(id), version, events)
+            .await
     }
 
     /// Registers a place; the caller must act for its partner.
@@ -139,15 +138,8 @@ impl Catalog {
         let (partner, _) = self.partner(cmd.partner_id).await?;
         let stream = place_stream(cmd.place_id);
         let events = place::register(&state, &partner, cmd).map_err(crate::api::domain_status)?;
-        let cause = cause(caller, request_id);
-        let new = events
-            .iter()
-            .enumerate()
-            .map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause))
-            .collect();
-        self.append(AppendRequest::single(stream, expected(version), new))
-            .await?;
-        Ok(events.into_iter().next().expect("one event"))
+        self.create(caller, request_id, stream, version, events)
+            .await
     }
 
     /// Registers a product of a place the caller was granted.
@@ -170,22 +162,7 @@ impl Catalog {
         let now = jiff::Timestamp::now().as_microsecond();
         let events =
             product::register(&state, &place, cmd, now).map_err(crate::api::domain_status)?;
-        let cause = cause(caller, request_id);
-        let new = events
-            .iter()
-            .enumerate()
-            .map(|(n, e)| encode(derived_id("catalog", &stream, n as u32), e, &cause))
-            .collect();
-        self.append(AppendRequest::single(stream, expected(version), new))
-            .await?;
-        Ok(events.into_iter().next().expect("one event"))
-    }
-
-    async fn append(&self, request: AppendRequest) -> Result<(), Status> {
-        self.log
-            .append(request)
+        self.create(caller, request_id, stream, version, events)
             .await
-            .map(|_| ())
-            .map_err(from_append)
     }
 }

@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use tonic::{Code, Status};
 use uuid::Uuid;
-use yeyak_eventlog::{AppendError, AppendRequest, EventStore, ExpectedVersion, RecordedEvent};
+use yeyak_eventlog::{AppendRequest, EventStore, ExpectedVersion, RecordedEvent};
 use yeyak_kit::{
     auth::Caller,
     events::{Cause, DecodeError, decode_as, derived_id, encode, expected, load},
@@ -190,11 +190,6 @@ impl EventHandler for ReservationConsumer {
             )
             .with_inbox(Self::NAME, event.event_id)
         };
-        match self.app.log.append(request).await {
-            Ok(_) => Ok(()),
-            Err(AppendError::Store(e)) => Err(HandlerError::Retry(e.to_string())),
-            Err(e @ AppendError::Conflict { .. }) => Err(HandlerError::Retry(e.to_string())),
-            Err(e) => Err(HandlerError::Poison(e.to_string())),
-        }
+        HandlerError::from_append(self.app.log.append(request).await)
     }
 }

@@ -373,10 +373,6 @@ impl EventHandler for CatalogConsumer {
         if request.streams.is_empty() {
             return Ok(());
         }
-        match self.log.append(request).await {
-            Ok(_) => Ok(()),
-            Err(AppendError::Store(e)) => Err(HandlerError::Retry(e.to_string())),
-            Err(e) => Err(HandlerError::Poison(e.to_string())),
-        }
+        HandlerError::from_append(self.log.append(request).await)
     }
 }

@@ -37,20 +37,16 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), yeyak_kit::config::BoxError> {
     let consumer = Arc::new(app::CatalogConsumer::new(log.clone()));
-    let consuming = {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move { transport.consume(CATALOG_SOURCE, consumer, shutdown).await })
-    };
     let api =
         ReservationsServiceServer::new(api::ReservationsApi::new(app::Reservations::new(log)));
-    let serving = yeyak_kit::server::serve(
+    let service = Authenticated::new(api, auth, &api::POLICY);
+    yeyak_kit::server::serve_with_consumer(
         listener,
-        Authenticated::new(api, auth, &api::POLICY),
-        shutdown.clone(),
+        service,
+        transport,
+        CATALOG_SOURCE,
+        consumer,
+        shutdown,
     )
-    .await;
-    shutdown.cancel();
-    consuming.await??;
-    serving?;
-    Ok(())
+    .await
 }

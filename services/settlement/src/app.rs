@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use tonic::Status;
 use uuid::Uuid;
-use yeyak_eventlog::{AppendError, AppendRequest, EventStore, ExpectedVersion, RecordedEvent};
+use yeyak_eventlog::{AppendRequest, EventStore, ExpectedVersion, RecordedEvent};
 use yeyak_kit::{
     events::{Cause, decode_as, derived_id, encode},
     status::{from_load, from_store},
@@ -97,11 +97,6 @@ impl EventHandler for ReservationConsumer {
             vec![encode(id, &line, &Cause::reaction(Self::NAME, event))],
         )
         .with_inbox(Self::NAME, event.event_id);
-        match self.app.log.append(request).await {
-            Ok(_) => Ok(()),
-            Err(AppendError::Store(e)) => Err(HandlerError::Retry(e.to_string())),
-            Err(e @ AppendError::Conflict { .. }) => Err(HandlerError::Retry(e.to_string())),
-            Err(e) => Err(HandlerError::Poison(e.to_string())),
-        }
+        HandlerError::from_append(self.app.log.append(request).await)
     }
 }

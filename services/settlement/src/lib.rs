@@ -37,23 +37,18 @@ pub async fn serve(
 ) -> Result<(), yeyak_kit::config::BoxError> {
     let app = app::Settlement::new(log, commission_bps);
     let consumer = Arc::new(app::ReservationConsumer::new(app.clone()));
-    let consuming = {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            transport
-                .consume(RESERVATIONS_SOURCE, consumer, shutdown)
-                .await
-        })
-    };
-    let api = SettlementServiceServer::new(api::SettlementApi::new(app));
-    let serving = yeyak_kit::server::serve(
+    let service = Authenticated::new(
+        SettlementServiceServer::new(api::SettlementApi::new(app)),
+        auth,
+        &api::POLICY,
+    );
+    yeyak_kit::server::serve_with_consumer(
         listener,
-        Authenticated::new(api, auth, &api::POLICY),
-        shutdown.clone(),
+        service,
+        transport,
+        RESERVATIONS_SOURCE,
+        consumer,
+        shutdown,
     )
-    .await;
-    shutdown.cancel();
-    consuming.await??;
-    serving?;
-    Ok(())
+    .await
 }
