@@ -69,6 +69,7 @@ macro_rules! impl_event_store {
                         causation_id: row.try_get("causation_id")?,
                         actor: row.try_get("actor")?,
                         occurred_at_us: row.try_get("occurred_at_us")?,
+                        trace_context: row.try_get("trace_context")?,
                     },
                     recorded_at_us: row.try_get("recorded_at_us")?,
                 })
@@ -179,6 +180,7 @@ macro_rules! impl_event_store {
                             .bind(&event.metadata.actor)
                             .bind(event.metadata.occurred_at_us)
                             .bind(now)
+                            .bind(&event.metadata.trace_context)
                             .fetch_one(&mut *tx)
                             .await?;
                         use sqlx::Row;
@@ -345,6 +347,10 @@ macro_rules! impl_event_store {
 
             fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
                 self.commits.subscribe()
+            }
+
+            async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn $crate::Lease>>, $crate::StoreError> {
+                self.lease(name).await
             }
 
             #[cfg(feature = "testing")]

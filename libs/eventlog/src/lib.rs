@@ -65,10 +65,23 @@ pub trait EventStore: Send + Sync + 'static {
     /// LISTEN/NOTIFY on PostgreSQL). Subscribers also poll, so a missed signal only delays.
     fn commits(&self) -> tokio::sync::watch::Receiver<u64>;
 
+    /// Tries to become the only holder of `name` among all processes sharing this log (the
+    /// single active relay of a topic, say). The lease lasts while the guard lives and
+    /// [`Lease::is_held`] says so.
+    async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, StoreError>;
+
     /// Test support: an append whose transaction stays open until [`HeldAppend::commit`].
     #[cfg(feature = "testing")]
     async fn append_held(&self, request: AppendRequest)
     -> Result<Box<dyn HeldAppend>, AppendError>;
+}
+
+/// Exclusive ownership of a name, from [`EventStore::try_lease`]; released on drop.
+#[async_trait::async_trait]
+pub trait Lease: Send {
+    /// Whether the lease is still held (on PostgreSQL: its session is alive). A holder that
+    /// sees `false` must stop the work the lease guarded.
+    async fn is_held(&mut self) -> bool;
 }
 
 /// Test support: an append that has run but not yet committed.

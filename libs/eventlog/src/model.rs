@@ -44,6 +44,8 @@ pub struct Metadata {
     pub actor: String,
     /// Business time of the fact, microseconds since the Unix epoch (UTC).
     pub occurred_at_us: i64,
+    /// W3C `traceparent` of the request that caused the event, if it was traced.
+    pub trace_context: Option<String>,
 }
 
 /// An event to append.

@@ -9,7 +9,7 @@ use sqlx::{
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
-    Backend, StoreError,
+    Backend, Lease, StoreError,
     common::{Dialect, impl_event_store},
 };
 
@@ -33,19 +33,19 @@ impl PgEventStore {
     const DIALECT: Dialect = Dialect {
         begin: "BEGIN",
         insert_event: "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, payload, \
-             correlation_id, causation_id, actor, occurred_at_us, recorded_at_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              RETURNING transaction_id::text AS commit_id, global_position",
         event_by_id: "SELECT transaction_id::text AS commit_id, global_position, event_id, stream_id, stream_version, \
-             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
              FROM events WHERE event_id = $1",
         read_stream: "SELECT transaction_id::text AS commit_id, global_position, event_id, stream_id, stream_version, \
-             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
              FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3",
         // Never read past the oldest transaction still running: it may commit an event that sorts
         // before anything later in the table.
         read_all: "SELECT transaction_id::text AS commit_id, global_position, event_id, stream_id, stream_version, \
-             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
              FROM events \
              WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
                AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
@@ -91,21 +91,62 @@ impl PgEventStore {
         })
     }
 
+    /// A session-level advisory lock on a dedicated connection: released when the guard drops
+    /// or the session dies.
+    async fn lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, StoreError> {
+        use sqlx::ConnectOptions;
+        let mut conn = self.writer.connect_options().connect().await?;
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtextextended($1, 1))")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+        if held {
+            Ok(Some(Box::new(PgLease { conn })))
+        } else {
+            use sqlx::Connection;
+            let _ = conn.close().await;
+            Ok(None)
+        }
+    }
+
     /// The connection pool, for callers that need their own queries (tests).
     pub fn pool(&self) -> &PgPool {
         &self.writer
     }
 }
 
+struct PgLease {
+    conn: sqlx::PgConnection,
+}
+
+#[async_trait::async_trait]
+impl Lease for PgLease {
+    async fn is_held(&mut self) -> bool {
+        sqlx::query("SELECT 1")
+            .execute(&mut self.conn)
+            .await
+            .is_ok()
+    }
+}
+
 fn migrator() -> Migrator {
     use sqlx::SqlSafeStr;
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "event log".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/postgres/0001_event_log.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "event log".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/postgres/0001_event_log.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "trace context".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/postgres/0002_trace_context.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 impl_event_store!(PgEventStore, Postgres, Backend::Postgres);

@@ -9,7 +9,7 @@ use sqlx::{
 use tokio::sync::watch;
 
 use crate::{
-    Backend, StoreError,
+    Backend, Lease, StoreError,
     common::{Dialect, impl_event_store},
 };
 
@@ -19,6 +19,8 @@ pub struct SqliteEventStore {
     writer: SqlitePool,
     reader: SqlitePool,
     commits: Arc<watch::Sender<u64>>,
+    /// The database file, which names this log's leases.
+    file: String,
 }
 
 impl SqliteEventStore {
@@ -26,19 +28,19 @@ impl SqliteEventStore {
         // Take the write lock at once, so a transaction never fails upgrading a read lock.
         begin: "BEGIN IMMEDIATE",
         insert_event: "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, payload, \
-             correlation_id, causation_id, actor, occurred_at_us, recorded_at_us) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              RETURNING '0' AS commit_id, global_position",
         event_by_id: "SELECT '0' AS commit_id, global_position, event_id, stream_id, stream_version, \
-             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
              FROM events WHERE event_id = $1",
         read_stream: "SELECT '0' AS commit_id, global_position, event_id, stream_id, stream_version, \
-             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
              FROM events WHERE stream_id = $1 AND stream_version >= $2 ORDER BY stream_version LIMIT $3",
         // Writers are serialised, so a position is taken and committed before the next writer starts:
         // position order is commit order and there are no gaps to wait for.
         read_all: "SELECT '0' AS commit_id, global_position, event_id, stream_id, stream_version, \
-             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
              FROM events WHERE global_position > $2 AND $1 IS NOT NULL ORDER BY global_position LIMIT $3",
         lock_stream: None,
         notify: None,
@@ -63,6 +65,7 @@ impl SqliteEventStore {
             .connect_with(options.clone())
             .await?;
         migrator().run(&writer).await?;
+        let file = options.get_filename().display().to_string();
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options.read_only(true))
@@ -71,7 +74,19 @@ impl SqliteEventStore {
             writer,
             reader,
             commits: Arc::new(watch::Sender::new(0)),
+            file,
         })
+    }
+
+    /// SQLite serves one process (the embedded default): a process-wide set of held names.
+    async fn lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, StoreError> {
+        let key = format!("{}#{name}", self.file);
+        let mut held = LEASES.lock().expect("lease registry");
+        if held.insert(key.clone()) {
+            Ok(Some(Box::new(SqliteLease { key })))
+        } else {
+            Ok(None)
+        }
     }
 
     /// The writer pool, for callers that need their own queries (tests).
@@ -80,15 +95,44 @@ impl SqliteEventStore {
     }
 }
 
+static LEASES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+struct SqliteLease {
+    key: String,
+}
+
+impl Drop for SqliteLease {
+    fn drop(&mut self) {
+        LEASES.lock().expect("lease registry").remove(&self.key);
+    }
+}
+
+#[async_trait::async_trait]
+impl Lease for SqliteLease {
+    async fn is_held(&mut self) -> bool {
+        true
+    }
+}
+
 fn migrator() -> Migrator {
     use sqlx::SqlSafeStr;
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        "event log".into(),
-        MigrationType::Simple,
-        include_str!("../migrations/sqlite/0001_event_log.sql").into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(vec![
+        Migration::new(
+            1,
+            "event log".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0001_event_log.sql").into_sql_str(),
+            false,
+        ),
+        Migration::new(
+            2,
+            "trace context".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0002_trace_context.sql").into_sql_str(),
+            false,
+        ),
+    ])
 }
 
 impl_event_store!(SqliteEventStore, Sqlite, Backend::Sqlite);

@@ -46,6 +46,10 @@ impl Subscription {
 
     /// The next committed events, waiting until there is at least one.
     pub async fn next_batch(&mut self) -> Result<Vec<RecordedEvent>, StoreError> {
+        // After a commit signal, the events may still be invisible: on PostgreSQL, readers wait
+        // for every older transaction in the cluster to end. Until something arrives, look again
+        // soon instead of waiting for the next signal.
+        let mut signalled = false;
         loop {
             // Mark the signal seen before reading, so a commit during the read wakes the next wait.
             self.commits.borrow_and_update();
@@ -54,11 +58,20 @@ impl Subscription {
                 self.after = last.position;
                 return Ok(batch);
             }
-            match tokio::time::timeout(self.poll, self.commits.changed()).await {
-                Ok(Ok(())) | Err(_) => {}
+            let wait = if signalled {
+                SIGNALLED_RETRY.min(self.poll)
+            } else {
+                self.poll
+            };
+            match tokio::time::timeout(wait, self.commits.changed()).await {
+                Ok(Ok(())) => signalled = true,
+                Err(_) => {}
                 // The signal's sender is gone: keep polling on the interval.
-                Ok(Err(_)) => tokio::time::sleep(self.poll).await,
+                Ok(Err(_)) => tokio::time::sleep(wait).await,
             }
         }
     }
 }
+
+/// How soon to look again when a commit was signalled but nothing was visible yet.
+const SIGNALLED_RETRY: Duration = Duration::from_millis(20);

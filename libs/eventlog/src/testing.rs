@@ -76,6 +76,9 @@ pub fn event(event_type: &str, payload: &[u8]) -> NewEvent {
             causation_id: None,
             actor: "service:test".to_string(),
             occurred_at_us: 1_700_000_000_000_000,
+            trace_context: Some(
+                "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_string(),
+            ),
         },
     }
 }
@@ -588,6 +591,45 @@ pub mod conformance {
             .expect("task")
             .expect("read");
         assert_eq!(batch[0].event_id, appended.events[0].event_id);
+    }
+
+    /// A lease has one holder at a time, and is free again once dropped.
+    pub async fn a_lease_has_one_holder_at_a_time(store: Store) {
+        let mut first = store
+            .try_lease("relay:t")
+            .await
+            .expect("lease")
+            .expect("free at first");
+        assert!(first.is_held().await);
+        assert!(
+            store.try_lease("relay:t").await.expect("lease").is_none(),
+            "held by the first"
+        );
+        let other = store.try_lease("relay:u").await.expect("lease");
+        assert!(other.is_some(), "another name is independent");
+        drop(first);
+        crate::testing::eventually(Duration::from_secs(10), "the lease to be released", || {
+            let store = store.clone();
+            async move { store.try_lease("relay:t").await.expect("lease").is_some() }
+        })
+        .await;
+    }
+
+    /// Stored events keep their metadata, trace context included.
+    pub async fn metadata_is_stored_as_given(store: Store) {
+        let e = event("A", b"m");
+        store
+            .append(AppendRequest::single(
+                "meta",
+                ExpectedVersion::NoStream,
+                vec![e.clone()],
+            ))
+            .await
+            .expect("append");
+        let stored = store.read_stream("meta", 1, 1).await.expect("read");
+        assert_eq!(stored[0].metadata, e.metadata);
+        assert_eq!(stored[0].event_type, e.event_type);
+        assert_eq!(stored[0].schema_version, e.schema_version);
     }
 
     /// Runs a conformance case once per backend. Expands to `mod sqlite` and `mod postgres`.

@@ -8,4 +8,6 @@ yeyak_eventlog::conformance_tests!(
     inbox_entry_makes_the_effect_happen_once,
     checkpoints_are_durable_positions,
     subscription_wakes_on_commit,
+    a_lease_has_one_holder_at_a_time,
+    metadata_is_stored_as_given,
 );

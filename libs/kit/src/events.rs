@@ -16,6 +16,8 @@ pub struct Cause {
     pub actor: String,
     /// Business time, microseconds since the Unix epoch.
     pub at_us: i64,
+    /// W3C `traceparent` of the current trace, so consumers continue it.
+    pub trace_context: Option<String>,
 }
 
 impl Cause {
@@ -26,6 +28,19 @@ impl Cause {
             causation_id: Some(event.event_id),
             actor: format!("service:{consumer}"),
             at_us: event.metadata.occurred_at_us,
+            trace_context: crate::telemetry::current_traceparent()
+                .or_else(|| event.metadata.trace_context.clone()),
+        }
+    }
+
+    /// The cause of a command from `actor`, correlated by its request id, in the current trace.
+    pub fn command(actor: String, request_id: Uuid, at_us: i64) -> Self {
+        Self {
+            correlation_id: request_id,
+            causation_id: None,
+            actor,
+            at_us,
+            trace_context: crate::telemetry::current_traceparent(),
         }
     }
 }
@@ -42,6 +57,7 @@ pub fn encode<M: Message + Name>(event_id: Uuid, message: &M, cause: &Cause) -> 
             causation_id: cause.causation_id,
             actor: cause.actor.clone(),
             occurred_at_us: cause.at_us,
+            trace_context: cause.trace_context.clone(),
         },
     }
 }

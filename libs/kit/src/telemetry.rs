@@ -73,3 +73,20 @@ pub fn grpc_span(request: &http::Request<()>) -> tracing::Span {
     let _ = span.set_parent(parent);
     span
 }
+
+/// The W3C `traceparent` of the current span, when it belongs to a sampled OpenTelemetry trace.
+pub fn current_traceparent() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        )
+    })
+}

@@ -23,6 +23,7 @@ fn recorded(event_type: String, schema_version: u32, payload: Vec<u8>) -> Record
             causation_id: None,
             actor: "a".into(),
             occurred_at_us: 0,
+            trace_context: None,
         },
         recorded_at_us: 0,
     }

@@ -80,6 +80,8 @@ pub trait Transport: Send + Sync + 'static {
 pub enum TransportError {
     #[error("no event source named {0:?} is configured")]
     UnknownSource(String),
+    #[error("broker: {0}")]
+    Broker(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -164,33 +166,75 @@ impl Transport for LogTailTransport {
     }
 }
 
-/// Hands one event to the handler until it is applied or set aside. Returns `false` when
-/// shutdown interrupted a retry (the event stays unacknowledged and is delivered again).
-pub async fn deliver(
+/// How one delivery ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The handler applied the event (or had already: the inbox said so).
+    Applied,
+    /// The event can never be applied; the transport sets it aside with this reason.
+    Poison(String),
+    /// Shutdown came while a transient failure was being retried: the event stays unacknowledged.
+    Interrupted,
+}
+
+/// Hands one event to the handler, retrying transient failures with backoff (50 ms doubling to
+/// 5 s) until it is applied, found poison, or shutdown comes.
+pub async fn apply(
+    handler: &dyn EventHandler,
+    event: &RecordedEvent,
+    shutdown: &CancellationToken,
+) -> Outcome {
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match handler.handle(event).await {
+            Ok(()) => return Outcome::Applied,
+            Err(HandlerError::Poison(reason)) => return Outcome::Poison(reason),
+            Err(HandlerError::Retry(reason)) => {
+                tracing::warn!(consumer = handler.name(), event_id = %event.event_id, %reason,
+                    retry_in_ms = backoff.as_millis() as u64, "event not applied; retrying");
+                if wait_or_shutdown(shutdown, backoff).await {
+                    return Outcome::Interrupted;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// A span for applying one event, continuing the trace of the request that caused it.
+pub fn consume_span(consumer: &str, event: &RecordedEvent) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let span = tracing::info_span!("consume", consumer, event_id = %event.event_id, event_type = %event.event_type);
+    if let Some(traceparent) = &event.metadata.trace_context {
+        let carrier: HashMap<String, String> =
+            [("traceparent".to_string(), traceparent.clone())].into();
+        let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
+        let _ = span.set_parent(parent);
+    }
+    span
+}
+
+/// Applies one event from the log tail; a poison event goes to the consumer's dead-letter stream.
+/// Returns `false` when shutdown interrupted a retry.
+async fn deliver(
     handler: &dyn EventHandler,
     own: &dyn EventStore,
     source: &str,
     event: &RecordedEvent,
     shutdown: &CancellationToken,
 ) -> Result<bool, TransportError> {
-    let mut backoff = Duration::from_millis(50);
-    loop {
-        match handler.handle(event).await {
-            Ok(()) => return Ok(true),
-            Err(HandlerError::Poison(reason)) => {
-                tracing::error!(consumer = handler.name(), source, event_id = %event.event_id,
-                    event_type = %event.event_type, %reason, "poison event set aside");
-                dead_letter(own, handler.name(), source, event, &reason).await?;
-                return Ok(true);
-            }
-            Err(HandlerError::Retry(reason)) => {
-                tracing::warn!(consumer = handler.name(), source, event_id = %event.event_id, %reason,
-                    retry_in_ms = backoff.as_millis() as u64, "event not applied; retrying");
-                if wait_or_shutdown(shutdown, backoff).await {
-                    return Ok(false);
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
+    use tracing::Instrument;
+    match apply(handler, event, shutdown)
+        .instrument(consume_span(handler.name(), event))
+        .await
+    {
+        Outcome::Applied => Ok(true),
+        Outcome::Interrupted => Ok(false),
+        Outcome::Poison(reason) => {
+            tracing::error!(consumer = handler.name(), source, event_id = %event.event_id,
+                event_type = %event.event_type, %reason, "poison event set aside");
+            dead_letter(own, handler.name(), source, event, &reason).await?;
+            Ok(true)
         }
     }
 }
@@ -227,6 +271,7 @@ async fn dead_letter(
                 causation_id: Some(event.event_id),
                 actor: format!("service:{consumer}"),
                 occurred_at_us: event.recorded_at_us,
+                trace_context: event.metadata.trace_context.clone(),
             },
         }],
     )
@@ -243,6 +288,34 @@ async fn wait_or_shutdown(shutdown: &CancellationToken, delay: Duration) -> bool
     tokio::select! {
         _ = shutdown.cancelled() => true,
         _ = tokio::time::sleep(delay) => false,
+    }
+}
+
+/// Consumer lag, per consumer, topic (or source) and partition: exported as the
+/// `yeyak.consumer.lag` gauge and served by the admin API.
+pub mod lag {
+    use std::{
+        collections::BTreeMap,
+        sync::{LazyLock, Mutex},
+    };
+
+    type Key = (String, String, i32);
+    static LAG: LazyLock<Mutex<BTreeMap<Key, i64>>> = LazyLock::new(Default::default);
+
+    /// Records how many events a consumer is behind on one partition.
+    pub fn record(consumer: &str, topic: &str, partition: i32, behind: i64) {
+        LAG.lock()
+            .expect("lag registry")
+            .insert((consumer.to_string(), topic.to_string(), partition), behind);
+    }
+
+    /// Every recorded lag: `(consumer, topic, partition, behind)`.
+    pub fn snapshot() -> Vec<(String, String, i32, i64)> {
+        LAG.lock()
+            .expect("lag registry")
+            .iter()
+            .map(|((c, t, p), l)| (c.clone(), t.clone(), *p, *l))
+            .collect()
     }
 }
 

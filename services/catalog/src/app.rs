@@ -39,12 +39,11 @@ pub fn created_id(kind: &str, caller: &Caller, request_id: Uuid) -> Uuid {
 }
 
 fn cause(caller: &Caller, request_id: Uuid) -> Cause {
-    Cause {
-        correlation_id: request_id,
-        causation_id: None,
-        actor: caller.actor(),
-        at_us: jiff::Timestamp::now().as_microsecond(),
-    }
+    Cause::command(
+        caller.actor(),
+        request_id,
+        jiff::Timestamp::now().as_microsecond(),
+    )
 }
 
 impl Catalog {

@@ -97,12 +97,11 @@ impl Notifications {
             .preferences(&partner_id.to_string())
             .await
             .map_err(from_load)?;
-        let cause = Cause {
-            correlation_id: request_id,
-            causation_id: None,
-            actor: caller.actor(),
-            at_us: jiff::Timestamp::now().as_microsecond(),
-        };
+        let cause = Cause::command(
+            caller.actor(),
+            request_id,
+            jiff::Timestamp::now().as_microsecond(),
+        );
         let id = derived_id("preferences", &format!("{stream}/{request_id}"), 0);
         self.log
             .append(AppendRequest::single(

@@ -66,12 +66,7 @@ impl Action {
 }
 
 fn cause(caller: &Caller, request_id: Uuid, now_us: i64) -> Cause {
-    Cause {
-        correlation_id: request_id,
-        causation_id: None,
-        actor: caller.actor(),
-        at_us: now_us,
-    }
+    Cause::command(caller.actor(), request_id, now_us)
 }
 
 fn now_us() -> i64 {

@@ -43,6 +43,7 @@ pub async fn open_schedule(log: Arc<dyn EventStore>, capacity: u32) -> Uuid {
             causation_id: None,
             actor: "ops:test".into(),
             occurred_at_us: 0,
+            trace_context: None,
         },
         recorded_at_us: 0,
     };

@@ -1,0 +1,230 @@
+//! The Kafka transport: consumer groups with manual offsets.
+//!
+//! A record's effect and its inbox row are committed by the handler in one database transaction;
+//! only then is the record's offset stored (and committed in the background). A crash between
+//! the two redelivers the record, and the inbox makes the redelivery a no-op.
+use std::{sync::Arc, time::Duration};
+
+use rdkafka::{
+    Message, Offset, TopicPartitionList,
+    consumer::{CommitMode, Consumer, StreamConsumer},
+    error::KafkaError,
+    message::{BorrowedMessage, Header, OwnedHeaders},
+    producer::{FutureProducer, FutureRecord},
+    util::Timeout,
+};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use yeyak_transport::{EventHandler, Outcome, Transport, TransportError, apply, consume_span, lag};
+
+use crate::{KafkaConfig, record};
+
+/// Test support: with `YEYAK_FAILPOINT=crash-after-effect` a consumer aborts the process after
+/// an effect committed and before its offset is stored.
+pub const FAILPOINT_ENV: &str = "YEYAK_FAILPOINT";
+
+/// Delivers each source service's topic to handlers, one consumer group per handler.
+pub struct KafkaTransport {
+    config: KafkaConfig,
+    dead_letters: FutureProducer,
+}
+
+impl KafkaTransport {
+    pub fn new(config: KafkaConfig) -> Result<Self, KafkaError> {
+        let dead_letters = config
+            .client("yeyak-dead-letters")
+            .set("acks", "all")
+            .create()?;
+        Ok(Self {
+            config,
+            dead_letters,
+        })
+    }
+
+    fn consumer(&self, group: &str) -> Result<StreamConsumer, KafkaError> {
+        self.config
+            .client(&format!("yeyak-{group}"))
+            .set("group.id", group)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "500")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("session.timeout.ms", "10000")
+            .create()
+    }
+
+    /// Sends an unusable record to `<topic>.dlq` with its original key, value and headers, and
+    /// the reason.
+    async fn dead_letter(
+        &self,
+        consumer: &str,
+        message: &BorrowedMessage<'_>,
+        reason: &str,
+    ) -> Result<(), KafkaError> {
+        let topic = format!("{}.dlq", message.topic());
+        let mut headers = OwnedHeaders::new();
+        for (key, value) in record::header_pairs(message.headers()) {
+            headers = headers.insert(Header {
+                key: &key,
+                value: Some(value.as_bytes()),
+            });
+        }
+        let origin = format!(
+            "{}/{}/{}",
+            message.topic(),
+            message.partition(),
+            message.offset()
+        );
+        for (key, value) in [
+            ("yeyak_dlq_reason", reason),
+            ("yeyak_dlq_consumer", consumer),
+            ("yeyak_dlq_origin", origin.as_str()),
+        ] {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value.as_bytes()),
+            });
+        }
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&topic).headers(headers);
+        if let Some(key) = message.key() {
+            record = record.key(key);
+        }
+        if let Some(payload) = message.payload() {
+            record = record.payload(payload);
+        }
+        self.dead_letters
+            .send(record, Timeout::After(self.config.message_timeout))
+            .await
+            .map_err(|(e, _)| e)?;
+        tracing::error!(consumer, %origin, reason, dlq = %topic, "poison record sent to the dead-letter topic");
+        Ok(())
+    }
+}
+
+fn assigned(consumer: &StreamConsumer, topic: &str, partition: i32) -> bool {
+    consumer
+        .assignment()
+        .map(|a| a.find_partition(topic, partition).is_some())
+        .unwrap_or(false)
+}
+
+fn record_lag(consumer: &StreamConsumer, group: &str, topic: &str) {
+    let Ok(positions) = consumer.position() else {
+        return;
+    };
+    for element in positions.elements_for_topic(topic) {
+        let Offset::Offset(position) = element.offset() else {
+            continue;
+        };
+        if let Ok((_, high)) =
+            consumer.fetch_watermarks(topic, element.partition(), Duration::from_secs(1))
+        {
+            lag::record(group, topic, element.partition(), (high - position).max(0));
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for KafkaTransport {
+    async fn consume(
+        &self,
+        source: &str,
+        handler: Arc<dyn EventHandler>,
+        shutdown: CancellationToken,
+    ) -> Result<(), TransportError> {
+        let topic = self.config.topic(source);
+        let group = handler.name().to_string();
+        let kafka = |e: KafkaError| TransportError::Broker(e.to_string());
+        let consumer = self.consumer(&group).map_err(kafka)?;
+        consumer.subscribe(&[&topic]).map_err(kafka)?;
+        let crash_after_effect =
+            std::env::var(FAILPOINT_ENV).is_ok_and(|v| v == "crash-after-effect");
+        tracing::info!(consumer = %group, %topic, "kafka consumer started");
+        let mut last_lag = tokio::time::Instant::now();
+        loop {
+            let message = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                message = consumer.recv() => message,
+            };
+            let message = match message {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::warn!(consumer = %group, error = %e, "kafka receive failed; retrying");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                    }
+                }
+            };
+            // A record fetched before a rebalance took its partition away belongs to another
+            // member now: leave it to them.
+            if !assigned(&consumer, &topic, message.partition()) {
+                continue;
+            }
+            let pairs = record::header_pairs(message.headers());
+            match record::event_from(&pairs, message.key(), message.payload()) {
+                Err(reason) => self
+                    .dead_letter(&group, &message, &reason.to_string())
+                    .await
+                    .map_err(kafka)?,
+                Ok(event) => {
+                    let outcome = apply(&*handler, &event, &shutdown)
+                        .instrument(consume_span(&group, &event))
+                        .await;
+                    match outcome {
+                        Outcome::Applied => {}
+                        Outcome::Poison(reason) => self
+                            .dead_letter(&group, &message, &reason)
+                            .await
+                            .map_err(kafka)?,
+                        Outcome::Interrupted => break,
+                    }
+                    if crash_after_effect {
+                        tracing::error!(consumer = %group, "failpoint crash-after-effect: aborting before the offset is stored");
+                        std::process::abort();
+                    }
+                }
+            }
+            if assigned(&consumer, &topic, message.partition()) {
+                consumer
+                    .store_offset_from_message(&message)
+                    .map_err(kafka)?;
+            }
+            if last_lag.elapsed() > Duration::from_secs(1) {
+                record_lag(&consumer, &group, &topic);
+                last_lag = tokio::time::Instant::now();
+            }
+        }
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(())
+            | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => Ok(()),
+            Err(e) => Err(kafka(e)),
+        }
+    }
+}
+
+/// The committed offsets of a consumer group on a topic (for tests and tooling).
+pub fn committed(
+    config: &KafkaConfig,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> Result<Vec<i64>, KafkaError> {
+    let consumer: StreamConsumer = config
+        .client("yeyak-inspect")
+        .set("group.id", group)
+        .create()?;
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition(topic, p);
+    }
+    let committed = consumer.committed_offsets(list, Duration::from_secs(5))?;
+    Ok(committed
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            Offset::Offset(o) => o,
+            _ => -1,
+        })
+        .collect())
+}

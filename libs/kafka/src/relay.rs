@@ -1,0 +1,166 @@
+//! The relay: publishes a service's committed log events to its Kafka topic, in gap-safe log
+//! order, and moves its checkpoint only after the broker acknowledged them.
+use std::{sync::Arc, time::Duration};
+
+use futures::future::join_all;
+use rdkafka::{
+    error::KafkaError,
+    producer::{FutureProducer, FutureRecord, Producer},
+    util::Timeout,
+};
+use tokio_util::sync::CancellationToken;
+use yeyak_eventlog::{EventStore, RecordedEvent, StoreError, Subscription};
+
+use crate::{KafkaConfig, record};
+
+/// Why the relay stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+}
+
+/// Publishes the events of one service's log to its topic. Several replicas may run one each:
+/// a lease on the log makes exactly one of them work at a time.
+pub struct Relay {
+    log: Arc<dyn EventStore>,
+    config: KafkaConfig,
+    source: String,
+    topic: String,
+    batch: usize,
+}
+
+/// The checkpoint (and lease) name of the relay of `topic`.
+pub fn checkpoint_name(topic: &str) -> String {
+    format!("relay:{topic}")
+}
+
+impl Relay {
+    pub fn new(log: Arc<dyn EventStore>, config: KafkaConfig, source: &str) -> Self {
+        let topic = config.topic(source);
+        Self {
+            log,
+            config,
+            source: source.to_string(),
+            topic,
+            batch: 500,
+        }
+    }
+
+    /// Events per produce batch (and per checkpoint save).
+    pub fn batch_size(mut self, batch: usize) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    fn producer(&self) -> Result<FutureProducer, KafkaError> {
+        self.config
+            .client(&format!("yeyak-{}-relay", self.source))
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set(
+                "message.timeout.ms",
+                self.config.message_timeout.as_millis().to_string(),
+            )
+            .create()
+    }
+
+    /// Runs until `shutdown`. While the broker is unreachable the events wait in the log; the
+    /// relay backs off and resumes from its checkpoint by itself.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), RelayError> {
+        let name = checkpoint_name(&self.topic);
+        loop {
+            let Some(mut lease) = self.acquire(&name, &shutdown).await? else {
+                return Ok(());
+            };
+            tracing::info!(topic = %self.topic, "relay active");
+            let mut producer = self.producer()?;
+            let mut subscription =
+                Subscription::new(self.log.clone(), self.log.load_checkpoint(&name).await?)
+                    .batch_size(self.batch);
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                if !lease.is_held().await {
+                    tracing::warn!(topic = %self.topic, "relay lease lost; standing by");
+                    break;
+                }
+                let batch = tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    batch = subscription.next_batch() => batch?,
+                };
+                match self.publish(&producer, &batch).await {
+                    Ok(()) => {
+                        let last = batch.last().expect("batches are never empty").position;
+                        self.log.save_checkpoint(&name, last).await?;
+                        backoff = Duration::from_millis(100);
+                    }
+                    Err(e) => {
+                        tracing::warn!(topic = %self.topic, error = %e, retry_in_ms = backoff.as_millis() as u64,
+                            "publishing failed; the events wait in the log");
+                        if wait(&shutdown, backoff).await {
+                            return Ok(());
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                        if producer.client().fatal_error().is_some() {
+                            producer = self.producer()?;
+                        }
+                        // Resend from the last acknowledged position: the broker may hold some of
+                        // the batch already; consumers dedupe on the event id.
+                        subscription = Subscription::new(
+                            self.log.clone(),
+                            self.log.load_checkpoint(&name).await?,
+                        )
+                        .batch_size(self.batch);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn acquire(
+        &self,
+        name: &str,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<Box<dyn yeyak_eventlog::Lease>>, StoreError> {
+        loop {
+            if let Some(lease) = self.log.try_lease(name).await? {
+                return Ok(Some(lease));
+            }
+            if wait(shutdown, Duration::from_secs(1)).await {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Sends a batch and waits for every acknowledgement. Records are queued in log order; the
+    /// idempotent producer keeps that order per partition, and the key keeps a stream on one
+    /// partition.
+    async fn publish(
+        &self,
+        producer: &FutureProducer,
+        batch: &[RecordedEvent],
+    ) -> Result<(), KafkaError> {
+        let sends = batch.iter().map(|event| {
+            let record = FutureRecord::to(&self.topic)
+                .key(event.stream_id.as_bytes())
+                .payload(event.payload.as_slice())
+                .timestamp(event.recorded_at_us / 1_000)
+                .headers(record::headers(&self.source, event));
+            producer.send(record, Timeout::After(self.config.message_timeout))
+        });
+        for result in join_all(sends).await {
+            result.map_err(|(e, _)| e)?;
+        }
+        Ok(())
+    }
+}
+
+async fn wait(shutdown: &CancellationToken, delay: Duration) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => true,
+        _ = tokio::time::sleep(delay) => false,
+    }
+}
