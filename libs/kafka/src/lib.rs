@@ -74,6 +74,91 @@ impl KafkaConfig {
     }
 }
 
+/// Kafka settings of a service process (flags or `YEYAK_KAFKA_*`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct KafkaArgs {
+    /// Bootstrap servers. When set, the service publishes its events through a relay and
+    /// consumes other services' events from Kafka; when unset, it tails their logs directly.
+    #[arg(long, env = "YEYAK_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+    /// Partitions of topics this service creates.
+    #[arg(long, env = "YEYAK_KAFKA_PARTITIONS", default_value_t = 3)]
+    pub kafka_partitions: i32,
+    /// Replication factor of topics this service creates.
+    #[arg(long, env = "YEYAK_KAFKA_REPLICATION", default_value_t = 1)]
+    pub kafka_replication: i32,
+    /// Topic overrides, `service=topic,…` (default `yeyak.<service>.v1`).
+    #[arg(long, env = "YEYAK_KAFKA_TOPICS", default_value = "")]
+    pub kafka_topics: String,
+}
+
+impl KafkaArgs {
+    /// The Kafka configuration, when brokers are configured.
+    pub fn config(&self) -> Result<Option<KafkaConfig>, String> {
+        let Some(brokers) = self.kafka_brokers.clone().filter(|b| !b.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let mut config = KafkaConfig::new(brokers).with_topic_overrides(&self.kafka_topics)?;
+        config.partitions = self.kafka_partitions.max(1);
+        config.replication = self.kafka_replication.max(1);
+        Ok(Some(config))
+    }
+}
+
+/// The running relay of a service.
+pub type RelayTask = tokio::task::JoinHandle<Result<(), relay::RelayError>>;
+
+/// Connects a service to Kafka: creates the topics it writes and reads (and their dead-letter
+/// topics) when missing, starts the relay of its own log, and returns the transport its
+/// consumers use.
+pub async fn start(
+    config: KafkaConfig,
+    log: std::sync::Arc<dyn yeyak_eventlog::EventStore>,
+    source: &str,
+    consumes: &[&str],
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(std::sync::Arc<consumer::KafkaTransport>, RelayTask), rdkafka::error::KafkaError> {
+    let topics: Vec<String> = std::iter::once(source)
+        .chain(consumes.iter().copied())
+        .map(|s| config.topic(s))
+        .collect();
+    topics::ensure(&config, &topics).await?;
+    let transport = std::sync::Arc::new(consumer::KafkaTransport::new(config.clone())?);
+    let relay = relay::Relay::new(log, config, source);
+    Ok((transport, tokio::spawn(relay.run(shutdown))))
+}
+
+/// How a service process reaches other services' events: Kafka when configured (with the relay
+/// of its own log), else the log tail of each source's database (`events_urls`, in the order of
+/// `consumes`). Returns the transport and, with Kafka, the relay task to await at shutdown.
+pub async fn wire(
+    kafka: &KafkaArgs,
+    log: std::sync::Arc<dyn yeyak_eventlog::EventStore>,
+    source: &str,
+    consumes: &[(&str, Option<String>)],
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<
+    (
+        std::sync::Arc<dyn yeyak_transport::Transport>,
+        Option<RelayTask>,
+    ),
+    Box<dyn std::error::Error + Send + Sync>,
+> {
+    if let Some(config) = kafka.config()? {
+        let names: Vec<&str> = consumes.iter().map(|(name, _)| *name).collect();
+        let (transport, relay) = start(config, log, source, &names, shutdown).await?;
+        return Ok((transport, Some(relay)));
+    }
+    let mut transport = yeyak_transport::LogTailTransport::new(log);
+    for (name, url) in consumes {
+        let url = url
+            .as_deref()
+            .ok_or_else(|| format!("set YEYAK_KAFKA_BROKERS, or the events URL of {name}"))?;
+        transport = transport.with_source(*name, yeyak_eventlog::connect(url).await?);
+    }
+    Ok((std::sync::Arc::new(transport), None))
+}
+
 /// `yeyak.<service>.v1`.
 pub fn default_topic(source: &str) -> String {
     format!("yeyak.{source}.v1")

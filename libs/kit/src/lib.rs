@@ -9,6 +9,7 @@
 //!
 //! Invariant: no service domain types here; this crate knows roles and envelopes, not reservations.
 
+pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod events;

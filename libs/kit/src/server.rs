@@ -13,19 +13,24 @@ use tonic::{
 use tonic_health::ServingStatus;
 use yeyak_transport::{EventHandler, Transport};
 
-use crate::config::BoxError;
+use crate::{
+    auth::{Authenticated, Authenticator},
+    config::BoxError,
+};
 
 /// Binds a listener (port 0 picks a free port).
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `service` with gRPC health (`grpc.health.v1`) and server reflection (v1) on `listener`
+/// Serves `service` with gRPC health (`grpc.health.v1`), server reflection (v1) and the admin
+/// API (`yeyak.admin.v1`, behind `auth`) on `listener`
 /// until `shutdown` is cancelled. On shutdown the health status turns `NOT_SERVING` first, then
 /// in-flight calls drain.
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
+    auth: Arc<Authenticator>,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error>
 where
@@ -68,6 +73,11 @@ where
         .trace_fn(crate::telemetry::grpc_span)
         .add_service(health)
         .add_service(reflection)
+        .add_service(Authenticated::new(
+            crate::admin::service(),
+            auth,
+            &crate::admin::POLICY,
+        ))
         .add_service(service)
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
         .await
@@ -81,6 +91,7 @@ pub async fn serve_with_consumer<S>(
     transport: Arc<dyn Transport>,
     source: &'static str,
     handler: Arc<dyn EventHandler>,
+    auth: Arc<Authenticator>,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError>
 where
@@ -101,7 +112,7 @@ where
             result
         })
     };
-    let serving = serve(listener, service, shutdown.clone()).await;
+    let serving = serve(listener, service, auth, shutdown.clone()).await;
     shutdown.cancel();
     consuming.await??;
     serving?;

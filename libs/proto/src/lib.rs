@@ -11,6 +11,12 @@ pub mod events {
     }
 }
 
+pub mod admin {
+    pub mod v1 {
+        tonic::include_proto!("yeyak.admin.v1");
+    }
+}
+
 pub mod catalog {
     pub mod v1 {
         tonic::include_proto!("yeyak.catalog.v1");

@@ -31,7 +31,8 @@ pub async fn serve(
     let api = CatalogServiceServer::new(api::CatalogApi::new(app::Catalog::new(log)));
     yeyak_kit::server::serve(
         listener,
-        Authenticated::new(api, auth, &api::POLICY),
+        Authenticated::new(api, auth.clone(), &api::POLICY),
+        auth,
         shutdown,
     )
     .await

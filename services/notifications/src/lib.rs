@@ -37,7 +37,7 @@ pub async fn serve(
     let consumer = Arc::new(app::ReservationConsumer::new(app.clone()));
     let service = Authenticated::new(
         NotificationsServiceServer::new(api::NotificationsApi::new(app)),
-        auth,
+        auth.clone(),
         &api::POLICY,
     );
     yeyak_kit::server::serve_with_consumer(
@@ -46,6 +46,7 @@ pub async fn serve(
         transport,
         RESERVATIONS_SOURCE,
         consumer,
+        auth,
         shutdown,
     )
     .await

@@ -39,13 +39,14 @@ pub async fn serve(
     let consumer = Arc::new(app::CatalogConsumer::new(log.clone()));
     let api =
         ReservationsServiceServer::new(api::ReservationsApi::new(app::Reservations::new(log)));
-    let service = Authenticated::new(api, auth, &api::POLICY);
+    let service = Authenticated::new(api, auth.clone(), &api::POLICY);
     yeyak_kit::server::serve_with_consumer(
         listener,
         service,
         transport,
         CATALOG_SOURCE,
         consumer,
+        auth,
         shutdown,
     )
     .await

@@ -39,7 +39,7 @@ pub async fn serve(
     let consumer = Arc::new(app::ReservationConsumer::new(app.clone()));
     let service = Authenticated::new(
         SettlementServiceServer::new(api::SettlementApi::new(app)),
-        auth,
+        auth.clone(),
         &api::POLICY,
     );
     yeyak_kit::server::serve_with_consumer(
@@ -48,6 +48,7 @@ pub async fn serve(
         transport,
         RESERVATIONS_SOURCE,
         consumer,
+        auth,
         shutdown,
     )
     .await
