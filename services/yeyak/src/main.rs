@@ -21,6 +21,8 @@ enum Command {
     Run(RunArgs),
     /// Print a bearer token for local calls, signed with the same secret as `yeyak run`.
     Token(TokenArgs),
+    /// Print the events of a Kafka topic as JSON lines (read-only; commits no offsets).
+    Tail(yeyak::tail::TailArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -147,6 +149,10 @@ async fn main() -> Result<(), BoxError> {
         Command::Run(args) => run(args).await,
         Command::Token(args) => {
             println!("{}", token(&args)?);
+            Ok(())
+        }
+        Command::Tail(args) => {
+            yeyak::tail::tail(&args, &mut std::io::stdout()).await?;
             Ok(())
         }
     }
