@@ -40,10 +40,14 @@ impl Interceptor for Bearer {
 
 pub type Authed = InterceptedService<Channel, Bearer>;
 
-/// A running system under test.
+pub mod cluster;
+
+/// A running system under test: in this process, or as one process per service.
 pub struct Harness {
     pub system: Option<System>,
+    pub cluster: Option<cluster::Cluster>,
     pub addresses: Addresses,
+    auth: yeyak_kit::auth::Authenticator,
     _dir: Option<std::path::PathBuf>,
 }
 
@@ -88,17 +92,28 @@ impl Harness {
         Some(Harness {
             addresses: system.addresses,
             system: Some(system),
+            cluster: None,
+            auth: test_auth(),
             _dir: dir,
         })
     }
 
+    /// Every service as its own process on its own PostgreSQL database, with Kafka (a real
+    /// broker) between them. `env` adds variables per service, e.g. a failpoint. `None` when
+    /// PostgreSQL or the broker is unavailable outside CI.
+    pub async fn distributed(env: &[(&str, &str, &str)]) -> Option<Harness> {
+        let cluster = cluster::Cluster::start(env).await?;
+        Some(Harness {
+            addresses: cluster.addresses(),
+            system: None,
+            cluster: Some(cluster),
+            auth: test_auth(),
+            _dir: None,
+        })
+    }
+
     pub fn token(&self, claims: &Claims) -> String {
-        self.system
-            .as_ref()
-            .expect("running")
-            .auth
-            .issue(claims)
-            .expect("token")
+        self.auth.issue(claims).expect("token")
     }
 
     pub fn ops(&self) -> Bearer {
@@ -136,7 +151,14 @@ impl Harness {
         if let Some(system) = self.system.take() {
             system.shutdown().await.expect("clean shutdown");
         }
+        if let Some(cluster) = self.cluster.take() {
+            cluster.stop();
+        }
     }
+}
+
+fn test_auth() -> yeyak_kit::auth::Authenticator {
+    yeyak_kit::auth::Authenticator::new(TEST_SECRET).expect("test secret")
 }
 
 pub fn bearer(token: &str) -> Bearer {

@@ -19,8 +19,8 @@ use yeyak_transport::{EventHandler, Outcome, Transport, TransportError, apply, c
 
 use crate::{KafkaConfig, record};
 
-/// Test support: with `YEYAK_FAILPOINT=crash-after-effect` a consumer aborts the process after
-/// an effect committed and before its offset is stored.
+/// Test support: with `YEYAK_FAILPOINT=crash-after-effect:<event type>` a consumer aborts the
+/// process after the effect of an event of that type committed and before its offset is stored.
 pub const FAILPOINT_ENV: &str = "YEYAK_FAILPOINT";
 
 /// Delivers each source service's topic to handlers, one consumer group per handler.
@@ -137,14 +137,23 @@ impl Transport for KafkaTransport {
         let kafka = |e: KafkaError| TransportError::Broker(e.to_string());
         let consumer = self.consumer(&group).map_err(kafka)?;
         consumer.subscribe(&[&topic]).map_err(kafka)?;
-        let crash_after_effect =
-            std::env::var(FAILPOINT_ENV).is_ok_and(|v| v == "crash-after-effect");
+        let crash_after = std::env::var(FAILPOINT_ENV)
+            .ok()
+            .and_then(|v| v.strip_prefix("crash-after-effect:").map(str::to_string));
         tracing::info!(consumer = %group, %topic, "kafka consumer started");
         let mut last_lag = tokio::time::Instant::now();
         loop {
+            if last_lag.elapsed() >= Duration::from_secs(1) {
+                record_lag(&consumer, &group, &topic);
+                last_lag = tokio::time::Instant::now();
+            }
             let message = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                message = consumer.recv() => message,
+                message = tokio::time::timeout(Duration::from_secs(1), consumer.recv()) => match message {
+                    Ok(message) => message,
+                    // Idle: refresh the lag and look again.
+                    Err(_) => continue,
+                },
             };
             let message = match message {
                 Ok(m) => m,
@@ -179,7 +188,7 @@ impl Transport for KafkaTransport {
                             .map_err(kafka)?,
                         Outcome::Interrupted => break,
                     }
-                    if crash_after_effect {
+                    if crash_after.as_deref() == Some(event.event_type.as_str()) {
                         tracing::error!(consumer = %group, "failpoint crash-after-effect: aborting before the offset is stored");
                         std::process::abort();
                     }

@@ -74,6 +74,7 @@ impl Broker {
                 &format!("tcp://127.0.0.1:{}", self.port),
             ])
             .env("RUST_LOG", "warn")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
