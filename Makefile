@@ -17,9 +17,12 @@ token: ## Print a dev token: make token ROLE=operator PARTNER=<uuid> [PLACES=<uu
 	@$(CARGO) run --quiet --release -p yeyak -- token --role $(or $(ROLE),customer) $(if $(PARTNER),--partner $(PARTNER)) $(if $(PLACES),--places $(PLACES))
 
 .PHONY: test
-test: ## Run the whole test suite; starts PostgreSQL if it is down (CI=true: missing services fail)
+test: ## Run the whole test suite; starts PostgreSQL and installs the Kafka-API broker if needed (CI=true: missing services fail)
 	./scripts/ensure-postgres.sh
-	$(CARGO) test --workspace --locked
+	@broker=$$(./scripts/install-tansu.sh) || { if [ "$${CI:-}" = "true" ]; then exit 1; fi; echo "no Kafka-API broker: its tests will be skipped" >&2; }; \
+	set -x; \
+	YEYAK_TANSU_BIN="$$broker" $(CARGO) build --workspace --bins --locked && \
+	YEYAK_TANSU_BIN="$$broker" $(CARGO) test --workspace --locked
 
 .PHONY: fmt
 fmt: ## Format the code
@@ -31,6 +34,7 @@ lint: ## Check formatting and clippy (warnings are errors)
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 .PHONY: bench
-bench: ## Run the benchmarks (event log appends, bookings) on SQLite and PostgreSQL
+bench: ## Run the benchmarks: event log, bookings (SQLite, PostgreSQL), relay and commit-to-effect over Kafka
 	./scripts/ensure-postgres.sh
-	$(CARGO) run --release --locked -p yeyak-bench
+	@broker=$$(./scripts/install-tansu.sh) || broker=""; \
+	YEYAK_TANSU_BIN="$$broker" $(CARGO) run --release --locked -p yeyak-bench

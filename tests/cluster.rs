@@ -200,7 +200,13 @@ impl Cluster {
     }
 
     /// Stops every process (SIGKILL; the tests own their databases).
-    pub fn stop(mut self) {
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
         for p in self.processes.values_mut() {
             if let Some(mut child) = p.child.take() {
                 let _ = child.kill();

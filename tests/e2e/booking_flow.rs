@@ -10,7 +10,7 @@ use yeyak_proto::{
 
 use crate::support::{book, seed};
 
-async fn one_reservation_flows_through_all_four_services(h: &Harness) {
+pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
     let seeded = seed(
         h,
         ConfirmationMode::Approval,
@@ -119,6 +119,15 @@ async fn booking_flow_on_the_embedded_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn booking_flow_with_every_service_on_postgres() {
     let Some(h) = Harness::start(Storage::Postgres).await else {
+        return;
+    };
+    one_reservation_flows_through_all_four_services(&h).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booking_flow_with_every_service_as_its_own_process_over_kafka() {
+    let Some(h) = Harness::distributed(&[]).await else {
         return;
     };
     one_reservation_flows_through_all_four_services(&h).await;

@@ -1,5 +1,6 @@
 //! End-to-end tests: the whole system, driven only through its public gRPC APIs.
 mod access;
 mod booking_flow;
+mod distributed;
 mod reflection;
 mod support;

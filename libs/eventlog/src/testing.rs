@@ -316,11 +316,6 @@ pub mod conformance {
             ))
             .await
             .expect("seed");
-        let before = store
-            .read_all(Position::START, 1000)
-            .await
-            .expect("read")
-            .len();
         let failing = AppendRequest::single(
             "fresh",
             ExpectedVersion::NoStream,
@@ -336,13 +331,11 @@ pub mod conformance {
             matches!(err, AppendError::Conflict { ref stream_id, actual: Some(1), .. } if stream_id == "taken"),
             "got {err:?}"
         );
+        // Stream reads, not the whole log: on PostgreSQL the visible end of the whole log also
+        // depends on other transactions running in the cluster.
         assert_eq!(
-            store
-                .read_all(Position::START, 1000)
-                .await
-                .expect("read")
-                .len(),
-            before
+            store.read_stream("taken", 1, 10).await.expect("read").len(),
+            1
         );
         assert!(
             store

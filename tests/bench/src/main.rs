@@ -227,6 +227,153 @@ async fn run(backend: &'static str, url: String) {
     }
 }
 
+/// Records, for each event, the time from its commit to its effect in the consumer.
+struct Stopwatch {
+    own: Arc<dyn EventStore>,
+    latencies: std::sync::Mutex<Vec<Duration>>,
+}
+
+#[async_trait::async_trait]
+impl yeyak_transport::EventHandler for Stopwatch {
+    fn name(&self) -> &str {
+        "bench-stopwatch"
+    }
+
+    async fn handle(
+        &self,
+        e: &yeyak_eventlog::RecordedEvent,
+    ) -> Result<(), yeyak_transport::HandlerError> {
+        let effect = AppendRequest::single(
+            "effects",
+            ExpectedVersion::Any,
+            vec![event("Effect", &e.payload)],
+        )
+        .with_inbox("bench", e.event_id);
+        yeyak_transport::HandlerError::from_append(self.own.append(effect).await)?;
+        let since_commit = jiff::Timestamp::now().as_microsecond() - e.recorded_at_us;
+        self.latencies
+            .lock()
+            .unwrap()
+            .push(Duration::from_micros(since_commit.max(0) as u64));
+        Ok(())
+    }
+}
+
+/// Relay throughput (a backlog of events published from the log) and commit-to-effect latency
+/// (events appended at a steady rate while relay and consumer run), over a real broker.
+async fn kafka(url: String) -> Vec<Row> {
+    use yeyak_kafka::{
+        KafkaConfig, consumer::KafkaTransport, relay::Relay, testing::Broker, topics,
+    };
+    use yeyak_transport::Transport;
+    let Some(broker) = Broker::start().await else {
+        return vec![];
+    };
+    let mut config = KafkaConfig::new(broker.bootstrap());
+    config.partitions = 3;
+    let topic = config.topic("bench");
+    topics::ensure(&config, std::slice::from_ref(&topic))
+        .await
+        .expect("topics");
+    let log = yeyak_eventlog::connect(&url).await.expect("log");
+    let backlog = 5_000;
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                for n in 0..backlog / 8 {
+                    let request = AppendRequest::single(
+                        format!("s-{w}-{}", n % 50),
+                        ExpectedVersion::Any,
+                        vec![event("Bench", &[0u8; 200])],
+                    );
+                    log.append(request).await.expect("append");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.expect("writer");
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let start = Instant::now();
+    let relay = tokio::spawn(Relay::new(log.clone(), config.clone(), "bench").run(stop.clone()));
+    let checkpoint = yeyak_kafka::relay::checkpoint_name(&topic);
+    while log
+        .load_checkpoint(&checkpoint)
+        .await
+        .expect("checkpoint")
+        .position
+        < backlog as u64
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let relay_elapsed = start.elapsed();
+
+    let own = yeyak_eventlog::connect(&fresh_sqlite_url("bench-effects"))
+        .await
+        .expect("own");
+    let stopwatch = Arc::new(Stopwatch {
+        own: own.clone(),
+        latencies: Default::default(),
+    });
+    let transport = KafkaTransport::new(config.clone()).expect("transport");
+    let consumer = {
+        let (handler, stop) = (
+            stopwatch.clone() as Arc<dyn yeyak_transport::EventHandler>,
+            stop.clone(),
+        );
+        tokio::spawn(async move { transport.consume("bench", handler, stop).await })
+    };
+    // Let the consumer drain the backlog, then measure fresh events only.
+    while own
+        .read_stream("effects", 1, backlog + 1)
+        .await
+        .expect("effects")
+        .len()
+        < backlog
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stopwatch.latencies.lock().unwrap().clear();
+    let live = 1_000;
+    let start = Instant::now();
+    for n in 0..live {
+        log.append(AppendRequest::single(
+            format!("live-{}", n % 20),
+            ExpectedVersion::Any,
+            vec![event("Bench", &[0u8; 200])],
+        ))
+        .await
+        .expect("append");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    while stopwatch.latencies.lock().unwrap().len() < live {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let live_elapsed = start.elapsed();
+    stop.cancel();
+    relay.await.expect("relay").expect("relay ran");
+    consumer.await.expect("consumer").expect("consumer ran");
+    let latencies = stopwatch.latencies.lock().unwrap().clone();
+    vec![
+        Row {
+            backend: "kafka",
+            case: format!("relay backlog of {backlog} events (postgres log)"),
+            ops: backlog,
+            elapsed: relay_elapsed,
+            latencies: vec![],
+        },
+        Row {
+            backend: "kafka",
+            case: "commit → consumer effect, ~400 events/s".into(),
+            ops: live,
+            elapsed: live_elapsed,
+            latencies,
+        },
+    ]
+}
+
 #[tokio::main]
 async fn main() {
     println!(
@@ -239,5 +386,17 @@ async fn main() {
     match fresh_postgres_url("bench").await {
         Some(url) => run("postgres", url).await,
         None => println!("(PostgreSQL unreachable: skipped)"),
+    }
+    match fresh_postgres_url("bench_kafka").await {
+        Some(url) => {
+            let rows = kafka(url).await;
+            if rows.is_empty() {
+                println!("(no Kafka-API broker installed: Kafka cases skipped)");
+            }
+            for row in rows {
+                row.print();
+            }
+        }
+        None => println!("(PostgreSQL unreachable: Kafka cases skipped)"),
     }
 }

@@ -1,0 +1,101 @@
+//! The distributed mode's failure claims, with real processes, PostgreSQL and a Kafka broker.
+use uuid::Uuid;
+use yeyak_e2e::{Harness, until};
+use yeyak_proto::{
+    admin::v1::{GetConsumerLagRequest, admin_service_client::AdminServiceClient},
+    catalog::events::v1::{ConfirmationMode, PaymentMode},
+    reservations::v1::CompleteRequest,
+    settlement::v1::ListSettlementLinesRequest,
+};
+
+use crate::support::{book, seed};
+
+const COMPLETED: &str = "yeyak.reservations.events.v1.ReservationCompleted";
+
+/// The settlement process dies after its ledger line committed but before the record's offset was
+/// stored. The restarted process receives the record again, and the inbox makes it a no-op.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_killed_between_effect_and_offset_has_no_second_effect() {
+    let failpoint = format!("crash-after-effect:{COMPLETED}");
+    let Some(mut h) = Harness::distributed(&[("settlement", "YEYAK_FAILPOINT", &failpoint)]).await
+    else {
+        return;
+    };
+    let seeded = seed(
+        &h,
+        ConfirmationMode::Instant,
+        PaymentMode::PayAtBooking,
+        3,
+        20_000,
+    )
+    .await;
+    let booked = book(
+        &h,
+        "dana",
+        &seeded.schedule_id(),
+        1,
+        &Uuid::new_v4().to_string(),
+    )
+    .await;
+    let operator = h.operator(seeded.partner_id, None);
+    h.reservations(operator.clone())
+        .await
+        .complete(CompleteRequest {
+            request_id: Uuid::new_v4().to_string(),
+            reservation_id: booked.reservation_id.clone(),
+        })
+        .await
+        .expect("complete");
+
+    let cluster = h.cluster.as_mut().expect("distributed");
+    let status = cluster.wait_for_exit("settlement").await;
+    assert!(
+        !status.success(),
+        "the failpoint aborted the consumer: {status}"
+    );
+    assert!(
+        cluster
+            .log("settlement")
+            .contains("failpoint crash-after-effect")
+    );
+    cluster
+        .restart_without("settlement", &["YEYAK_FAILPOINT"])
+        .await;
+
+    // Wait until the restarted consumer has read to the end of the topic (so it has seen the
+    // redelivered record), then count the lines.
+    let admin = AdminServiceClient::with_interceptor(
+        yeyak_e2e::channel(h.addresses.settlement).await,
+        h.ops(),
+    );
+    until("the settlement consumer to catch up", || {
+        let mut admin = admin.clone();
+        async move {
+            let lag = admin
+                .get_consumer_lag(GetConsumerLagRequest {})
+                .await
+                .ok()?
+                .into_inner();
+            let ours: Vec<_> = lag
+                .consumers
+                .iter()
+                .filter(|c| c.consumer == "settlement-ledger")
+                .collect();
+            (!ours.is_empty() && ours.iter().all(|c| c.lag == 0)).then_some(())
+        }
+    })
+    .await;
+    let lines = h
+        .settlement(operator)
+        .await
+        .list_settlement_lines(ListSettlementLinesRequest {
+            partner_id: seeded.partner_id.to_string(),
+        })
+        .await
+        .expect("lines")
+        .into_inner()
+        .lines;
+    assert_eq!(lines.len(), 1, "one completed reservation, one ledger line");
+    assert_eq!((lines[0].gross_krw, lines[0].commission_krw), (20_000, 600));
+    h.stop().await;
+}
