@@ -1,12 +1,18 @@
 //! Structured JSON logs, and OpenTelemetry traces over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! is set. W3C `traceparent` is the propagation format.
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use opentelemetry::{KeyValue, metrics::ObservableGauge};
+use opentelemetry_sdk::{
+    Resource, metrics::SdkMeterProvider, propagation::TraceContextPropagator,
+    trace::SdkTracerProvider,
+};
 use tracing_subscriber::{EnvFilter, layer::SubscriberExt, util::SubscriberInitExt};
 
-/// Keeps the trace exporter alive; flushes spans when dropped.
+/// Keeps the exporters alive; flushes spans and metrics when dropped.
 pub struct Telemetry {
     provider: Option<SdkTracerProvider>,
+    meters: Option<SdkMeterProvider>,
+    _lag: ObservableGauge<i64>,
 }
 
 impl Drop for Telemetry {
@@ -15,6 +21,11 @@ impl Drop for Telemetry {
             && let Err(e) = provider.shutdown()
         {
             eprintln!("trace exporter shutdown: {e}");
+        }
+        if let Some(meters) = self.meters.take()
+            && let Err(e) = meters.shutdown()
+        {
+            eprintln!("metric exporter shutdown: {e}");
         }
     }
 }
@@ -60,7 +71,52 @@ pub fn init(service_name: &'static str) -> Telemetry {
     if let Some(p) = &provider {
         opentelemetry::global::set_tracer_provider(p.clone());
     }
-    Telemetry { provider }
+    let meters =
+        provider.as_ref().and_then(|_| {
+            match opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .build()
+            {
+                Ok(exporter) => Some(
+                    SdkMeterProvider::builder()
+                        .with_periodic_exporter(exporter)
+                        .with_resource(Resource::builder().with_service_name(service_name).build())
+                        .build(),
+                ),
+                Err(e) => {
+                    eprintln!("OTLP metric exporter not started: {e}");
+                    None
+                }
+            }
+        });
+    if let Some(m) = &meters {
+        opentelemetry::global::set_meter_provider(m.clone());
+    }
+    Telemetry {
+        provider,
+        meters,
+        _lag: consumer_lag_gauge(),
+    }
+}
+
+/// `yeyak.consumer.lag`: records behind the end, per consumer, topic and partition.
+fn consumer_lag_gauge() -> ObservableGauge<i64> {
+    opentelemetry::global::meter("yeyak")
+        .i64_observable_gauge("yeyak.consumer.lag")
+        .with_description(
+            "Records between a consumer's position and the end of its topic partition",
+        )
+        .with_callback(|observer| {
+            for (consumer, topic, partition, lag) in yeyak_transport::lag::snapshot() {
+                let attributes = [
+                    KeyValue::new("consumer", consumer),
+                    KeyValue::new("topic", topic),
+                    KeyValue::new("partition", i64::from(partition)),
+                ];
+                observer.observe(lag, &attributes);
+            }
+        })
+        .build()
 }
 
 /// A span for one incoming gRPC call, continuing the caller's trace from `traceparent`.
