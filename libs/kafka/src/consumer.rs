@@ -112,19 +112,15 @@ fn assigned(consumer: &StreamConsumer, topic: &str, partition: i32) -> bool {
 }
 
 fn record_lag(consumer: &StreamConsumer, group: &str, topic: &str) {
-    let Ok(positions) = consumer.position() else {
-        return;
-    };
+    let Ok(positions) = consumer.position() else { return };
+    let mut partitions = Vec::new();
     for element in positions.elements_for_topic(topic) {
-        let Offset::Offset(position) = element.offset() else {
-            continue;
-        };
-        if let Ok((_, high)) =
-            consumer.fetch_watermarks(topic, element.partition(), Duration::from_secs(1))
-        {
-            lag::record(group, topic, element.partition(), (high - position).max(0));
+        let Offset::Offset(position) = element.offset() else { continue };
+        if let Ok((_, high)) = consumer.fetch_watermarks(topic, element.partition(), Duration::from_secs(1)) {
+            partitions.push((element.partition(), (high - position).max(0)));
         }
     }
+    lag::replace(group, topic, &partitions);
 }
 
 #[async_trait::async_trait]

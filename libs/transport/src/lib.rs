@@ -309,6 +309,15 @@ pub mod lag {
             .insert((consumer.to_string(), topic.to_string(), partition), behind);
     }
 
+    /// Replaces what a consumer reports for a topic: partitions it no longer holds drop out.
+    pub fn replace(consumer: &str, topic: &str, partitions: &[(i32, i64)]) {
+        let mut lag = LAG.lock().expect("lag registry");
+        lag.retain(|(c, t, _), _| c != consumer || t != topic);
+        for (partition, behind) in partitions {
+            lag.insert((consumer.to_string(), topic.to_string(), *partition), *behind);
+        }
+    }
+
     /// Every recorded lag: `(consumer, topic, partition, behind)`.
     pub fn snapshot() -> Vec<(String, String, i32, i64)> {
         LAG.lock()

@@ -276,7 +276,7 @@ async fn kafka(url: String) -> Vec<Row> {
         .await
         .expect("topics");
     let log = yeyak_eventlog::connect(&url).await.expect("log");
-    let backlog = 5_000;
+    let backlog = 2_000;
     let writers: Vec<_> = (0..8)
         .map(|w| {
             let log = log.clone();
@@ -296,45 +296,25 @@ async fn kafka(url: String) -> Vec<Row> {
         w.await.expect("writer");
     }
     let stop = tokio_util::sync::CancellationToken::new();
+    let own = yeyak_eventlog::connect(&fresh_sqlite_url("bench-effects")).await.expect("own");
+    let stopwatch = Arc::new(Stopwatch { own: own.clone(), latencies: Default::default() });
+    let transport = KafkaTransport::new(config.clone()).expect("transport");
+    let consumer = {
+        let (handler, stop) = (stopwatch.clone() as Arc<dyn yeyak_transport::EventHandler>, stop.clone());
+        tokio::spawn(async move { transport.consume("bench", handler, stop).await })
+    };
     let start = Instant::now();
     let relay = tokio::spawn(Relay::new(log.clone(), config.clone(), "bench").run(stop.clone()));
     let checkpoint = yeyak_kafka::relay::checkpoint_name(&topic);
-    while log
-        .load_checkpoint(&checkpoint)
-        .await
-        .expect("checkpoint")
-        .position
-        < backlog as u64
-    {
+    while log.load_checkpoint(&checkpoint).await.expect("checkpoint").position < backlog as u64 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let relay_elapsed = start.elapsed();
-
-    let own = yeyak_eventlog::connect(&fresh_sqlite_url("bench-effects"))
-        .await
-        .expect("own");
-    let stopwatch = Arc::new(Stopwatch {
-        own: own.clone(),
-        latencies: Default::default(),
-    });
-    let transport = KafkaTransport::new(config.clone()).expect("transport");
-    let consumer = {
-        let (handler, stop) = (
-            stopwatch.clone() as Arc<dyn yeyak_transport::EventHandler>,
-            stop.clone(),
-        );
-        tokio::spawn(async move { transport.consume("bench", handler, stop).await })
-    };
-    // Let the consumer drain the backlog, then measure fresh events only.
-    while own
-        .read_stream("effects", 1, backlog + 1)
-        .await
-        .expect("effects")
-        .len()
-        < backlog
-    {
+    // The consumer drains the backlog (joining its group first); then only fresh events count.
+    while stopwatch.latencies.lock().unwrap().len() < backlog {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    let drain_elapsed = start.elapsed();
     stopwatch.latencies.lock().unwrap().clear();
     let live = 1_000;
     let start = Instant::now();
