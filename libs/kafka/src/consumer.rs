@@ -49,6 +49,8 @@ impl KafkaTransport {
             .set("auto.commit.interval.ms", "500")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
+            // Long-poll at most 100 ms, so a quiet topic's new record is not held back.
+            .set("fetch.wait.max.ms", "100")
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
             // Also the rebalance timeout: how long a rebalance waits for a member that died.
@@ -112,11 +114,17 @@ fn assigned(consumer: &StreamConsumer, topic: &str, partition: i32) -> bool {
 }
 
 fn record_lag(consumer: &StreamConsumer, group: &str, topic: &str) {
-    let Ok(positions) = consumer.position() else { return };
+    let Ok(positions) = consumer.position() else {
+        return;
+    };
     let mut partitions = Vec::new();
     for element in positions.elements_for_topic(topic) {
-        let Offset::Offset(position) = element.offset() else { continue };
-        if let Ok((_, high)) = consumer.fetch_watermarks(topic, element.partition(), Duration::from_secs(1)) {
+        let Offset::Offset(position) = element.offset() else {
+            continue;
+        };
+        if let Ok((_, high)) =
+            consumer.fetch_watermarks(topic, element.partition(), Duration::from_secs(1))
+        {
             partitions.push((element.partition(), (high - position).max(0)));
         }
     }

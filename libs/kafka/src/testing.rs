@@ -23,6 +23,7 @@ pub struct Broker {
     dir: PathBuf,
     port: u16,
     child: Option<Child>,
+    storage: &'static str,
 }
 
 fn free_port() -> u16 {
@@ -37,6 +38,15 @@ impl Broker {
     /// Starts a broker, or returns `None` (the test is skipped) when no broker binary is
     /// installed, unless `CI=true`, where that fails the test.
     pub async fn start() -> Option<Broker> {
+        Self::start_with("sqlite://broker.db").await
+    }
+
+    /// A broker that keeps everything in memory (faster; loses it all on restart).
+    pub async fn start_in_memory() -> Option<Broker> {
+        Self::start_with("memory://tansu/").await
+    }
+
+    async fn start_with(storage: &'static str) -> Option<Broker> {
         let Some(binary) = broker_binary().filter(|b| b.exists()) else {
             assert!(
                 !yeyak_eventlog::testing::infrastructure_required(),
@@ -53,6 +63,7 @@ impl Broker {
             dir,
             port: free_port(),
             child: None,
+            storage,
         };
         broker.spawn().await;
         Some(broker)
@@ -67,7 +78,7 @@ impl Broker {
         let log = std::fs::File::create(self.dir.join("broker.log")).expect("broker log");
         let child = Command::new(&self.binary)
             .current_dir(&self.dir)
-            .args(["broker", "--storage-engine", "sqlite://broker.db"])
+            .args(["broker", "--storage-engine", self.storage])
             .args(["--listener-url", &format!("tcp://127.0.0.1:{}", self.port)])
             .args([
                 "--advertised-listener-url",

@@ -314,7 +314,10 @@ pub mod lag {
         let mut lag = LAG.lock().expect("lag registry");
         lag.retain(|(c, t, _), _| c != consumer || t != topic);
         for (partition, behind) in partitions {
-            lag.insert((consumer.to_string(), topic.to_string(), *partition), *behind);
+            lag.insert(
+                (consumer.to_string(), topic.to_string(), *partition),
+                *behind,
+            );
         }
     }
 
