@@ -26,6 +26,71 @@ async fn services_at(addr: std::net::SocketAddr) -> Vec<String> {
     }
 }
 
+/// The descriptors a reflection client needs to call a service's methods.
+async fn describe(addr: std::net::SocketAddr, symbol: &str) -> prost_types::FileDescriptorProto {
+    use prost::Message;
+    let mut client = ServerReflectionClient::new(channel(addr).await);
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::FileContainingSymbol(symbol.to_string())),
+    };
+    let mut responses = client
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .expect("reflection")
+        .into_inner();
+    match responses
+        .next()
+        .await
+        .expect("a response")
+        .expect("ok")
+        .message_response
+    {
+        Some(MessageResponse::FileDescriptorResponse(files)) => {
+            prost_types::FileDescriptorProto::decode(files.file_descriptor_proto[0].as_slice())
+                .expect("a descriptor")
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_describes_the_booking_rpcs_and_their_messages() {
+    let h = Harness::start(Storage::EmbeddedSqlite)
+        .await
+        .expect("start");
+    let file = describe(
+        h.addresses.reservations,
+        "yeyak.reservations.v1.ReservationsService",
+    )
+    .await;
+    let service = file
+        .service
+        .iter()
+        .find(|s| s.name() == "ReservationsService")
+        .expect("the service");
+    let methods: Vec<&str> = service.method.iter().map(|m| m.name()).collect();
+    assert_eq!(
+        methods,
+        [
+            "Book",
+            "Confirm",
+            "Reject",
+            "Cancel",
+            "Complete",
+            "GetReservation"
+        ]
+    );
+    assert!(file.message_type.iter().any(|m| m.name() == "BookRequest"));
+    assert!(
+        file.dependency
+            .iter()
+            .any(|d| d == "yeyak/reservations/events/v1/events.proto"),
+        "dependencies are resolvable too"
+    );
+    h.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_service_lists_itself_health_and_reflection() {
     let h = Harness::start(Storage::EmbeddedSqlite)
