@@ -2,7 +2,7 @@
 //! binaries), each on its own PostgreSQL database, talking through a real Kafka-API broker.
 use std::{
     collections::HashMap,
-    net::{SocketAddr, TcpListener},
+    net::SocketAddr,
     path::PathBuf,
     process::{Child, Command, ExitStatus, Stdio},
     time::Duration,
@@ -10,7 +10,7 @@ use std::{
 
 use yeyak::Addresses;
 use yeyak_eventlog::testing::fresh_postgres_url;
-use yeyak_kafka::testing::Broker;
+use yeyak_kafka::testing::{Broker, free_port};
 
 use crate::TEST_SECRET;
 
@@ -38,14 +38,6 @@ fn bin_dir() -> PathBuf {
         .and_then(|deps| deps.parent())
         .expect("target dir")
         .to_path_buf()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
 }
 
 impl Cluster {

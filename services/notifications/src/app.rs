@@ -7,7 +7,7 @@ use yeyak_eventlog::{AppendRequest, EventStore, ExpectedVersion, RecordedEvent};
 use yeyak_kit::{
     auth::Caller,
     events::{Cause, DecodeError, decode_as, derived_id, encode, expected, load},
-    status::{from_append, from_load, from_store, status},
+    status::{from_append, from_load, status},
 };
 use yeyak_proto::notifications::events::v1::{PartnerMessageRecorded, PartnerPreferencesChanged};
 use yeyak_transport::{EventHandler, HandlerError};
@@ -55,26 +55,15 @@ impl Notifications {
         partner_id: Uuid,
     ) -> Result<Vec<(PartnerMessageRecorded, i64)>, Status> {
         let stream = messages_stream(&partner_id.to_string());
-        let mut out = Vec::new();
-        let mut from = 1;
-        loop {
-            let page = self
-                .log
-                .read_stream(&stream, from, 512)
-                .await
-                .map_err(from_store)?;
-            for e in &page {
-                if let Some(m) =
-                    decode_as::<PartnerMessageRecorded>(e).map_err(|e| from_load(e.into()))?
-                {
-                    out.push((m, e.recorded_at_us));
-                }
-                from = e.stream_version + 1;
+        let (messages, _) = load(&*self.log, &stream, Vec::new(), |out, e| {
+            if let Some(m) = decode_as::<PartnerMessageRecorded>(e)? {
+                out.push((m, e.recorded_at_us));
             }
-            if page.len() < 512 {
-                return Ok(out);
-            }
-        }
+            Ok(())
+        })
+        .await
+        .map_err(from_load)?;
+        Ok(messages)
     }
 
     pub async fn set_preferences(

@@ -5,8 +5,8 @@ use tonic::Status;
 use uuid::Uuid;
 use yeyak_eventlog::{AppendRequest, EventStore, ExpectedVersion, RecordedEvent};
 use yeyak_kit::{
-    events::{Cause, decode_as, derived_id, encode},
-    status::{from_load, from_store},
+    events::{Cause, decode_as, derived_id, encode, load},
+    status::from_load,
 };
 use yeyak_proto::{
     reservations::events::v1::ReservationCompleted, settlement::events::v1::SettlementLineRecorded,
@@ -36,26 +36,15 @@ impl Settlement {
     /// The partner's settlement lines, oldest first.
     pub async fn lines(&self, partner_id: Uuid) -> Result<Vec<SettlementLineRecorded>, Status> {
         let stream = ledger_stream(&partner_id.to_string());
-        let mut out = Vec::new();
-        let mut from = 1;
-        loop {
-            let page = self
-                .log
-                .read_stream(&stream, from, 512)
-                .await
-                .map_err(from_store)?;
-            for e in &page {
-                if let Some(line) =
-                    decode_as::<SettlementLineRecorded>(e).map_err(|e| from_load(e.into()))?
-                {
-                    out.push(line);
-                }
-                from = e.stream_version + 1;
+        let (lines, _) = load(&*self.log, &stream, Vec::new(), |out, e| {
+            if let Some(line) = decode_as::<SettlementLineRecorded>(e)? {
+                out.push(line);
             }
-            if page.len() < 512 {
-                return Ok(out);
-            }
-        }
+            Ok(())
+        })
+        .await
+        .map_err(from_load)?;
+        Ok(lines)
     }
 }
 
