@@ -3,6 +3,8 @@
 //! Events are the generated `yeyak.catalog.events.v1` messages: the public contract is the
 //! domain's vocabulary. Commands are validated Rust types.
 
+pub mod cancellation_policy;
+pub mod display;
 pub mod partner;
 pub mod place;
 pub mod product;
