@@ -6,8 +6,8 @@
 use std::{sync::Arc, time::Duration};
 
 use rdkafka::{
-    Message, Offset, TopicPartitionList,
-    consumer::{CommitMode, Consumer, StreamConsumer},
+    ClientContext, Message, Offset, Statistics, TopicPartitionList,
+    consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer},
     error::KafkaError,
     message::{BorrowedMessage, Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
@@ -22,6 +22,28 @@ use crate::{KafkaConfig, record};
 /// Test support: with `YEYAK_FAILPOINT=crash-after-effect:<event type>` a consumer aborts the
 /// process after the effect of an event of that type committed and before its offset is stored.
 pub const FAILPOINT_ENV: &str = "YEYAK_FAILPOINT";
+
+/// Reports consumer lag from librdkafka's statistics (computed on its own thread, so the async
+/// consumer loop never blocks on a watermark query).
+pub struct LagContext {
+    group: String,
+}
+
+impl ClientContext for LagContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in statistics.topics {
+            let partitions: Vec<(i32, i64)> = t
+                .partitions
+                .values()
+                .filter(|p| p.partition >= 0 && p.desired && p.consumer_lag >= 0)
+                .map(|p| (p.partition, p.consumer_lag))
+                .collect();
+            lag::replace(&self.group, &topic, &partitions);
+        }
+    }
+}
+
+impl ConsumerContext for LagContext {}
 
 /// Delivers each source service's topic to handlers, one consumer group per handler.
 pub struct KafkaTransport {
@@ -41,7 +63,7 @@ impl KafkaTransport {
         })
     }
 
-    fn consumer(&self, group: &str) -> Result<StreamConsumer, KafkaError> {
+    fn consumer(&self, group: &str) -> Result<StreamConsumer<LagContext>, KafkaError> {
         self.config
             .client(&format!("yeyak-{group}"))
             .set("group.id", group)
@@ -51,11 +73,14 @@ impl KafkaTransport {
             .set("auto.offset.reset", "earliest")
             // Long-poll at most 100 ms, so a quiet topic's new record is not held back.
             .set("fetch.wait.max.ms", "100")
+            .set("statistics.interval.ms", "1000")
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
             // Also the rebalance timeout: how long a rebalance waits for a member that died.
             .set("max.poll.interval.ms", "20000")
-            .create()
+            .create_with_context(LagContext {
+                group: group.to_string(),
+            })
     }
 
     /// Sends an unusable record to `<topic>.dlq` with its original key, value and headers, and
@@ -106,29 +131,11 @@ impl KafkaTransport {
     }
 }
 
-fn assigned(consumer: &StreamConsumer, topic: &str, partition: i32) -> bool {
+fn assigned(consumer: &StreamConsumer<LagContext>, topic: &str, partition: i32) -> bool {
     consumer
         .assignment()
         .map(|a| a.find_partition(topic, partition).is_some())
         .unwrap_or(false)
-}
-
-fn record_lag(consumer: &StreamConsumer, group: &str, topic: &str) {
-    let Ok(positions) = consumer.position() else {
-        return;
-    };
-    let mut partitions = Vec::new();
-    for element in positions.elements_for_topic(topic) {
-        let Offset::Offset(position) = element.offset() else {
-            continue;
-        };
-        if let Ok((_, high)) =
-            consumer.fetch_watermarks(topic, element.partition(), Duration::from_secs(1))
-        {
-            partitions.push((element.partition(), (high - position).max(0)));
-        }
-    }
-    lag::replace(group, topic, &partitions);
 }
 
 #[async_trait::async_trait]
@@ -148,19 +155,10 @@ impl Transport for KafkaTransport {
             .ok()
             .and_then(|v| v.strip_prefix("crash-after-effect:").map(str::to_string));
         tracing::info!(consumer = %group, %topic, "kafka consumer started");
-        let mut last_lag = tokio::time::Instant::now();
         loop {
-            if last_lag.elapsed() >= Duration::from_secs(1) {
-                record_lag(&consumer, &group, &topic);
-                last_lag = tokio::time::Instant::now();
-            }
             let message = tokio::select! {
                 _ = shutdown.cancelled() => break,
-                message = tokio::time::timeout(Duration::from_secs(1), consumer.recv()) => match message {
-                    Ok(message) => message,
-                    // Idle: refresh the lag and look again.
-                    Err(_) => continue,
-                },
+                message = consumer.recv() => message,
             };
             let message = match message {
                 Ok(m) => m,
@@ -201,14 +199,12 @@ impl Transport for KafkaTransport {
                     }
                 }
             }
-            if assigned(&consumer, &topic, message.partition()) {
-                consumer
-                    .store_offset_from_message(&message)
-                    .map_err(kafka)?;
-            }
-            if last_lag.elapsed() > Duration::from_secs(1) {
-                record_lag(&consumer, &group, &topic);
-                last_lag = tokio::time::Instant::now();
+            // A partition revoked since the check refuses the store: the record is delivered
+            // again to its new owner, and the inbox makes that a no-op.
+            if assigned(&consumer, &topic, message.partition())
+                && let Err(e) = consumer.store_offset_from_message(&message)
+            {
+                tracing::warn!(consumer = %group, error = %e, "offset not stored; the record will be redelivered");
             }
         }
         match consumer.commit_consumer_state(CommitMode::Sync) {
