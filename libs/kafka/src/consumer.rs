@@ -131,6 +131,33 @@ impl KafkaTransport {
     }
 }
 
+impl KafkaTransport {
+    /// Sends a poison record to the dead-letter topic, retrying while the broker refuses.
+    /// Returns `false` when shutdown came first (the record stays unacknowledged).
+    async fn set_aside(
+        &self,
+        group: &str,
+        message: &BorrowedMessage<'_>,
+        reason: &str,
+        shutdown: &CancellationToken,
+    ) -> bool {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.dead_letter(group, message, reason).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::warn!(consumer = group, error = %e, "dead-letter send failed; retrying")
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return false,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+}
+
 fn assigned(consumer: &StreamConsumer<LagContext>, topic: &str, partition: i32) -> bool {
     consumer
         .assignment()
@@ -177,20 +204,25 @@ impl Transport for KafkaTransport {
             }
             let pairs = record::header_pairs(message.headers());
             match record::event_from(&pairs, message.key(), message.payload()) {
-                Err(reason) => self
-                    .dead_letter(&group, &message, &reason.to_string())
-                    .await
-                    .map_err(kafka)?,
+                Err(reason) => {
+                    if !self
+                        .set_aside(&group, &message, &reason.to_string(), &shutdown)
+                        .await
+                    {
+                        break;
+                    }
+                }
                 Ok(event) => {
                     let outcome = apply(&*handler, &event, &shutdown)
                         .instrument(consume_span(&group, &event))
                         .await;
                     match outcome {
                         Outcome::Applied => {}
-                        Outcome::Poison(reason) => self
-                            .dead_letter(&group, &message, &reason)
-                            .await
-                            .map_err(kafka)?,
+                        Outcome::Poison(reason) => {
+                            if !self.set_aside(&group, &message, &reason, &shutdown).await {
+                                break;
+                            }
+                        }
                         Outcome::Interrupted => break,
                     }
                     if crash_after.as_deref() == Some(event.event_type.as_str()) {
