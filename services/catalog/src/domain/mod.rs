@@ -8,6 +8,7 @@ pub mod display;
 pub mod partner;
 pub mod place;
 pub mod product;
+pub mod review;
 
 /// Why the catalog refused a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
