@@ -23,7 +23,10 @@ pub(crate) struct Dialect {
 
 pub(crate) const STREAM_VERSION: &str =
     "SELECT MAX(stream_version) FROM events WHERE stream_id = $1";
-pub(crate) const INSERT_INBOX: &str = "INSERT INTO inbox (consumer, event_id, processed_at_us) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+pub(crate) const INBOX_SEEN: &str =
+    "SELECT CAST(1 AS BIGINT) FROM inbox WHERE consumer = $1 AND event_id = $2";
+pub(crate) const INSERT_INBOX: &str =
+    "INSERT INTO inbox (consumer, event_id, processed_at_us) VALUES ($1, $2, $3)";
 pub(crate) const LOAD_CHECKPOINT: &str =
     "SELECT commit_id, position FROM checkpoints WHERE name = $1";
 pub(crate) const SAVE_CHECKPOINT: &str = "INSERT INTO checkpoints (name, commit_id, position, updated_at_us) VALUES ($1, $2, $3, $4) \
@@ -124,15 +127,18 @@ macro_rules! impl_event_store {
                 tx: &mut <$db as sqlx::Database>::Connection,
                 request: &$crate::AppendRequest,
             ) -> Result<Result<$crate::AppendResult, $crate::AppendResult>, $crate::AppendError> {
+                // Every read comes before the first write: PostgreSQL assigns the transaction id
+                // (the commit-order key of `read_all`) at the first write, so an id taken after
+                // reading a stream's version is above the ids of every event already in it, and a
+                // stream's versions and its commit order never disagree.
                 let now = $crate::common::now_us();
                 if let Some(inbox) = &request.inbox {
-                    let done = sqlx::query($crate::common::INSERT_INBOX)
+                    let seen: Option<i64> = sqlx::query_scalar($crate::common::INBOX_SEEN)
                         .bind(&inbox.consumer)
                         .bind(inbox.event_id)
-                        .bind(now)
-                        .execute(&mut *tx)
+                        .fetch_optional(&mut *tx)
                         .await?;
-                    if done.rows_affected() == 0 {
+                    if seen.is_some() {
                         return Ok(Err($crate::AppendResult {
                             status: $crate::AppendStatus::AlreadyHandled,
                             events: Vec::new(),
@@ -155,7 +161,7 @@ macro_rules! impl_event_store {
                         sqlx::query(lock).bind(stream_id).execute(&mut *tx).await?;
                     }
                 }
-                let mut events = Vec::new();
+                let mut versions = Vec::with_capacity(request.streams.len());
                 for stream in &request.streams {
                     let actual = Self::stream_version_in(tx, &stream.stream_id).await?;
                     if !$crate::model::satisfies(stream.expected, actual) {
@@ -165,6 +171,20 @@ macro_rules! impl_event_store {
                             actual,
                         });
                     }
+                    versions.push(actual);
+                }
+                if let Some(inbox) = &request.inbox {
+                    // A concurrent handler of the same event that got here first makes this a
+                    // unique violation, which the caller resolves as "already handled".
+                    sqlx::query($crate::common::INSERT_INBOX)
+                        .bind(&inbox.consumer)
+                        .bind(inbox.event_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let mut events = Vec::new();
+                for (stream, actual) in request.streams.iter().zip(versions) {
                     let mut version = actual.unwrap_or(0);
                     for event in &stream.events {
                         version += 1;
@@ -213,6 +233,16 @@ macro_rules! impl_event_store {
                 request: &$crate::AppendRequest,
             ) -> Result<$crate::AppendResult, $crate::AppendError> {
                 let mut conn = self.reader.acquire().await?;
+                if let Some(inbox) = &request.inbox {
+                    let seen: Option<i64> = sqlx::query_scalar($crate::common::INBOX_SEEN)
+                        .bind(&inbox.consumer)
+                        .bind(inbox.event_id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                    if seen.is_some() {
+                        return Ok($crate::AppendResult { status: $crate::AppendStatus::AlreadyHandled, events: Vec::new() });
+                    }
+                }
                 if let Some(original) = Self::find_duplicate(&mut conn, request).await? {
                     return Ok(original);
                 }

@@ -533,6 +533,34 @@ pub mod conformance {
         );
     }
 
+    /// Two handlers of the same event racing: one effect, the other sees "already handled".
+    pub async fn concurrent_redeliveries_have_one_effect(store: Store) {
+        let source = uuid::Uuid::new_v4();
+        let effect = |payload: &'static [u8]| {
+            AppendRequest::single(
+                "raced-effects",
+                ExpectedVersion::Any,
+                vec![event("Effect", payload)],
+            )
+            .with_inbox("racer", source)
+        };
+        let (a, b) = tokio::join!(store.append(effect(b"a")), store.append(effect(b"b")));
+        let mut statuses = [a.expect("a").status, b.expect("b").status];
+        statuses.sort_by_key(|s| format!("{s:?}"));
+        assert_eq!(
+            statuses,
+            [AppendStatus::AlreadyHandled, AppendStatus::Committed]
+        );
+        assert_eq!(
+            store
+                .read_stream("raced-effects", 1, 10)
+                .await
+                .expect("read")
+                .len(),
+            1
+        );
+    }
+
     /// Checkpoints start at the beginning and keep what was saved.
     pub async fn checkpoints_are_durable_positions(store: Store) {
         assert_eq!(

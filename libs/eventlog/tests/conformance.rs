@@ -6,6 +6,7 @@ yeyak_eventlog::conformance_tests!(
     expected_versions_are_enforced,
     appending_a_stored_event_id_is_idempotent,
     inbox_entry_makes_the_effect_happen_once,
+    concurrent_redeliveries_have_one_effect,
     checkpoints_are_durable_positions,
     subscription_wakes_on_commit,
     a_lease_has_one_holder_at_a_time,

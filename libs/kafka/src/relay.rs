@@ -71,9 +71,30 @@ impl Relay {
     /// Runs until `shutdown`. While the broker is unreachable the events wait in the log; the
     /// relay backs off and resumes from its checkpoint by itself.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), RelayError> {
+        let mut backoff = Duration::from_millis(500);
+        loop {
+            match self.work(&shutdown).await {
+                Ok(()) => return Ok(()),
+                // The service's database failed (restart, failover): stand down, let the lease go,
+                // and try again; the events wait in the log.
+                Err(RelayError::Store(e)) => {
+                    tracing::warn!(topic = %self.topic, error = %e, retry_in_ms = backoff.as_millis() as u64,
+                        "the event log failed; the relay stands down and retries");
+                    if wait(&shutdown, backoff).await {
+                        return Ok(());
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Holds the lease and publishes until shutdown (`Ok`) or a storage failure.
+    async fn work(&self, shutdown: &CancellationToken) -> Result<(), RelayError> {
         let name = checkpoint_name(&self.topic);
         loop {
-            let Some(mut lease) = self.acquire(&name, &shutdown).await? else {
+            let Some(mut lease) = self.acquire(&name, shutdown).await? else {
                 return Ok(());
             };
             tracing::info!(topic = %self.topic, "relay active");
@@ -100,7 +121,7 @@ impl Relay {
                     Err(e) => {
                         tracing::warn!(topic = %self.topic, error = %e, retry_in_ms = backoff.as_millis() as u64,
                             "publishing failed; the events wait in the log");
-                        if wait(&shutdown, backoff).await {
+                        if wait(shutdown, backoff).await {
                             return Ok(());
                         }
                         backoff = (backoff * 2).min(Duration::from_secs(10));

@@ -162,6 +162,8 @@ impl Reservations {
                 vec![encode(derived_id("book", &stream, 1), &booked, &cause)],
             );
             match self.log.append(request).await {
+                // A concurrent retry of this request stored its booking first: return that one.
+                Ok(result) if result.status == yeyak_eventlog::AppendStatus::Duplicate => continue,
                 Ok(_) => {
                     let mut r = Reservation::default();
                     r.apply(ReservationEvent::Booked(booked));
@@ -368,6 +370,12 @@ impl EventHandler for CatalogConsumer {
         if request.streams.is_empty() {
             return Ok(());
         }
-        HandlerError::from_append(self.log.append(request).await)
+        match self.log.append(request).await {
+            // The schedule's inventory was opened by another event: replaying cannot fix that.
+            Err(AppendError::Conflict { stream_id, .. }) => Err(HandlerError::Poison(format!(
+                "{stream_id} was already opened by another event"
+            ))),
+            other => HandlerError::from_append(other),
+        }
     }
 }
