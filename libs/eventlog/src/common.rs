@@ -266,9 +266,11 @@ macro_rules! impl_event_store {
                 })
             }
 
+            /// A race with a concurrent append: a unique violation, or on PostgreSQL a deadlock
+            /// (40P01) between appends touching the same streams in different orders.
             fn is_unique_violation(e: &$crate::AppendError) -> bool {
                 matches!(e, $crate::AppendError::Store($crate::StoreError::Database(sqlx::Error::Database(d)))
-                    if d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+                    if d.kind() == sqlx::error::ErrorKind::UniqueViolation || d.code().as_deref() == Some("40P01"))
             }
         }
 

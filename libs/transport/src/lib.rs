@@ -82,6 +82,8 @@ pub enum TransportError {
     UnknownSource(String),
     #[error("broker: {0}")]
     Broker(String),
+    #[error("dead letter not stored: {0}")]
+    DeadLetter(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -233,7 +235,15 @@ async fn deliver(
         Outcome::Poison(reason) => {
             tracing::error!(consumer = handler.name(), source, event_id = %event.event_id,
                 event_type = %event.event_type, %reason, "poison event set aside");
-            dead_letter(own, handler.name(), source, event, &reason).await?;
+            // Setting aside must not fail for good: retry storage trouble until shutdown.
+            let mut backoff = Duration::from_millis(200);
+            while let Err(e) = dead_letter(own, handler.name(), source, event, &reason).await {
+                tracing::warn!(consumer = handler.name(), error = %e, "dead letter not stored; retrying");
+                if wait_or_shutdown(shutdown, backoff).await {
+                    return Ok(false);
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
             Ok(true)
         }
     }
@@ -276,11 +286,10 @@ async fn dead_letter(
         }],
     )
     .with_inbox(consumer, event.event_id);
-    own.append(request).await.map_err(|e| match e {
+    own.append(request).await.map(|_| ()).map_err(|e| match e {
         yeyak_eventlog::AppendError::Store(s) => TransportError::Store(s),
-        other => TransportError::Store(StoreError::Corrupt(other.to_string())),
-    })?;
-    Ok(())
+        other => TransportError::DeadLetter(other.to_string()),
+    })
 }
 
 /// Waits `delay` unless shutdown comes first; returns whether shutdown came.
