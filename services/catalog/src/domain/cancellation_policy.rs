@@ -175,22 +175,32 @@ pub fn validate(policy: &Policy, kind: ProductKind) -> Result<(), CatalogError> 
 
 /// The instant (UTC microseconds) a deadline falls on, for a use starting at `usage_start_us`.
 pub fn deadline_at(deadline: &Deadline, usage_start_us: i64) -> Option<i64> {
-    let usage = Timestamp::from_microsecond(usage_start_us).ok()?;
     match *deadline {
         Deadline::MinutesBeforeUse(m) => Some(usage_start_us - i64::from(m) * 60_000_000),
         Deadline::DaysBeforeAt { days, hour, minute } => {
-            let date: Date = usage
-                .to_zoned_datetime(kst())
-                .date()
-                .checked_sub(jiff::Span::new().days(i64::from(days)))
-                .ok()?;
-            // Checked: `Date::at` panics on an invalid time of day.
-            let time = jiff::civil::Time::new(hour, minute, 0, 0).ok()?;
-            let at = kst().to_timestamp(date.to_datetime(time)).ok()?;
-            Some(at.as_microsecond())
+            days_before_at(usage_start_us, days, hour, minute)
         }
         Deadline::Fixed(at) => Some(kst().to_timestamp(at).ok()?.as_microsecond()),
     }
+}
+
+/// `days` calendar days (KST) before the KST date of `instant_us`, at `hour:minute` KST; `None`
+/// for an invalid time of day or an out-of-range date.
+pub fn days_before_at(instant_us: i64, days: u32, hour: i8, minute: i8) -> Option<i64> {
+    let instant = Timestamp::from_microsecond(instant_us).ok()?;
+    let date: Date = instant
+        .to_zoned_datetime(kst())
+        .date()
+        .checked_sub(jiff::Span::new().days(i64::from(days)))
+        .ok()?;
+    // Checked: `Date::at` panics on an invalid time of day.
+    let time = jiff::civil::Time::new(hour, minute, 0, 0).ok()?;
+    Some(
+        kst()
+            .to_timestamp(date.to_datetime(time))
+            .ok()?
+            .as_microsecond(),
+    )
 }
 
 /// Whether cancelling at `now_us` is still before the (exclusive) deadline.

@@ -3,6 +3,7 @@
 //! Events are the generated `yeyak.catalog.events.v1` messages: the public contract is the
 //! domain's vocabulary. Commands are validated Rust types.
 
+pub mod booking_window;
 pub mod cancellation_policy;
 pub mod display;
 pub mod partner;
