@@ -15,7 +15,9 @@ use rdkafka::{
 };
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-use yeyak_transport::{EventHandler, Outcome, Transport, TransportError, apply, consume_span, lag};
+use yeyak_transport::{
+    EventHandler, Outcome, Transport, TransportError, apply, consume_span, lag, wait_or_shutdown,
+};
 
 use crate::{KafkaConfig, record};
 
@@ -149,9 +151,8 @@ impl KafkaTransport {
                     tracing::warn!(consumer = group, error = %e, "dead-letter send failed; retrying")
                 }
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return false,
-                _ = tokio::time::sleep(backoff) => {}
+            if wait_or_shutdown(shutdown, backoff).await {
+                return false;
             }
             backoff = (backoff * 2).min(Duration::from_secs(10));
         }
@@ -191,10 +192,10 @@ impl Transport for KafkaTransport {
                 Ok(m) => m,
                 Err(e) => {
                     tracing::warn!(consumer = %group, error = %e, "kafka receive failed; retrying");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+                    if wait_or_shutdown(&shutdown, Duration::from_millis(500)).await {
+                        break;
                     }
+                    continue;
                 }
             };
             // A record fetched before a rebalance took its partition away belongs to another

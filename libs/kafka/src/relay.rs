@@ -10,6 +10,7 @@ use rdkafka::{
 };
 use tokio_util::sync::CancellationToken;
 use yeyak_eventlog::{EventStore, RecordedEvent, StoreError, Subscription};
+use yeyak_transport::wait_or_shutdown;
 
 use crate::{KafkaConfig, record};
 
@@ -80,7 +81,7 @@ impl Relay {
                 Err(RelayError::Store(e)) => {
                     tracing::warn!(topic = %self.topic, error = %e, retry_in_ms = backoff.as_millis() as u64,
                         "the event log failed; the relay stands down and retries");
-                    if wait(&shutdown, backoff).await {
+                    if wait_or_shutdown(&shutdown, backoff).await {
                         return Ok(());
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(30));
@@ -121,7 +122,7 @@ impl Relay {
                     Err(e) => {
                         tracing::warn!(topic = %self.topic, error = %e, retry_in_ms = backoff.as_millis() as u64,
                             "publishing failed; the events wait in the log");
-                        if wait(shutdown, backoff).await {
+                        if wait_or_shutdown(shutdown, backoff).await {
                             return Ok(());
                         }
                         backoff = (backoff * 2).min(Duration::from_secs(10));
@@ -150,7 +151,7 @@ impl Relay {
             if let Some(lease) = self.log.try_lease(name).await? {
                 return Ok(Some(lease));
             }
-            if wait(shutdown, Duration::from_secs(1)).await {
+            if wait_or_shutdown(shutdown, Duration::from_secs(1)).await {
                 return Ok(None);
             }
         }
@@ -176,12 +177,5 @@ impl Relay {
             result.map_err(|(e, _)| e)?;
         }
         Ok(())
-    }
-}
-
-async fn wait(shutdown: &CancellationToken, delay: Duration) -> bool {
-    tokio::select! {
-        _ = shutdown.cancelled() => true,
-        _ = tokio::time::sleep(delay) => false,
     }
 }

@@ -114,6 +114,11 @@ pub fn envelope(source: &str, event: &RecordedEvent) -> Envelope {
     }
 }
 
+/// The id of an entity created by `actor`'s request: the same for every retry of that request.
+pub fn created_id(kind: &str, actor: &str, request_id: Uuid) -> Uuid {
+    derived_id(kind, &format!("{actor}/{request_id}"), 0)
+}
+
 /// A deterministic id for the `n`th event a command or reaction produces, so that a retry
 /// produces the same ids and the log stores them once.
 pub fn derived_id(namespace: &str, key: &str, n: u32) -> Uuid {

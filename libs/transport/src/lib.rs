@@ -293,7 +293,7 @@ async fn dead_letter(
 }
 
 /// Waits `delay` unless shutdown comes first; returns whether shutdown came.
-async fn wait_or_shutdown(shutdown: &CancellationToken, delay: Duration) -> bool {
+pub async fn wait_or_shutdown(shutdown: &CancellationToken, delay: Duration) -> bool {
     tokio::select! {
         _ = shutdown.cancelled() => true,
         _ = tokio::time::sleep(delay) => false,

@@ -2,6 +2,7 @@
 use tonic::{Code, Request, Response, Status};
 use yeyak_kit::{
     auth::{Caller, PlaceScope, Policy, Role},
+    events::created_id,
     status::{invalid_field, parse_uuid, request_id, status, text},
 };
 use yeyak_proto::catalog::{
@@ -12,7 +13,7 @@ use yeyak_proto::catalog::{
 };
 
 use crate::{
-    app::{Catalog, created_id},
+    app::Catalog,
     domain::{
         CatalogError,
         partner::RegisterPartner,
@@ -147,7 +148,7 @@ impl CatalogService for CatalogApi {
         let r = request.into_inner();
         let request_id = request_id(&r.request_id)?;
         let cmd = RegisterPartner {
-            partner_id: created_id("partner", &caller, request_id),
+            partner_id: created_id("partner", &caller.actor(), request_id),
             name: text("name", &r.name, 1, 100)?,
             business_registration_number: registration_number(&r.business_registration_number)?,
             channel_id: text("channel_id", &r.channel_id, 0, 100)?,
@@ -188,7 +189,7 @@ impl CatalogService for CatalogApi {
             ));
         }
         let cmd = RegisterPlace {
-            place_id: created_id("place", &caller, request_id),
+            place_id: created_id("place", &caller.actor(), request_id),
             partner_id,
             name: text("name", &r.name, 1, 100)?,
             address: text("address", &r.address, 1, 200)?,
@@ -204,7 +205,7 @@ impl CatalogService for CatalogApi {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let request_id = request_id(&r.request_id)?;
-        let product_id = created_id("product", &caller, request_id);
+        let product_id = created_id("product", &caller.actor(), request_id);
         let schedules = r
             .schedules
             .iter()

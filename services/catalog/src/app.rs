@@ -33,11 +33,6 @@ pub struct Catalog {
     log: Arc<dyn EventStore>,
 }
 
-/// The id an entity created by a request gets: the same for every retry of that request.
-pub fn created_id(kind: &str, caller: &Caller, request_id: Uuid) -> Uuid {
-    derived_id(kind, &format!("{}/{request_id}", caller.actor()), 0)
-}
-
 fn cause(caller: &Caller, request_id: Uuid) -> Cause {
     Cause::command(
         caller.actor(),

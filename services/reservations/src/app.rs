@@ -8,7 +8,7 @@ use yeyak_eventlog::{
 };
 use yeyak_kit::{
     auth::{Caller, Role},
-    events::{Cause, decode_as, derived_id, encode, expected, load},
+    events::{Cause, created_id, decode_as, derived_id, encode, expected, load},
     status::{from_append, from_load, status},
 };
 use yeyak_proto::{
@@ -127,11 +127,7 @@ impl Reservations {
         schedule_id: Uuid,
         quantity: u32,
     ) -> Result<(Reservation, u64), Status> {
-        let reservation_id = derived_id(
-            "reservation",
-            &format!("{}/{request_id}", caller.actor()),
-            0,
-        );
+        let reservation_id = created_id("reservation", &caller.actor(), request_id);
         let stream = reservation_stream(reservation_id);
         let _lane = self.booking_lane(schedule_id).lock().await;
         for _ in 0..BOOKING_ATTEMPTS {
@@ -190,12 +186,12 @@ impl Reservations {
         action: Action,
     ) -> Result<(Reservation, u64), Status> {
         let stream = reservation_stream(reservation_id);
-        let first_event = derived_id(action.name(), &format!("{stream}/{request_id}"), 0);
+        let id = |n| derived_id(action.name(), &format!("{stream}/{request_id}"), n);
         let (current, version) = self.reservation(reservation_id).await?;
         let booked = self.authorize(caller, &current)?;
         if self
             .log
-            .event_by_id(first_event)
+            .event_by_id(id(0))
             .await
             .map_err(yeyak_kit::status::from_store)?
             .is_some()
@@ -205,42 +201,46 @@ impl Reservations {
         check_actor(caller, &action)?;
         let now = now_us();
         let cause = cause(caller, request_id, now);
-        let id = |n| derived_id(action.name(), &format!("{stream}/{request_id}"), n);
         let inventory = inventory_stream(&booked.reservation_schedule_id);
-        let (event, release): (ReservationEvent, Option<NewEvent>) = match action.clone() {
-            Action::Confirm => {
-                let e = reservation::confirm(&current).map_err(crate::api::domain_status)?;
-                (ReservationEvent::Confirmed(e), None)
-            }
-            Action::Reject { reason } => {
-                let (e, released) =
-                    reservation::reject(&current, reason).map_err(crate::api::domain_status)?;
-                let release = encode(id(1), &released, &cause);
-                (ReservationEvent::Rejected(e), Some(release))
-            }
-            Action::Cancel { reason } => {
-                let by = if caller.role == Role::Customer {
-                    Canceller::Customer
-                } else {
-                    Canceller::Partner
-                };
-                let (e, released) =
-                    reservation::cancel(&current, by, reason).map_err(crate::api::domain_status)?;
-                let release = encode(id(1), &released, &cause);
-                (ReservationEvent::Cancelled(e), Some(release))
-            }
-            Action::Complete => {
-                let e = reservation::complete(&current).map_err(crate::api::domain_status)?;
-                (ReservationEvent::Completed(e), None)
-            }
-        };
-        let new = match &event {
-            ReservationEvent::Confirmed(e) => encode(id(0), e, &cause),
-            ReservationEvent::Rejected(e) => encode(id(0), e, &cause),
-            ReservationEvent::Cancelled(e) => encode(id(0), e, &cause),
-            ReservationEvent::Completed(e) => encode(id(0), e, &cause),
-            ReservationEvent::Booked(e) => encode(id(0), e, &cause),
-        };
+        // The reservation's event (first id) and, when seats come back, the inventory's (second id).
+        let (event, new, release): (ReservationEvent, NewEvent, Option<NewEvent>) =
+            match action.clone() {
+                Action::Confirm => {
+                    let e = reservation::confirm(&current).map_err(crate::api::domain_status)?;
+                    let new = encode(id(0), &e, &cause);
+                    (ReservationEvent::Confirmed(e), new, None)
+                }
+                Action::Reject { reason } => {
+                    let (e, released) =
+                        reservation::reject(&current, reason).map_err(crate::api::domain_status)?;
+                    let new = encode(id(0), &e, &cause);
+                    (
+                        ReservationEvent::Rejected(e),
+                        new,
+                        Some(encode(id(1), &released, &cause)),
+                    )
+                }
+                Action::Cancel { reason } => {
+                    let by = if caller.role == Role::Customer {
+                        Canceller::Customer
+                    } else {
+                        Canceller::Partner
+                    };
+                    let (e, released) = reservation::cancel(&current, by, reason)
+                        .map_err(crate::api::domain_status)?;
+                    let new = encode(id(0), &e, &cause);
+                    (
+                        ReservationEvent::Cancelled(e),
+                        new,
+                        Some(encode(id(1), &released, &cause)),
+                    )
+                }
+                Action::Complete => {
+                    let e = reservation::complete(&current).map_err(crate::api::domain_status)?;
+                    let new = encode(id(0), &e, &cause);
+                    (ReservationEvent::Completed(e), new, None)
+                }
+            };
         let mut request = AppendRequest::single(stream, expected(version), vec![new]);
         if let Some(release) = release {
             // Releasing seats never oversells, so it needs no expected version.
