@@ -22,6 +22,8 @@ use yeyak_proto::{
 
 /// Secret of every test system (tests only; real secrets come from the environment).
 pub const TEST_SECRET: &str = "test-secret-test-secret-test-secret!";
+/// The account of the operator the harness acts as; seeded partners make it their owner.
+pub const OPERATOR: &str = "operator-1";
 
 /// Adds `authorization: Bearer <token>` to every call.
 #[derive(Clone)]
@@ -116,6 +118,10 @@ impl Harness {
         self.auth.issue(claims).expect("token")
     }
 
+    pub fn internal(&self) -> Bearer {
+        bearer(&self.token(&Claims::new("settlement", Role::InternalService, 600)))
+    }
+
     pub fn ops(&self) -> Bearer {
         bearer(&self.token(&Claims::new("ops-1", Role::PlatformOps, 600)))
     }
@@ -124,8 +130,19 @@ impl Harness {
         bearer(&self.token(&Claims::new(id, Role::Customer, 600)))
     }
 
+    /// The harness's operator ([`OPERATOR`]) of `partner`, granted `places` (`None` = all).
     pub fn operator(&self, partner: uuid::Uuid, places: Option<Vec<uuid::Uuid>>) -> Bearer {
-        bearer(&self.token(&Claims::operator("operator-1", partner, places, 600)))
+        self.operator_as(OPERATOR, partner, places)
+    }
+
+    /// An operator account `subject` of `partner`, granted `places` (`None` = all).
+    pub fn operator_as(
+        &self,
+        subject: &str,
+        partner: uuid::Uuid,
+        places: Option<Vec<uuid::Uuid>>,
+    ) -> Bearer {
+        bearer(&self.token(&Claims::operator(subject, partner, places, 600)))
     }
 
     pub async fn catalog(&self, who: Bearer) -> CatalogServiceClient<Authed> {

@@ -1,7 +1,7 @@
 //! Who may do what, and precise refusals, through the public gRPC APIs.
 use tonic::Code;
 use uuid::Uuid;
-use yeyak_e2e::{Bearer, Harness, Storage, reason};
+use yeyak_e2e::{Bearer, Harness, Storage};
 use yeyak_proto::{
     catalog::{
         events::v1::{ConfirmationMode, PaymentMode},
@@ -13,13 +13,7 @@ use yeyak_proto::{
     },
 };
 
-use crate::support::{book, seed};
-
-fn expect_refusal<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, why: &str) {
-    let status = result.expect_err("must be refused");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert_eq!(reason(&status), why, "{status:?}");
-}
+use crate::support::{book, refused, seed};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_rpc_authenticates_and_authorises_its_caller() {
@@ -48,13 +42,13 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
 
     // No token, or a token signed with another secret.
     let mut anonymous = h.reservations(Bearer(None)).await;
-    expect_refusal(
+    refused(
         anonymous.get_reservation(get(&mine.reservation_id)).await,
         Code::Unauthenticated,
         "MISSING_TOKEN",
     );
     let mut forged = h.reservations(yeyak_e2e::bearer("not.a.jwt")).await;
-    expect_refusal(
+    refused(
         forged.get_reservation(get(&mine.reservation_id)).await,
         Code::Unauthenticated,
         "INVALID_TOKEN",
@@ -67,9 +61,11 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
         name: "x".into(),
         business_registration_number: "1234567891".into(),
         channel_id: "c".into(),
-        channel_business_verified: false,
+        industry: "restaurant".into(),
+        owner_operator_id: "owner".into(),
+        ..Default::default()
     };
-    expect_refusal(
+    refused(
         alice_catalog.register_partner(onboarding).await,
         Code::PermissionDenied,
         "ROLE_NOT_ALLOWED",
@@ -79,7 +75,7 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
         request_id: Uuid::new_v4().to_string(),
         reservation_id: mine.reservation_id.clone(),
     };
-    expect_refusal(
+    refused(
         alice.confirm(confirm.clone()).await,
         Code::PermissionDenied,
         "ROLE_NOT_ALLOWED",
@@ -94,7 +90,7 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
         "alice"
     );
     let mut bob = h.reservations(h.customer("bob")).await;
-    expect_refusal(
+    refused(
         bob.get_reservation(get(&mine.reservation_id)).await,
         Code::NotFound,
         "RESERVATION_NOT_FOUND",
@@ -104,7 +100,7 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
         reservation_id: mine.reservation_id.clone(),
         reason: String::new(),
     };
-    expect_refusal(
+    refused(
         bob.cancel(bob_cancel).await,
         Code::NotFound,
         "RESERVATION_NOT_FOUND",
@@ -113,7 +109,7 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
     // An operator of another partner, or of another place of this partner, is refused.
     let stranger = h.operator(Uuid::new_v4(), None);
     let mut stranger_reservations = h.reservations(stranger.clone()).await;
-    expect_refusal(
+    refused(
         stranger_reservations
             .get_reservation(get(&mine.reservation_id))
             .await,
@@ -124,14 +120,14 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
     let list = ListPartnerMessagesRequest {
         partner_id: seeded.partner_id.to_string(),
     };
-    expect_refusal(
+    refused(
         stranger_messages.list_partner_messages(list).await,
         Code::PermissionDenied,
         "PARTNER_NOT_GRANTED",
     );
     let other_place = h.operator(seeded.partner_id, Some(vec![Uuid::new_v4()]));
     let mut other_place_reservations = h.reservations(other_place).await;
-    expect_refusal(
+    refused(
         other_place_reservations.confirm(confirm.clone()).await,
         Code::PermissionDenied,
         "PLACE_NOT_GRANTED",
@@ -175,24 +171,24 @@ async fn bad_input_gets_a_precise_status_and_reason() {
         quantity,
     };
     let schedule = seeded.schedule_id();
-    expect_refusal(
+    refused(
         carol.book(request("", &schedule, 1)).await,
         Code::InvalidArgument,
         "REQUIRED",
     );
-    expect_refusal(
+    refused(
         carol.book(request("nope", &schedule, 1)).await,
         Code::InvalidArgument,
         "MALFORMED_ID",
     );
-    expect_refusal(
+    refused(
         carol
             .book(request(&Uuid::new_v4().to_string(), &schedule, 0))
             .await,
         Code::InvalidArgument,
         "OUT_OF_RANGE",
     );
-    expect_refusal(
+    refused(
         carol
             .book(request(&Uuid::new_v4().to_string(), &schedule, 51))
             .await,
@@ -200,7 +196,7 @@ async fn bad_input_gets_a_precise_status_and_reason() {
         "OUT_OF_RANGE",
     );
     let unknown = Uuid::new_v4().to_string();
-    expect_refusal(
+    refused(
         carol
             .book(request(&Uuid::new_v4().to_string(), &unknown, 1))
             .await,
@@ -222,7 +218,7 @@ async fn bad_input_gets_a_precise_status_and_reason() {
         .expect("retry")
         .into_inner();
     assert_eq!(retry.reservation_id, first.reservation_id);
-    expect_refusal(
+    refused(
         carol
             .book(request(&Uuid::new_v4().to_string(), &schedule, 1))
             .await,
@@ -236,9 +232,11 @@ async fn bad_input_gets_a_precise_status_and_reason() {
         name: "x".into(),
         business_registration_number: "1234567890".into(),
         channel_id: "c".into(),
-        channel_business_verified: false,
+        industry: "restaurant".into(),
+        owner_operator_id: "owner".into(),
+        ..Default::default()
     };
-    expect_refusal(
+    refused(
         ops.register_partner(bad_number).await,
         Code::InvalidArgument,
         "INVALID_BUSINESS_REGISTRATION_NUMBER",
@@ -247,10 +245,11 @@ async fn bad_input_gets_a_precise_status_and_reason() {
         request_id: Uuid::new_v4().to_string(),
         name: "x".into(),
         business_registration_number: "1234567891".into(),
-        channel_id: "".into(),
-        channel_business_verified: false,
+        industry: "restaurant".into(),
+        owner_operator_id: "owner".into(),
+        ..Default::default()
     };
-    expect_refusal(
+    refused(
         ops.register_partner(no_channel).await,
         Code::InvalidArgument,
         "CHANNEL_REQUIRED",

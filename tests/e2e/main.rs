@@ -1,6 +1,7 @@
 //! End-to-end tests: the whole system, driven only through its public gRPC APIs.
 mod access;
 mod booking_flow;
+mod catalog;
 mod distributed;
 mod reflection;
 mod support;

@@ -1,13 +1,14 @@
-//! Building blocks shared by the end-to-end tests: a partner with a place and a product.
+//! Building blocks shared by the end-to-end tests: a partner with a place and a live product.
 use tonic::Code;
 use uuid::Uuid;
 use yeyak_e2e::{Harness, reason, until};
 use yeyak_proto::{
     catalog::{
-        events::v1::{ConfirmationMode, PaymentMode},
+        events::v1::{ConfirmationMode, InventoryMode, MailOrder, PaymentMode, ReservationType},
         v1::{
-            Product, RegisterPartnerRequest, RegisterPlaceRequest, RegisterProductRequest,
-            ScheduleInput,
+            PlaceRequest, PriceInput, Product, ProductInput, ProductRequest,
+            RecordSellerVerificationRequest, RegisterPartnerRequest, RegisterPlaceRequest,
+            RegisterProductRequest, ReviewRequest, ScheduleInput,
         },
     },
     reservations::v1::{BookRequest, Reservation},
@@ -27,7 +28,48 @@ impl Seeded {
     }
 }
 
-/// Onboards a partner (platform ops), registers a place and a product (the partner's operator).
+/// Asserts a refusal with its gRPC code and reason.
+pub fn refused<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, why: &str) {
+    let status = result.expect_err("must be refused");
+    assert_eq!(status.code(), code, "{status:?}");
+    assert_eq!(reason(&status), why, "{status:?}");
+}
+
+pub fn rid() -> String {
+    Uuid::new_v4().to_string()
+}
+
+/// A date-time product with one price and one slot tomorrow.
+pub fn product_input(
+    mode: ConfirmationMode,
+    payment: PaymentMode,
+    capacity: u32,
+    price_krw: i64,
+) -> ProductInput {
+    let tomorrow = jiff::Timestamp::now().as_microsecond() + 24 * 3600 * 1_000_000;
+    ProductInput {
+        name: "오마카세 디너".into(),
+        reservation_type: ReservationType::DateTime as i32,
+        confirmation_mode: mode as i32,
+        inventory_mode: InventoryMode::PerReservationSchedule as i32,
+        prices: vec![PriceInput {
+            name: "성인".into(),
+            amount_krw: price_krw,
+            payment_mode: payment as i32,
+            ..Default::default()
+        }],
+        schedules: vec![ScheduleInput {
+            starts_at: Some(yeyak_proto::time::from_micros(tomorrow)),
+            ..Default::default()
+        }],
+        capacity,
+        ..Default::default()
+    }
+}
+
+/// Onboards a partner whose owner is the harness's operator (platform ops), verifies it as a
+/// seller, registers a place that ops approve, and a product that ops approve: the product is
+/// live and its schedule becomes bookable once the reservations service learns it.
 pub async fn seed(
     h: &Harness,
     mode: ConfirmationMode,
@@ -35,24 +77,35 @@ pub async fn seed(
     capacity: u32,
     price_krw: i64,
 ) -> Seeded {
-    let partner = h
-        .catalog(h.ops())
-        .await
+    let mut ops = h.catalog(h.ops()).await;
+    let partner = ops
         .register_partner(RegisterPartnerRequest {
-            request_id: Uuid::new_v4().to_string(),
+            request_id: rid(),
             name: "서울 테이블".into(),
             business_registration_number: "123-45-67891".into(),
             channel_id: "_seoultable".into(),
             channel_business_verified: true,
+            industry: "restaurant".into(),
+            owner_operator_id: yeyak_e2e::OPERATOR.into(),
+            ..Default::default()
         })
         .await
         .expect("register partner")
         .into_inner();
     let partner_id = Uuid::parse_str(&partner.partner_id).unwrap();
+    ops.record_seller_verification(RecordSellerVerificationRequest {
+        request_id: rid(),
+        partner_id: partner.partner_id.clone(),
+        settlement_account_verified: true,
+        kyc_verified: true,
+        mail_order: MailOrder::Registered as i32,
+    })
+    .await
+    .expect("seller verified");
     let mut catalog = h.catalog(h.operator(partner_id, None)).await;
     let place = catalog
         .register_place(RegisterPlaceRequest {
-            request_id: Uuid::new_v4().to_string(),
+            request_id: rid(),
             partner_id: partner.partner_id.clone(),
             name: "강남점".into(),
             address: "서울 강남구 테헤란로 1".into(),
@@ -60,22 +113,46 @@ pub async fn seed(
         .await
         .expect("register place")
         .into_inner();
-    let tomorrow = jiff::Timestamp::now().as_microsecond() + 24 * 3600 * 1_000_000;
+    catalog
+        .submit_place(PlaceRequest {
+            request_id: rid(),
+            place_id: place.place_id.clone(),
+        })
+        .await
+        .expect("submit place");
+    ops.review_place(ReviewRequest {
+        request_id: rid(),
+        id: place.place_id.clone(),
+        approve: true,
+        reason: String::new(),
+    })
+    .await
+    .expect("approve place");
     let product = catalog
         .register_product(RegisterProductRequest {
-            request_id: Uuid::new_v4().to_string(),
+            request_id: rid(),
             place_id: place.place_id.clone(),
-            name: "오마카세 디너".into(),
-            confirmation_mode: mode as i32,
-            payment_mode: payment as i32,
-            schedules: vec![ScheduleInput {
-                starts_at: Some(yeyak_proto::time::from_micros(tomorrow)),
-                capacity,
-                price_krw,
-            }],
+            product: Some(product_input(mode, payment, capacity, price_krw)),
         })
         .await
         .expect("register product")
+        .into_inner();
+    catalog
+        .submit_product(ProductRequest {
+            request_id: rid(),
+            product_id: product.product_id.clone(),
+        })
+        .await
+        .expect("submit product");
+    let product = ops
+        .review_product(ReviewRequest {
+            request_id: rid(),
+            id: product.product_id.clone(),
+            approve: true,
+            reason: String::new(),
+        })
+        .await
+        .expect("approve product")
         .into_inner();
     Seeded {
         partner_id,

@@ -72,6 +72,39 @@ pub enum DecodeError {
 }
 
 /// Decodes `event` as `M` when it has M's type; `Ok(None)` when it is another type.
+/// The events of one kind of stream, as one enum over their protobuf messages.
+pub trait EventSet: Sized {
+    /// The event as a log event.
+    fn encode(&self, event_id: Uuid, cause: &Cause) -> NewEvent;
+    /// The log event as one of the set; `Ok(None)` for a type outside the set.
+    fn decode(event: &RecordedEvent) -> Result<Option<Self>, DecodeError>;
+}
+
+/// Declares an enum over protobuf event messages that implements [`EventSet`], with a `From`
+/// for each message.
+#[macro_export]
+macro_rules! event_set {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident($ty:ty)),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        $vis enum $name { $($(#[$vmeta])* $variant($ty)),+ }
+        $(impl From<$ty> for $name {
+            fn from(e: $ty) -> Self { Self::$variant(e) }
+        })+
+        impl $crate::events::EventSet for $name {
+            fn encode(&self, event_id: ::uuid::Uuid, cause: &$crate::events::Cause) -> ::yeyak_eventlog::NewEvent {
+                match self { $(Self::$variant(e) => $crate::events::encode(event_id, e, cause)),+ }
+            }
+            fn decode(event: &::yeyak_eventlog::RecordedEvent) -> Result<Option<Self>, $crate::events::DecodeError> {
+                $(if let Some(e) = $crate::events::decode_as::<$ty>(event)? {
+                    return Ok(Some(Self::$variant(e)));
+                })+
+                Ok(None)
+            }
+        }
+    };
+}
+
 pub fn decode_as<M: Message + Name + Default>(
     event: &RecordedEvent,
 ) -> Result<Option<M>, DecodeError> {

@@ -1,4 +1,6 @@
-//! yeyak catalog: partners, places and products with their reservation schedules.
+//! yeyak catalog: partners, operators, places and products with their reservation schedules,
+//! review lifecycle and policies; it learns each product's reservations from the reservations'
+//! events.
 //!
 //! Layers: [`domain`] (pure rules), [`app`] (load → decide → append), [`api`] (gRPC).
 
@@ -15,23 +17,31 @@ use yeyak_kit::{
     auth::{Authenticated, Authenticator},
 };
 use yeyak_proto::catalog::v1::catalog_service_server::CatalogServiceServer;
+use yeyak_transport::Transport;
 
 /// The catalog's name as an event source.
 pub const SOURCE: &str = "catalog";
+/// The reservations' name as an event source (the catalog learns a product's reservations).
+pub const RESERVATIONS_SOURCE: &str = "reservations";
 /// The port a standalone catalog listens on by default.
 pub const DEFAULT_PORT: u16 = 50051;
 
-/// Serves the catalog on `listener` until `shutdown`.
+/// Serves the catalog on `listener` and consumes the reservations' events until `shutdown`.
 pub async fn serve(
     log: Arc<dyn EventStore>,
+    transport: Arc<dyn Transport>,
     auth: Arc<Authenticator>,
     listener: TcpListener,
     shutdown: CancellationToken,
-) -> Result<(), tonic::transport::Error> {
+) -> Result<(), yeyak_kit::config::BoxError> {
+    let consumer = Arc::new(app::ReservationConsumer::new(log.clone()));
     let api = CatalogServiceServer::new(api::CatalogApi::new(app::Catalog::new(log)));
-    yeyak_kit::server::serve(
+    yeyak_kit::server::serve_with_consumer(
         listener,
         Authenticated::new(api, auth.clone(), &api::POLICY),
+        transport,
+        RESERVATIONS_SOURCE,
+        consumer,
         auth,
         shutdown,
     )

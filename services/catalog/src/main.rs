@@ -10,6 +10,9 @@ struct Config {
     common: CommonConfig,
     #[command(flatten)]
     kafka: KafkaArgs,
+    /// Without Kafka: the reservations' event log, tailed for reservation facts.
+    #[arg(long, env = "YEYAK_RESERVATIONS_EVENTS_URL", hide_env_values = true)]
+    reservations_events_url: Option<String>,
 }
 
 #[tokio::main]
@@ -17,18 +20,23 @@ async fn main() -> Result<(), BoxError> {
     let config = Config::parse();
     let _telemetry = yeyak_kit::telemetry::init("yeyak-catalog");
     let p = config.common.start(yeyak_catalog::DEFAULT_PORT).await?;
-    let (_, relay) = yeyak_kafka::wire(
+    let consumes = [(
+        yeyak_catalog::RESERVATIONS_SOURCE,
+        config.reservations_events_url.clone(),
+    )];
+    let (transport, relay) = yeyak_kafka::wire(
         &config.kafka,
         p.log.clone(),
         yeyak_catalog::SOURCE,
-        &[],
+        &consumes,
         p.shutdown.clone(),
     )
     .await?;
-    let served = yeyak_catalog::serve(p.log, p.auth, p.listener, p.shutdown.clone()).await;
+    let served =
+        yeyak_catalog::serve(p.log, transport, p.auth, p.listener, p.shutdown.clone()).await;
     p.shutdown.cancel();
     if let Some(relay) = relay {
         relay.await??;
     }
-    Ok(served?)
+    served
 }

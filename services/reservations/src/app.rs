@@ -12,8 +12,11 @@ use yeyak_kit::{
     status::{from_append, from_load, status},
 };
 use yeyak_proto::{
-    catalog::events::v1::{ConfirmationMode, ProductRegistered},
-    reservations::events::v1::{InventoryOpened, PaymentMode},
+    catalog::events::v1::{
+        CapacityChanged, ConfirmationMode, InventoryMode, ProductApproved, ReservationSchedule,
+        SchedulesAdded,
+    },
+    reservations::events::v1::{InventoryCapacityChanged, InventoryOpened, PaymentMode},
 };
 use yeyak_transport::{EventHandler, HandlerError};
 
@@ -304,10 +307,37 @@ fn check_actor(caller: &Caller, action: &Action) -> Result<(), Status> {
     }
 }
 
-/// Consumes the catalog's events: a registered product opens the inventory of each of its
-/// reservation schedules, in one append with the inbox row.
+/// Consumes the catalog's events. A product's approval (and schedules added to a live product)
+/// opens the inventory of each new reservation schedule, or re-opens one whose terms a newer
+/// revision changed; a capacity change applies to the unit's inventory. Each in one append with
+/// the inbox row.
+///
+/// Only products whose inventory mode is per reservation schedule are opened: the pooled modes
+/// (per date-time, per date, per period) share one quantity across units, which this service's
+/// per-unit inventory cannot hold yet; opening them per unit could oversell.
 pub struct CatalogConsumer {
     log: Arc<dyn EventStore>,
+}
+
+/// What the catalog said about a product's units.
+struct Units {
+    product_id: String,
+    partner_id: String,
+    place_id: String,
+    confirmation_mode: i32,
+    inventory_mode: i32,
+    revision: u32,
+    units: Vec<ReservationSchedule>,
+}
+
+fn payment_mode(mode: i32) -> Option<PaymentMode> {
+    use yeyak_proto::catalog::events::v1::PaymentMode as Catalog;
+    match Catalog::try_from(mode).ok()? {
+        Catalog::PayAtBooking => Some(PaymentMode::PayAtBooking),
+        Catalog::ReservationOnly => Some(PaymentMode::ReservationOnly),
+        Catalog::Deposit => Some(PaymentMode::Deposit),
+        Catalog::Unspecified => None,
+    }
 }
 
 impl CatalogConsumer {
@@ -315,6 +345,123 @@ impl CatalogConsumer {
 
     pub fn new(log: Arc<dyn EventStore>) -> Self {
         Self { log }
+    }
+
+    fn units(event: &RecordedEvent) -> Result<Option<Units>, HandlerError> {
+        let poison = |e: yeyak_kit::events::DecodeError| HandlerError::Poison(e.to_string());
+        if let Some(e) = decode_as::<ProductApproved>(event).map_err(poison)? {
+            let def = e.definition.unwrap_or_default();
+            return Ok(Some(Units {
+                product_id: e.product_id,
+                partner_id: e.partner_id,
+                place_id: e.place_id,
+                confirmation_mode: def.confirmation_mode,
+                inventory_mode: def.inventory_mode,
+                revision: e.revision,
+                units: def.reservation_schedules,
+            }));
+        }
+        if let Some(e) = decode_as::<SchedulesAdded>(event).map_err(poison)? {
+            return Ok(e.live.then_some(Units {
+                product_id: e.product_id,
+                partner_id: e.partner_id,
+                place_id: e.place_id,
+                confirmation_mode: e.confirmation_mode,
+                inventory_mode: e.inventory_mode,
+                revision: 0,
+                units: e.reservation_schedules,
+            }));
+        }
+        Ok(None)
+    }
+
+    async fn open(&self, event: &RecordedEvent, units: Units) -> Result<(), HandlerError> {
+        if units.inventory_mode != InventoryMode::PerReservationSchedule as i32 {
+            tracing::warn!(
+                product_id = %units.product_id,
+                "pooled inventory modes are not bookable yet; the product's units stay closed"
+            );
+            return Ok(());
+        }
+        let cause = Cause::reaction(Self::NAME, event);
+        let mut request = AppendRequest::default().with_inbox(Self::NAME, event.event_id);
+        for (n, u) in units.units.iter().enumerate() {
+            let Some(payment_mode) = payment_mode(u.payment_mode) else {
+                return Err(HandlerError::Poison(format!(
+                    "unit {} has no payment mode",
+                    u.reservation_schedule_id
+                )));
+            };
+            let (inventory, version) = self
+                .inventory_of(&u.reservation_schedule_id)
+                .await
+                .map_err(|s| HandlerError::Retry(s.to_string()))?;
+            let opened = InventoryOpened {
+                reservation_schedule_id: u.reservation_schedule_id.clone(),
+                product_id: units.product_id.clone(),
+                partner_id: units.partner_id.clone(),
+                place_id: units.place_id.clone(),
+                starts_at: u.starts_at,
+                // Capacity moves only by the catalog's capacity changes once open.
+                capacity: inventory.opened.as_ref().map_or(u.capacity, |o| o.capacity),
+                price_krw: u.price_krw,
+                requires_approval: units.confirmation_mode == ConfirmationMode::Approval as i32,
+                payment_mode: payment_mode as i32,
+                ends_at: u.ends_at,
+                booking_opens_at: u.booking_opens_at,
+                booking_closes_at: u.booking_closes_at,
+                min_headcount: u.min_headcount,
+                max_headcount: u.max_headcount,
+                revision: units.revision,
+            };
+            if inventory.opened.as_ref() == Some(&opened) {
+                continue;
+            }
+            let id = derived_id(Self::NAME, &event.event_id.to_string(), n as u32);
+            request = request.and(
+                inventory_stream(&u.reservation_schedule_id),
+                expected(version),
+                vec![encode(id, &opened, &cause)],
+            );
+        }
+        if request.streams.is_empty() {
+            return Ok(());
+        }
+        HandlerError::from_append(self.log.append(request).await)
+    }
+
+    async fn inventory_of(&self, id: &str) -> Result<(Inventory, Option<u64>), Status> {
+        Reservations::new(self.log.clone()).inventory(id).await
+    }
+
+    async fn change_capacity(
+        &self,
+        event: &RecordedEvent,
+        e: CapacityChanged,
+    ) -> Result<(), HandlerError> {
+        // Per reservation schedule, the pool is the unit: its key is the unit's id.
+        let (inventory, version) = self
+            .inventory_of(&e.inventory_key)
+            .await
+            .map_err(|s| HandlerError::Retry(s.to_string()))?;
+        if inventory.opened.is_none() {
+            return Ok(());
+        }
+        let cause = Cause::reaction(Self::NAME, event);
+        let id = derived_id(Self::NAME, &event.event_id.to_string(), 0);
+        let request = AppendRequest::single(
+            inventory_stream(&e.inventory_key),
+            expected(version),
+            vec![encode(
+                id,
+                &InventoryCapacityChanged {
+                    capacity: e.capacity,
+                },
+                &cause,
+            )],
+        )
+        .with_inbox(Self::NAME, event.event_id);
+        HandlerError::from_append(self.log.append(request).await)
     }
 }
 
@@ -325,57 +472,15 @@ impl EventHandler for CatalogConsumer {
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
-        let Some(product) = decode_as::<ProductRegistered>(event)
-            .map_err(|e| HandlerError::Poison(e.to_string()))?
-        else {
-            // Other catalog facts do not concern inventory.
-            return Ok(());
-        };
-        let cause = Cause::reaction(Self::NAME, event);
-        let payment_mode =
-            match yeyak_proto::catalog::events::v1::PaymentMode::try_from(product.payment_mode) {
-                Ok(yeyak_proto::catalog::events::v1::PaymentMode::PayAtBooking) => {
-                    PaymentMode::PayAtBooking
-                }
-                Ok(yeyak_proto::catalog::events::v1::PaymentMode::ReservationOnly) => {
-                    PaymentMode::ReservationOnly
-                }
-                _ => {
-                    return Err(HandlerError::Poison(format!(
-                        "product {} has no payment mode",
-                        product.product_id
-                    )));
-                }
-            };
-        let mut request = AppendRequest::default().with_inbox(Self::NAME, event.event_id);
-        for (n, s) in product.reservation_schedules.iter().enumerate() {
-            let opened = InventoryOpened {
-                reservation_schedule_id: s.reservation_schedule_id.clone(),
-                product_id: product.product_id.clone(),
-                partner_id: product.partner_id.clone(),
-                place_id: product.place_id.clone(),
-                starts_at: s.starts_at,
-                capacity: s.capacity,
-                price_krw: s.price_krw,
-                requires_approval: product.confirmation_mode == ConfirmationMode::Approval as i32,
-                payment_mode: payment_mode as i32,
-            };
-            let id = derived_id(Self::NAME, &event.event_id.to_string(), n as u32);
-            request = request.and(
-                inventory_stream(&s.reservation_schedule_id),
-                ExpectedVersion::NoStream,
-                vec![encode(id, &opened, &cause)],
-            );
+        if let Some(units) = Self::units(event)? {
+            return self.open(event, units).await;
         }
-        if request.streams.is_empty() {
-            return Ok(());
+        if let Some(e) =
+            decode_as::<CapacityChanged>(event).map_err(|e| HandlerError::Poison(e.to_string()))?
+        {
+            return self.change_capacity(event, e).await;
         }
-        match self.log.append(request).await {
-            // The schedule's inventory was opened by another event: replaying cannot fix that.
-            Err(AppendError::Conflict { stream_id, .. }) => Err(HandlerError::Poison(format!(
-                "{stream_id} was already opened by another event"
-            ))),
-            other => HandlerError::from_append(other),
-        }
+        // Other catalog facts do not concern inventory.
+        Ok(())
     }
 }

@@ -4,38 +4,48 @@ use std::sync::Arc;
 use uuid::Uuid;
 use yeyak_eventlog::{EventStore, Metadata, Position, RecordedEvent};
 use yeyak_proto::catalog::events::v1::{
-    ConfirmationMode, PaymentMode, ProductRegistered, ReservationSchedule,
+    ConfirmationMode, InventoryMode, PaymentMode, ProductApproved, ProductDefinition,
+    ReservationSchedule,
 };
 use yeyak_transport::EventHandler;
 
 use crate::app::CatalogConsumer;
 
-/// Feeds the catalog consumer a `ProductRegistered` with one free, instantly confirmed schedule
+/// Feeds the catalog consumer a `ProductApproved` with one free, instantly confirmed schedule
 /// of `capacity` seats starting in an hour; returns the schedule id.
 pub async fn open_schedule(log: Arc<dyn EventStore>, capacity: u32) -> Uuid {
     let schedule = Uuid::new_v4();
-    let product = ProductRegistered {
-        product_id: Uuid::new_v4().to_string(),
+    let product_id = Uuid::new_v4().to_string();
+    let product = ProductApproved {
+        product_id: product_id.clone(),
         partner_id: Uuid::new_v4().to_string(),
         place_id: Uuid::new_v4().to_string(),
-        name: "hot".into(),
-        confirmation_mode: ConfirmationMode::Instant as i32,
-        payment_mode: PaymentMode::ReservationOnly as i32,
-        reservation_schedules: vec![ReservationSchedule {
-            reservation_schedule_id: schedule.to_string(),
-            starts_at: Some(yeyak_proto::time::from_micros(
-                jiff::Timestamp::now().as_microsecond() + 3_600_000_000,
-            )),
-            capacity,
-            price_krw: 0,
-        }],
+        revision: 1,
+        definition: Some(ProductDefinition {
+            name: "hot".into(),
+            confirmation_mode: ConfirmationMode::Instant as i32,
+            inventory_mode: InventoryMode::PerReservationSchedule as i32,
+            reservation_schedules: vec![ReservationSchedule {
+                reservation_schedule_id: schedule.to_string(),
+                starts_at: Some(yeyak_proto::time::from_micros(
+                    jiff::Timestamp::now().as_microsecond() + 3_600_000_000,
+                )),
+                capacity,
+                price_krw: 0,
+                payment_mode: PaymentMode::ReservationOnly as i32,
+                visible: true,
+                inventory_key: schedule.to_string(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
     };
     let event = RecordedEvent {
         position: Position::START,
         event_id: Uuid::new_v4(),
-        stream_id: format!("product-{}", product.product_id),
+        stream_id: format!("product-{product_id}"),
         stream_version: 1,
-        event_type: <ProductRegistered as prost::Name>::full_name(),
+        event_type: <ProductApproved as prost::Name>::full_name(),
         schema_version: yeyak_kit::events::SCHEMA_VERSION,
         payload: prost::Message::encode_to_vec(&product),
         metadata: Metadata {

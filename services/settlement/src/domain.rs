@@ -8,9 +8,14 @@ use yeyak_proto::{
 /// Highest commission rate accepted in configuration: 30 %.
 pub const MAX_COMMISSION_BPS: u32 = 3_000;
 
+/// Whether the customer paid through the platform (pay at booking or a deposit).
+fn paid_online(payment_mode: i32) -> bool {
+    payment_mode == PaymentMode::PayAtBooking as i32 || payment_mode == PaymentMode::Deposit as i32
+}
+
 /// Commission on `paid_krw` at `bps` basis points, rounded half up to the won.
 pub fn commission(paid_krw: i64, payment_mode: i32, bps: u32) -> i64 {
-    if payment_mode != PaymentMode::PayAtBooking as i32 || paid_krw <= 0 {
+    if !paid_online(payment_mode) || paid_krw <= 0 {
         return 0;
     }
     (paid_krw * i64::from(bps) + 5_000) / 10_000
@@ -23,7 +28,7 @@ pub fn line(
     source_event_id: String,
     bps: u32,
 ) -> SettlementLineRecorded {
-    let gross = if completed.payment_mode == PaymentMode::PayAtBooking as i32 {
+    let gross = if paid_online(completed.payment_mode) {
         completed.paid_krw.max(0)
     } else {
         0
@@ -52,6 +57,7 @@ mod tests {
             place_id: "pl".into(),
             paid_krw: paid,
             payment_mode: mode as i32,
+            product_id: "prod".into(),
         }
     }
 

@@ -95,10 +95,14 @@ impl System {
         };
         let mut tasks: Vec<JoinHandle<Result<(), BoxError>>> = Vec::new();
         {
+            let transport = Arc::new(
+                LogTailTransport::new(catalog.clone())
+                    .with_source(yeyak_reservations::SOURCE, reservations.clone()),
+            );
             let (log, auth, shutdown) = (catalog.clone(), auth.clone(), shutdown.clone());
-            tasks.push(tokio::spawn(async move {
-                Ok(yeyak_catalog::serve(log, auth, l_catalog, shutdown).await?)
-            }));
+            tasks.push(tokio::spawn(yeyak_catalog::serve(
+                log, transport, auth, l_catalog, shutdown,
+            )));
         }
         {
             let transport = Arc::new(

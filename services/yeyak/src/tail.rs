@@ -164,6 +164,7 @@ mod tests {
             reservation_id: "r-1".into(),
             partner_id: "p-1".into(),
             place_id: "pl-1".into(),
+            product_id: "pr-1".into(),
         };
         let event = RecordedEvent {
             position: Position {

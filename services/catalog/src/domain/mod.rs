@@ -3,8 +3,10 @@
 //! Events are the generated `yeyak.catalog.events.v1` messages: the public contract is the
 //! domain's vocabulary. Commands are validated Rust types.
 
+pub mod access;
 pub mod booking_window;
 pub mod cancellation_policy;
+pub mod definition;
 pub mod display;
 pub mod partner;
 pub mod place;
@@ -32,9 +34,33 @@ pub enum CatalogError {
         reason: &'static str,
         message: String,
     },
+    /// The caller's role or places do not allow the action.
+    #[error("{message}")]
+    Forbidden {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 impl CatalogError {
+    /// The machine-readable reason code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            CatalogError::Invalid { reason, .. }
+            | CatalogError::NotFound { reason, .. }
+            | CatalogError::Precondition { reason, .. }
+            | CatalogError::Forbidden { reason, .. } => reason,
+            CatalogError::AlreadyExists(_) => "ALREADY_EXISTS",
+        }
+    }
+
+    pub(crate) fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
+        CatalogError::Precondition {
+            reason,
+            message: message.into(),
+        }
+    }
+
     pub(crate) fn invalid(
         field: &'static str,
         reason: &'static str,

@@ -1,17 +1,113 @@
-//! Partners: onboarding with a linked KakaoTalk channel.
-use yeyak_proto::catalog::events::v1::PartnerRegistered;
+//! Partners: onboarding with a linked KakaoTalk channel, channel facts, operators and the
+//! seller verification paid products need (domain.md §2.1, S7, S10).
+use std::collections::{BTreeMap, BTreeSet};
+
+use yeyak_proto::catalog::events::v1::{
+    ChannelCustomMenuInstalled, ChannelHomeCardInstalled, ChannelSettingsRecorded, MailOrder,
+    OperatorAccepted, OperatorInvited, OperatorRole, PartnerRegistered, SellerVerificationRecorded,
+};
 
 use super::CatalogError;
+
+yeyak_kit::event_set! {
+    /// What happens on a partner's stream.
+    pub enum PartnerEvent {
+        Registered(PartnerRegistered),
+        HomeCardInstalled(ChannelHomeCardInstalled),
+        CustomMenuInstalled(ChannelCustomMenuInstalled),
+        ChannelSettings(ChannelSettingsRecorded),
+        OperatorInvited(OperatorInvited),
+        OperatorAccepted(OperatorAccepted),
+        SellerVerification(SellerVerificationRecorded),
+    }
+}
+
+/// Industries (업종) a partner may onboard in.
+pub const INDUSTRIES: &[&str] = &[
+    "restaurant",
+    "beauty",
+    "living",
+    "ticket_leisure",
+    "hospital",
+    "lodging",
+    "class",
+];
+
+/// Industries that onboard only with a business-verified channel. The sources say "some
+/// industries" without a list; these two are where a wrong seller costs the customer most.
+pub const VERIFIED_CHANNEL_INDUSTRIES: &[&str] = &["hospital", "lodging"];
+
+/// An operator of the partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    pub role: OperatorRole,
+    /// `None`: every place of the partner.
+    pub places: Option<BTreeSet<String>>,
+    /// Active from acceptance.
+    pub active: bool,
+}
+
+impl Operator {
+    pub fn granted(&self, place_id: &str) -> bool {
+        self.places.as_ref().is_none_or(|p| p.contains(place_id))
+    }
+}
 
 /// A partner as its stream folds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Partner {
     pub registered: Option<PartnerRegistered>,
+    pub home_card_installed: bool,
+    pub custom_menu_kept: bool,
+    pub channel: ChannelSettingsRecorded,
+    pub seller: SellerVerificationRecorded,
+    pub operators: BTreeMap<String, Operator>,
 }
 
 impl Partner {
-    pub fn apply(&mut self, event: PartnerRegistered) {
-        self.registered = Some(event);
+    pub fn apply(&mut self, event: PartnerEvent) {
+        match event {
+            PartnerEvent::Registered(e) => self.registered = Some(e),
+            PartnerEvent::HomeCardInstalled(_) => self.home_card_installed = true,
+            PartnerEvent::CustomMenuInstalled(e) => self.custom_menu_kept = e.existing_menu_kept,
+            PartnerEvent::ChannelSettings(e) => self.channel = e,
+            PartnerEvent::SellerVerification(e) => self.seller = e,
+            PartnerEvent::OperatorInvited(e) => {
+                let role = e.role();
+                self.operators.insert(
+                    e.operator_id,
+                    Operator {
+                        role,
+                        places: (!e.all_places).then(|| e.place_ids.into_iter().collect()),
+                        active: false,
+                    },
+                );
+            }
+            PartnerEvent::OperatorAccepted(e) => {
+                if let Some(op) = self.operators.get_mut(&e.operator_id) {
+                    op.active = true;
+                }
+            }
+        }
+    }
+
+    fn require_registered(&self) -> Result<&PartnerRegistered, CatalogError> {
+        self.registered.as_ref().ok_or(CatalogError::NotFound {
+            what: "partner",
+            reason: "PARTNER_NOT_FOUND",
+        })
+    }
+
+    /// Settlement verified, KYC verified and a mail-order registration (or exemption) recorded.
+    pub fn may_sell_paid_products(&self) -> bool {
+        self.seller.settlement_account_verified
+            && self.seller.kyc_verified
+            && self.seller.mail_order() != MailOrder::Unspecified
+    }
+
+    /// The active operator with this account, if any.
+    pub fn active_operator(&self, operator_id: &str) -> Option<&Operator> {
+        self.operators.get(operator_id).filter(|o| o.active)
     }
 }
 
@@ -23,13 +119,17 @@ pub struct RegisterPartner {
     pub business_registration_number: String,
     pub channel_id: String,
     pub channel_business_verified: bool,
+    pub industry: String,
+    pub channel_has_home_card: bool,
+    pub channel_has_custom_menu: bool,
+    /// The owner's account: the first Admin, active at once (the owner onboards themself).
+    pub owner_operator_id: String,
 }
 
-/// Onboarding requires a linked channel and a valid business registration number (사업자등록번호).
-pub fn register(
-    state: &Partner,
-    cmd: RegisterPartner,
-) -> Result<Vec<PartnerRegistered>, CatalogError> {
+/// Onboarding requires a linked channel (business-verified for some industries) and a valid
+/// business registration number (사업자등록번호). The channel gets the home card and the custom
+/// menu; a custom menu it already has is kept.
+pub fn register(state: &Partner, cmd: RegisterPartner) -> Result<Vec<PartnerEvent>, CatalogError> {
     if state.registered.is_some() {
         return Err(CatalogError::AlreadyExists("partner"));
     }
@@ -40,6 +140,24 @@ pub fn register(
             "a linked KakaoTalk channel is required to onboard",
         ));
     }
+    if !INDUSTRIES.contains(&cmd.industry.as_str()) {
+        return Err(CatalogError::invalid(
+            "industry",
+            "UNKNOWN_INDUSTRY",
+            format!("choose one of {}", INDUSTRIES.join(", ")),
+        ));
+    }
+    if VERIFIED_CHANNEL_INDUSTRIES.contains(&cmd.industry.as_str())
+        && !cmd.channel_business_verified
+    {
+        return Err(CatalogError::Precondition {
+            reason: "BUSINESS_VERIFIED_CHANNEL_REQUIRED",
+            message: format!(
+                "the {} industry onboards only with a business-verified channel",
+                cmd.industry
+            ),
+        });
+    }
     if !valid_business_registration_number(&cmd.business_registration_number) {
         return Err(CatalogError::invalid(
             "business_registration_number",
@@ -47,13 +165,198 @@ pub fn register(
             "must be the 10 digits of a valid 사업자등록번호 (check digit included)",
         ));
     }
-    Ok(vec![PartnerRegistered {
-        partner_id: cmd.partner_id.to_string(),
-        name: cmd.name,
-        business_registration_number: cmd.business_registration_number,
-        channel_id: cmd.channel_id,
-        channel_business_verified: cmd.channel_business_verified,
-    }])
+    if cmd.owner_operator_id.trim().is_empty() {
+        return Err(CatalogError::invalid(
+            "owner_operator_id",
+            "REQUIRED",
+            "the owner's account is required",
+        ));
+    }
+    let partner_id = cmd.partner_id.to_string();
+    Ok(vec![
+        PartnerRegistered {
+            partner_id: partner_id.clone(),
+            name: cmd.name,
+            business_registration_number: cmd.business_registration_number,
+            channel_id: cmd.channel_id.clone(),
+            channel_business_verified: cmd.channel_business_verified,
+            industry: cmd.industry,
+        }
+        .into(),
+        ChannelHomeCardInstalled {
+            partner_id: partner_id.clone(),
+            channel_id: cmd.channel_id.clone(),
+            previous_card_moved_down: cmd.channel_has_home_card,
+        }
+        .into(),
+        ChannelCustomMenuInstalled {
+            partner_id: partner_id.clone(),
+            channel_id: cmd.channel_id,
+            existing_menu_kept: cmd.channel_has_custom_menu,
+        }
+        .into(),
+        OperatorInvited {
+            partner_id: partner_id.clone(),
+            operator_id: cmd.owner_operator_id.clone(),
+            role: OperatorRole::Admin as i32,
+            all_places: true,
+            place_ids: vec![],
+        }
+        .into(),
+        OperatorAccepted {
+            partner_id,
+            operator_id: cmd.owner_operator_id,
+        }
+        .into(),
+    ])
+}
+
+/// Records the channel's chat settings.
+pub fn record_channel_settings(
+    state: &Partner,
+    one_to_one_chat: bool,
+    chatbot_with_chat: bool,
+) -> Result<Vec<PartnerEvent>, CatalogError> {
+    let p = state.require_registered()?;
+    let e = ChannelSettingsRecorded {
+        partner_id: p.partner_id.clone(),
+        one_to_one_chat,
+        chatbot_with_chat,
+    };
+    Ok(if e == state.channel {
+        vec![]
+    } else {
+        vec![e.into()]
+    })
+}
+
+/// Records settlement verification, KYC and the mail-order registration.
+pub fn record_seller_verification(
+    state: &Partner,
+    settlement_account_verified: bool,
+    kyc_verified: bool,
+    mail_order: MailOrder,
+) -> Result<Vec<PartnerEvent>, CatalogError> {
+    let p = state.require_registered()?;
+    let e = SellerVerificationRecorded {
+        partner_id: p.partner_id.clone(),
+        settlement_account_verified,
+        kyc_verified,
+        mail_order: mail_order as i32,
+    };
+    Ok(if e == state.seller {
+        vec![]
+    } else {
+        vec![e.into()]
+    })
+}
+
+/// Command: invite an operator.
+#[derive(Debug, Clone)]
+pub struct InviteOperator {
+    pub operator_id: String,
+    pub role: OperatorRole,
+    /// `None`: every place.
+    pub places: Option<BTreeSet<String>>,
+}
+
+/// Who may invite whom: an Admin invites any role; a Master invites Members within its own
+/// places; a Member invites nobody. An operator is invited once.
+pub fn invite_operator(
+    state: &Partner,
+    inviter: Option<&Operator>,
+    cmd: InviteOperator,
+    known_places: &BTreeSet<String>,
+) -> Result<Vec<PartnerEvent>, CatalogError> {
+    let p = state.require_registered()?;
+    if cmd.operator_id.trim().is_empty() {
+        return Err(CatalogError::invalid(
+            "operator_id",
+            "REQUIRED",
+            "the invited account is required",
+        ));
+    }
+    if cmd.role == OperatorRole::Unspecified {
+        return Err(CatalogError::invalid(
+            "role",
+            "REQUIRED",
+            "choose ADMIN, MASTER or MEMBER",
+        ));
+    }
+    if let Some(places) = &cmd.places {
+        if places.is_empty() {
+            return Err(CatalogError::invalid(
+                "place_ids",
+                "REQUIRED",
+                "grant all places or at least one",
+            ));
+        }
+        if let Some(unknown) = places.iter().find(|id| !known_places.contains(*id)) {
+            return Err(CatalogError::invalid(
+                "place_ids",
+                "UNKNOWN_PLACE",
+                format!("{unknown} is not a place of this partner"),
+            ));
+        }
+    }
+    if let Some(inviter) = inviter {
+        let allowed = match inviter.role {
+            OperatorRole::Admin => true,
+            OperatorRole::Master => {
+                cmd.role == OperatorRole::Member
+                    && match (&cmd.places, &inviter.places) {
+                        (_, None) => true,
+                        (Some(wanted), Some(own)) => wanted.is_subset(own),
+                        (None, Some(_)) => false,
+                    }
+            }
+            _ => false,
+        };
+        if !allowed {
+            return Err(CatalogError::Forbidden {
+                reason: "ROLE_MAY_NOT_INVITE",
+                message: format!(
+                    "a {:?} may not invite a {:?} with these places",
+                    inviter.role, cmd.role
+                ),
+            });
+        }
+    }
+    if state.operators.contains_key(&cmd.operator_id) {
+        return Err(CatalogError::AlreadyExists("operator"));
+    }
+    Ok(vec![
+        OperatorInvited {
+            partner_id: p.partner_id.clone(),
+            operator_id: cmd.operator_id,
+            role: cmd.role as i32,
+            all_places: cmd.places.is_none(),
+            place_ids: cmd.places.into_iter().flatten().collect(),
+        }
+        .into(),
+    ])
+}
+
+/// The invited account accepts and becomes active; accepting twice changes nothing.
+pub fn accept_invitation(
+    state: &Partner,
+    operator_id: &str,
+) -> Result<Vec<PartnerEvent>, CatalogError> {
+    let p = state.require_registered()?;
+    match state.operators.get(operator_id) {
+        None => Err(CatalogError::NotFound {
+            what: "invitation",
+            reason: "INVITATION_NOT_FOUND",
+        }),
+        Some(op) if op.active => Ok(vec![]),
+        Some(_) => Ok(vec![
+            OperatorAccepted {
+                partner_id: p.partner_id.clone(),
+                operator_id: operator_id.to_string(),
+            }
+            .into(),
+        ]),
+    }
 }
 
 /// The Korean business registration number: 10 digits, the last a weighted check digit.
@@ -77,8 +380,28 @@ mod tests {
             name: "Seoul Table".into(),
             business_registration_number: "1234567891".into(),
             channel_id: "_xkakao".into(),
-            channel_business_verified: true,
+            channel_business_verified: false,
+            industry: "restaurant".into(),
+            channel_has_home_card: false,
+            channel_has_custom_menu: false,
+            owner_operator_id: "owner".into(),
         }
+    }
+
+    fn given(events: Vec<PartnerEvent>) -> Partner {
+        let mut p = Partner::default();
+        for e in events {
+            p.apply(e);
+        }
+        p
+    }
+
+    fn onboarded() -> Partner {
+        given(register(&Partner::default(), cmd()).unwrap())
+    }
+
+    fn reason(e: CatalogError) -> &'static str {
+        e.reason()
     }
 
     #[test]
@@ -91,13 +414,71 @@ mod tests {
             },
         )
         .unwrap_err();
-        assert!(matches!(
-            err,
-            CatalogError::Invalid {
-                reason: "CHANNEL_REQUIRED",
-                ..
+        assert_eq!(reason(err), "CHANNEL_REQUIRED");
+    }
+
+    #[test]
+    fn industries_flagged_for_verification_need_a_business_verified_channel() {
+        let lodging = RegisterPartner {
+            industry: "lodging".into(),
+            ..cmd()
+        };
+        assert_eq!(
+            reason(register(&Partner::default(), lodging.clone()).unwrap_err()),
+            "BUSINESS_VERIFIED_CHANNEL_REQUIRED"
+        );
+        assert!(
+            register(
+                &Partner::default(),
+                RegisterPartner {
+                    channel_business_verified: true,
+                    ..lodging
+                }
+            )
+            .is_ok()
+        );
+        assert!(
+            register(&Partner::default(), cmd()).is_ok(),
+            "restaurants need no verification"
+        );
+    }
+
+    #[test]
+    fn onboarding_installs_the_home_card_and_keeps_an_existing_custom_menu() {
+        let fresh = onboarded();
+        assert!(fresh.home_card_installed);
+        assert!(!fresh.custom_menu_kept);
+        let events = register(
+            &Partner::default(),
+            RegisterPartner {
+                channel_has_custom_menu: true,
+                channel_has_home_card: true,
+                ..cmd()
+            },
+        )
+        .unwrap();
+        assert!(events.contains(&PartnerEvent::CustomMenuInstalled(
+            ChannelCustomMenuInstalled {
+                partner_id: uuid::Uuid::nil().to_string(),
+                channel_id: "_xkakao".into(),
+                existing_menu_kept: true,
             }
-        ));
+        )));
+        assert!(
+            events.contains(&PartnerEvent::HomeCardInstalled(ChannelHomeCardInstalled {
+                partner_id: uuid::Uuid::nil().to_string(),
+                channel_id: "_xkakao".into(),
+                previous_card_moved_down: true,
+            }))
+        );
+    }
+
+    #[test]
+    fn the_owner_is_the_first_active_admin() {
+        let p = onboarded();
+        let owner = p.active_operator("owner").expect("active");
+        assert_eq!(owner.role, OperatorRole::Admin);
+        assert!(owner.granted("any place"));
     }
 
     #[test]
@@ -112,26 +493,150 @@ mod tests {
                 business_registration_number: "1234567890".into(),
                 ..cmd()
             },
-        );
-        assert!(matches!(
-            err,
-            Err(CatalogError::Invalid {
-                field: "business_registration_number",
-                ..
-            })
-        ));
+        )
+        .unwrap_err();
+        assert_eq!(reason(err), "INVALID_BUSINESS_REGISTRATION_NUMBER");
     }
 
     #[test]
-    fn a_partner_registers_once() {
-        let mut partner = Partner::default();
-        for e in register(&partner, cmd()).unwrap() {
-            partner.apply(e);
-        }
+    fn the_business_registration_number_is_immutable_a_partner_registers_once() {
+        let p = onboarded();
+        let again = RegisterPartner {
+            business_registration_number: "2208162517".into(),
+            ..cmd()
+        };
         assert_eq!(
-            register(&partner, cmd()),
+            register(&p, again),
             Err(CatalogError::AlreadyExists("partner"))
         );
+        assert_eq!(
+            p.registered.unwrap().business_registration_number,
+            "1234567891"
+        );
+    }
+
+    #[test]
+    fn operators_are_active_only_once_they_accept() {
+        let mut p = onboarded();
+        let places: BTreeSet<String> = ["a".to_string()].into();
+        let admin = p.active_operator("owner").cloned();
+        for e in invite_operator(
+            &p,
+            admin.as_ref(),
+            InviteOperator {
+                operator_id: "kim".into(),
+                role: OperatorRole::Member,
+                places: Some(places.clone()),
+            },
+            &places,
+        )
+        .unwrap()
+        {
+            p.apply(e);
+        }
+        assert!(p.active_operator("kim").is_none(), "invited, not active");
+        for e in accept_invitation(&p, "kim").unwrap() {
+            p.apply(e);
+        }
+        let kim = p.active_operator("kim").expect("active after accepting");
+        assert!(kim.granted("a") && !kim.granted("b"));
+        assert_eq!(accept_invitation(&p, "kim").unwrap(), vec![]);
+        assert_eq!(
+            reason(accept_invitation(&p, "lee").unwrap_err()),
+            "INVITATION_NOT_FOUND"
+        );
+    }
+
+    #[test]
+    fn a_master_invites_only_members_of_its_own_places_and_a_member_invites_nobody() {
+        let p = onboarded();
+        let known: BTreeSet<String> = ["a".to_string(), "b".to_string()].into();
+        let master = Operator {
+            role: OperatorRole::Master,
+            places: Some(["a".to_string()].into()),
+            active: true,
+        };
+        let invite = |role, places: Option<&[&str]>| InviteOperator {
+            operator_id: "new".into(),
+            role,
+            places: places.map(|p| p.iter().map(|s| s.to_string()).collect()),
+        };
+        assert!(
+            invite_operator(
+                &p,
+                Some(&master),
+                invite(OperatorRole::Member, Some(&["a"])),
+                &known
+            )
+            .is_ok()
+        );
+        for refused in [
+            invite(OperatorRole::Master, Some(&["a"])),
+            invite(OperatorRole::Member, Some(&["b"])),
+            invite(OperatorRole::Member, None),
+        ] {
+            assert_eq!(
+                reason(invite_operator(&p, Some(&master), refused, &known).unwrap_err()),
+                "ROLE_MAY_NOT_INVITE"
+            );
+        }
+        let member = Operator {
+            role: OperatorRole::Member,
+            ..master
+        };
+        assert_eq!(
+            reason(
+                invite_operator(
+                    &p,
+                    Some(&member),
+                    invite(OperatorRole::Member, Some(&["a"])),
+                    &known
+                )
+                .unwrap_err()
+            ),
+            "ROLE_MAY_NOT_INVITE"
+        );
+        assert_eq!(
+            reason(
+                invite_operator(
+                    &p,
+                    None,
+                    invite(OperatorRole::Member, Some(&["zzz"])),
+                    &known
+                )
+                .unwrap_err()
+            ),
+            "UNKNOWN_PLACE"
+        );
+    }
+
+    #[test]
+    fn paid_products_need_settlement_kyc_and_mail_order() {
+        let mut p = onboarded();
+        assert!(!p.may_sell_paid_products());
+        for e in record_seller_verification(&p, true, true, MailOrder::Unspecified).unwrap() {
+            p.apply(e);
+        }
+        assert!(
+            !p.may_sell_paid_products(),
+            "no mail-order registration yet"
+        );
+        for e in record_seller_verification(&p, true, true, MailOrder::Exempt).unwrap() {
+            p.apply(e);
+        }
+        assert!(p.may_sell_paid_products());
+    }
+
+    #[test]
+    fn channel_settings_are_kept_as_facts_and_unchanged_settings_append_nothing() {
+        let mut p = onboarded();
+        let events = record_channel_settings(&p, true, false).unwrap();
+        assert_eq!(events.len(), 1);
+        for e in events {
+            p.apply(e);
+        }
+        assert!(p.channel.one_to_one_chat && !p.channel.chatbot_with_chat);
+        assert_eq!(record_channel_settings(&p, true, false).unwrap(), vec![]);
     }
 
     proptest::proptest! {

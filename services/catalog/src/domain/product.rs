@@ -1,265 +1,1246 @@
-//! Products with their reservation schedules (schedule × price, the bookable unit).
-use yeyak_proto::catalog::events::v1::{
-    ConfirmationMode, PaymentMode, ProductRegistered, ReservationSchedule,
+//! The product aggregate: a working definition (the draft, or a live product's pending
+//! revision), the live definition, the review lifecycle, the partner-set status, and the
+//! operational changes that apply at once (schedules added, capacity, visibility).
+use std::collections::BTreeMap;
+
+use yeyak_proto::{
+    catalog::events::v1::{
+        CapacityChanged, ProductApproved, ProductDefinition, ProductDeleted, ProductEdited,
+        ProductRegistered, ProductRejected, ProductRevisionRejected, ProductRevisionSubmitted,
+        ProductSanctioned, ProductStatus, ProductStatusSet, ProductSubmitted, ReservationTracked,
+        ReservationType, SchedulesAdded, TrackedState, VisibilityLevel, VisibilitySet,
+    },
+    time::to_micros,
 };
 
-use super::{CatalogError, place::Place};
+use super::{
+    CatalogError,
+    definition::{self, ScheduleSpec},
+    display::{self, Displayed, Facts, PartnerStatus, Review, Window},
+    partner::Partner,
+    place::{Place, PlaceState},
+    review::{self, Lifecycle, ReviewCommand, ReviewEvent},
+};
 
-/// Most reservation schedules one product registration may carry.
-pub const MAX_SCHEDULES: usize = 500;
-/// Largest capacity of one reservation schedule.
-pub const MAX_CAPACITY: u32 = 10_000;
-/// Largest price in won.
-pub const MAX_PRICE_KRW: i64 = 100_000_000;
-/// How far ahead schedules may be registered: 6 months (183 days), in microseconds.
-pub const MAX_AHEAD_US: i64 = 183 * 24 * 3600 * 1_000_000;
+yeyak_kit::event_set! {
+    /// What happens on a product's stream.
+    pub enum ProductEvent {
+        Registered(ProductRegistered),
+        Edited(ProductEdited),
+        Submitted(ProductSubmitted),
+        Approved(ProductApproved),
+        Rejected(ProductRejected),
+        RevisionSubmitted(ProductRevisionSubmitted),
+        RevisionRejected(ProductRevisionRejected),
+        Sanctioned(ProductSanctioned),
+        StatusSet(ProductStatusSet),
+        SchedulesAdded(SchedulesAdded),
+        CapacityChanged(CapacityChanged),
+        VisibilitySet(VisibilitySet),
+        Deleted(ProductDeleted),
+    }
+}
 
+yeyak_kit::event_set! {
+    /// The product's reservations as the catalog learned them.
+    pub enum BookingsEvent {
+        Tracked(ReservationTracked),
+        /// Written with the product's deletion, so a deletion and a new reservation race on
+        /// this stream's version.
+        Deleted(ProductDeleted),
+    }
+}
+
+/// A product as its stream folds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Product {
     pub registered: Option<ProductRegistered>,
+    /// The draft, or the pending revision of a live product (else equal to `live`).
+    pub working: ProductDefinition,
+    /// What customers see; `None` before the first approval.
+    pub live: Option<ProductDefinition>,
+    pub lifecycle: Lifecycle,
+    /// Partner-set status; `None` reads as Open.
+    pub status: Option<ProductStatus>,
+    pub deleted: bool,
+    pub revision: u32,
+    pub rejection_reason: String,
+    pub sanction_reason: String,
+}
+
+fn each_definition(p: &mut Product, mut f: impl FnMut(&mut ProductDefinition)) {
+    f(&mut p.working);
+    if let Some(live) = &mut p.live {
+        f(live);
+    }
+}
+
+fn set_visibility(def: &mut ProductDefinition, e: &VisibilitySet) {
+    match e.level() {
+        VisibilityLevel::Price => def
+            .prices
+            .iter_mut()
+            .filter(|p| p.price_id == e.target_id)
+            .for_each(|p| p.visible = e.visible),
+        VisibilityLevel::Schedule => def
+            .schedules
+            .iter_mut()
+            .filter(|s| s.schedule_id == e.target_id)
+            .for_each(|s| s.visible = e.visible),
+        _ => {}
+    }
+    let prices: BTreeMap<&str, bool> = def
+        .prices
+        .iter()
+        .map(|p| (p.price_id.as_str(), p.visible))
+        .collect();
+    let schedules: BTreeMap<&str, bool> = def
+        .schedules
+        .iter()
+        .map(|s| (s.schedule_id.as_str(), s.visible))
+        .collect();
+    for u in &mut def.reservation_schedules {
+        let own = if e.level() == VisibilityLevel::ReservationSchedule
+            && u.reservation_schedule_id == e.target_id
+        {
+            e.visible
+        } else {
+            u.visible || e.level() != VisibilityLevel::ReservationSchedule
+        };
+        // A unit is visible when it, its schedule and its price are; switching a schedule or a
+        // price back ON shows its units again unless they were switched OFF themselves.
+        let parents = prices.get(u.price_id.as_str()).copied().unwrap_or(true)
+            && schedules
+                .get(u.schedule_id.as_str())
+                .copied()
+                .unwrap_or(true);
+        u.visible = own && parents;
+    }
 }
 
 impl Product {
-    pub fn apply(&mut self, event: ProductRegistered) {
-        self.registered = Some(event);
+    pub fn apply(&mut self, event: ProductEvent) {
+        match event {
+            ProductEvent::Registered(e) => {
+                self.working = e.definition.clone().unwrap_or_default();
+                self.registered = Some(e);
+            }
+            ProductEvent::Edited(e) => self.working = e.definition.unwrap_or_default(),
+            ProductEvent::Submitted(_) => self.lifecycle.apply(&ReviewEvent::Submitted),
+            ProductEvent::Approved(e) => {
+                let review = if self.lifecycle.review == Review::Approved {
+                    ReviewEvent::RevisionApproved
+                } else {
+                    ReviewEvent::Approved
+                };
+                self.lifecycle.apply(&review);
+                let def = e.definition.unwrap_or_default();
+                self.working = def.clone();
+                self.live = Some(def);
+                self.revision = e.revision;
+                self.rejection_reason.clear();
+            }
+            ProductEvent::Rejected(e) => {
+                self.lifecycle.apply(&ReviewEvent::Rejected {
+                    reason: e.reason.clone(),
+                });
+                self.rejection_reason = e.reason;
+            }
+            ProductEvent::RevisionSubmitted(e) => {
+                self.lifecycle.apply(&ReviewEvent::RevisionSubmitted);
+                self.working = e.definition.unwrap_or_default();
+            }
+            ProductEvent::RevisionRejected(e) => {
+                self.lifecycle.apply(&ReviewEvent::RevisionRejected {
+                    reason: e.reason.clone(),
+                });
+                self.working = self.live.clone().unwrap_or_default();
+                self.rejection_reason = e.reason;
+            }
+            ProductEvent::Sanctioned(e) => {
+                self.lifecycle.apply(&ReviewEvent::Sanctioned {
+                    reason: e.reason.clone(),
+                });
+                self.sanction_reason = e.reason;
+            }
+            ProductEvent::StatusSet(e) => self.status = Some(e.status()),
+            ProductEvent::SchedulesAdded(e) => each_definition(self, |d| {
+                d.schedules.extend(e.schedules.iter().cloned());
+                d.reservation_schedules
+                    .extend(e.reservation_schedules.iter().cloned());
+                for pool in &e.inventory_pools {
+                    if !d
+                        .inventory_pools
+                        .iter()
+                        .any(|p| p.inventory_key == pool.inventory_key)
+                    {
+                        d.inventory_pools.push(pool.clone());
+                    }
+                }
+            }),
+            ProductEvent::CapacityChanged(e) => each_definition(self, |d| {
+                for p in d
+                    .inventory_pools
+                    .iter_mut()
+                    .filter(|p| p.inventory_key == e.inventory_key)
+                {
+                    p.capacity = e.capacity;
+                }
+                for u in d
+                    .reservation_schedules
+                    .iter_mut()
+                    .filter(|u| u.inventory_key == e.inventory_key)
+                {
+                    u.capacity = e.capacity;
+                }
+            }),
+            ProductEvent::VisibilitySet(e) => each_definition(self, |d| set_visibility(d, &e)),
+            ProductEvent::Deleted(_) => self.deleted = true,
+        }
+    }
+
+    pub fn id(&self) -> Result<&ProductRegistered, CatalogError> {
+        match &self.registered {
+            None => Err(CatalogError::NotFound {
+                what: "product",
+                reason: "PRODUCT_NOT_FOUND",
+            }),
+            Some(_) if self.deleted => Err(CatalogError::precondition(
+                "PRODUCT_DELETED",
+                "the product was deleted and cannot be restored",
+            )),
+            Some(r) => Ok(r),
+        }
+    }
+
+    pub fn status(&self) -> ProductStatus {
+        self.status.unwrap_or(ProductStatus::Open)
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScheduleInput {
-    pub reservation_schedule_id: uuid::Uuid,
-    pub starts_at_us: i64,
-    pub capacity: u32,
-    pub price_krw: i64,
+/// The reservations of a product, as learned from the reservations' events.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bookings {
+    pub reservations: BTreeMap<String, ReservationTracked>,
 }
 
-#[derive(Debug, Clone)]
-pub struct RegisterProduct {
-    pub product_id: uuid::Uuid,
-    pub place_id: uuid::Uuid,
-    pub name: String,
-    pub confirmation_mode: ConfirmationMode,
-    pub payment_mode: PaymentMode,
-    pub schedules: Vec<ScheduleInput>,
+impl Bookings {
+    pub fn apply(&mut self, event: BookingsEvent) {
+        let BookingsEvent::Tracked(e) = event else {
+            return;
+        };
+        match self.reservations.get_mut(&e.reservation_id) {
+            // Later facts keep the line (schedule, quantity) the booking recorded.
+            Some(known) => known.state = e.state,
+            None => {
+                self.reservations.insert(e.reservation_id.clone(), e);
+            }
+        }
+    }
+
+    /// Reservations `Requested` or `Confirmed`.
+    pub fn active(&self) -> u64 {
+        self.reservations
+            .values()
+            .filter(|r| r.state() == TrackedState::Active)
+            .count() as u64
+    }
+
+    /// Whether the product ever had a reservation.
+    pub fn any(&self) -> bool {
+        !self.reservations.is_empty()
+    }
+
+    /// Quantity held (active or completed) per reservation schedule.
+    pub fn booked(&self) -> BTreeMap<&str, u32> {
+        let mut booked = BTreeMap::new();
+        for r in self.reservations.values() {
+            if matches!(r.state(), TrackedState::Active | TrackedState::Completed) {
+                *booked
+                    .entry(r.reservation_schedule_id.as_str())
+                    .or_default() += r.quantity;
+            }
+        }
+        booked
+    }
 }
 
-/// Registers a product of a registered place. Every schedule is in the future (at most six
-/// months ahead), has a capacity, and a price that fits the payment mode.
+/// Quantity booked and remaining per inventory pool of a definition.
+pub fn pool_usage(def: &ProductDefinition, bookings: &Bookings) -> BTreeMap<String, (u32, u32)> {
+    let booked = bookings.booked();
+    def.inventory_pools
+        .iter()
+        .map(|p| {
+            let used: u32 = def
+                .reservation_schedules
+                .iter()
+                .filter(|u| u.inventory_key == p.inventory_key)
+                .map(|u| {
+                    booked
+                        .get(u.reservation_schedule_id.as_str())
+                        .copied()
+                        .unwrap_or(0)
+                })
+                .sum();
+            (
+                p.inventory_key.clone(),
+                (used, p.capacity.saturating_sub(used)),
+            )
+        })
+        .collect()
+}
+
+fn us(t: &Option<prost_types::Timestamp>) -> i64 {
+    t.as_ref().and_then(to_micros).unwrap_or_default()
+}
+
+/// The displayed state now: a projection, never stored.
+pub fn displayed(product: &Product, place: &Place, bookings: &Bookings, now_us: i64) -> Displayed {
+    let live = product.live.as_ref();
+    let windows = live
+        .map(|d| {
+            d.reservation_schedules
+                .iter()
+                .filter(|u| u.visible)
+                .map(|u| Window {
+                    start_us: us(&u.booking_opens_at),
+                    end_us: us(&u.booking_closes_at),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let remaining = live.map_or(0, |d| {
+        pool_usage(d, bookings)
+            .values()
+            .map(|(_, left)| u64::from(*left))
+            .sum()
+    });
+    display::displayed(&Facts {
+        review: product.lifecycle.review,
+        sanctioned: product.lifecycle.sanctioned,
+        status: match product.status() {
+            ProductStatus::Closed => PartnerStatus::Closed,
+            ProductStatus::Ended => PartnerStatus::Ended,
+            _ => PartnerStatus::Open,
+        },
+        place_operating: place.operating(),
+        windows,
+        remaining,
+        now_us,
+    })
+}
+
+fn require_paid_allowed(def: &ProductDefinition, partner: &Partner) -> Result<(), CatalogError> {
+    if definition::is_paid(def) && !partner.may_sell_paid_products() {
+        return Err(CatalogError::precondition(
+            "SELLER_NOT_VERIFIED",
+            "paid products need verified settlement information, verified KYC and a mail-order registration (or exemption)",
+        ));
+    }
+    Ok(())
+}
+
+/// Registers a product in `Draft`. Products are registered only on a place that is past its
+/// draft, and paid ones only by a verified seller.
 pub fn register(
     state: &Product,
     place: &Place,
-    cmd: RegisterProduct,
-    now_us: i64,
-) -> Result<Vec<ProductRegistered>, CatalogError> {
+    partner: &Partner,
+    product_id: &str,
+    def: ProductDefinition,
+) -> Result<Vec<ProductEvent>, CatalogError> {
     if state.registered.is_some() {
         return Err(CatalogError::AlreadyExists("product"));
     }
-    let Some(place) = &place.registered else {
+    let Some(p) = &place.registered else {
         return Err(CatalogError::NotFound {
             what: "place",
             reason: "PLACE_NOT_FOUND",
         });
     };
-    if cmd.confirmation_mode == ConfirmationMode::Unspecified {
-        return Err(CatalogError::invalid(
-            "confirmation_mode",
-            "REQUIRED",
-            "choose INSTANT or APPROVAL",
+    if place.state == PlaceState::Draft {
+        return Err(CatalogError::precondition(
+            "PLACE_IS_DRAFT",
+            "submit the place for review before registering products on it",
         ));
     }
-    if cmd.payment_mode == PaymentMode::Unspecified {
+    require_paid_allowed(&def, partner)?;
+    Ok(vec![
+        ProductRegistered {
+            product_id: product_id.to_string(),
+            partner_id: p.partner_id.clone(),
+            place_id: p.place_id.clone(),
+            definition: Some(def),
+            copied_from: String::new(),
+        }
+        .into(),
+    ])
+}
+
+fn operating_period(def: &ProductDefinition) -> Vec<(i64, i64)> {
+    def.schedules
+        .iter()
+        .map(|s| (us(&s.starts_at), us(&s.ends_at)))
+        .collect()
+}
+
+/// Saves a new definition. The reservation type and inventory mode are fixed at registration;
+/// the operating period cannot change once reservations exist. A draft is replaced; a rejected
+/// product is replaced and goes back to review; a live product gets a pending revision.
+pub fn edit(
+    state: &Product,
+    partner: &Partner,
+    bookings: &Bookings,
+    def: ProductDefinition,
+) -> Result<Vec<ProductEvent>, CatalogError> {
+    let id = state.id()?.product_id.clone();
+    if def.inventory_mode != state.working.inventory_mode {
         return Err(CatalogError::invalid(
-            "payment_mode",
-            "REQUIRED",
-            "choose RESERVATION_ONLY or PAY_AT_BOOKING",
+            "inventory_mode",
+            "INVENTORY_MODE_FIXED",
+            "the inventory mode is fixed at registration; register a new product instead",
         ));
     }
-    if cmd.schedules.is_empty() || cmd.schedules.len() > MAX_SCHEDULES {
+    if def.reservation_type != state.working.reservation_type {
+        return Err(CatalogError::invalid(
+            "reservation_type",
+            "RESERVATION_TYPE_FIXED",
+            "the reservation type is fixed at registration",
+        ));
+    }
+    let current = state.live.as_ref().unwrap_or(&state.working);
+    if bookings.any() {
+        let kept = operating_period(&def);
+        if operating_period(current).iter().any(|s| !kept.contains(s)) {
+            return Err(CatalogError::precondition(
+                "OPERATING_PERIOD_LOCKED",
+                "the product has reservations: its schedules cannot be moved or removed (add new ones instead)",
+            ));
+        }
+    }
+    require_paid_allowed(&def, partner)?;
+    let review = review::decide(&state.lifecycle, ReviewCommand::EditReviewedFields)?;
+    Ok(match review.as_slice() {
+        // A draft saved again stays a draft; a rejected one saved again goes back to review.
+        [ReviewEvent::Submitted] if state.lifecycle.review == Review::Draft => {
+            if def == state.working {
+                vec![]
+            } else {
+                vec![
+                    ProductEdited {
+                        product_id: id,
+                        definition: Some(def),
+                    }
+                    .into(),
+                ]
+            }
+        }
+        [ReviewEvent::Submitted] => vec![
+            ProductEdited {
+                product_id: id.clone(),
+                definition: Some(def),
+            }
+            .into(),
+            ProductSubmitted { product_id: id }.into(),
+        ],
+        [ReviewEvent::RevisionSubmitted] if Some(&def) == state.live.as_ref() => vec![],
+        _ => vec![
+            ProductRevisionSubmitted {
+                product_id: id,
+                definition: Some(def),
+            }
+            .into(),
+        ],
+    })
+}
+
+/// 심사요청 of a draft; it needs at least one schedule (a copy may have none left).
+pub fn submit(state: &Product) -> Result<Vec<ProductEvent>, CatalogError> {
+    let id = state.id()?.product_id.clone();
+    review::decide(&state.lifecycle, ReviewCommand::Submit)?;
+    if state.working.reservation_schedules.is_empty() {
+        return Err(CatalogError::precondition(
+            "NO_SCHEDULES",
+            "register at least one future schedule before requesting review",
+        ));
+    }
+    Ok(vec![ProductSubmitted { product_id: id }.into()])
+}
+
+/// A reviewer approves (the working definition goes live) or rejects with a reason.
+pub fn review(
+    state: &Product,
+    approve: bool,
+    reason: String,
+) -> Result<Vec<ProductEvent>, CatalogError> {
+    let r = state.id()?;
+    let command = if approve {
+        ReviewCommand::Approve
+    } else {
+        ReviewCommand::Reject { reason }
+    };
+    let events = review::decide(&state.lifecycle, command)?;
+    Ok(events
+        .into_iter()
+        .map(|e| match e {
+            ReviewEvent::Rejected { reason } => ProductRejected {
+                product_id: r.product_id.clone(),
+                reason,
+            }
+            .into(),
+            ReviewEvent::RevisionRejected { reason } => ProductRevisionRejected {
+                product_id: r.product_id.clone(),
+                reason,
+            }
+            .into(),
+            _ => ProductApproved {
+                product_id: r.product_id.clone(),
+                partner_id: r.partner_id.clone(),
+                place_id: r.place_id.clone(),
+                definition: Some(state.working.clone()),
+                revision: state.revision + 1,
+            }
+            .into(),
+        })
+        .collect())
+}
+
+/// 운영제재 of a live product.
+pub fn sanction(state: &Product, reason: String) -> Result<Vec<ProductEvent>, CatalogError> {
+    let id = state.id()?.product_id.clone();
+    let events = review::decide(&state.lifecycle, ReviewCommand::Sanction { reason })?;
+    Ok(events
+        .into_iter()
+        .filter_map(|e| match e {
+            ReviewEvent::Sanctioned { reason } => Some(
+                ProductSanctioned {
+                    product_id: id.clone(),
+                    reason,
+                }
+                .into(),
+            ),
+            _ => None,
+        })
+        .collect())
+}
+
+fn require_changeable(state: &Product) -> Result<String, CatalogError> {
+    let id = state.id()?.product_id.clone();
+    if state.lifecycle.sanctioned {
+        return Err(CatalogError::precondition(
+            "SANCTIONED",
+            "a sanctioned product cannot change; it can only be deleted",
+        ));
+    }
+    Ok(id)
+}
+
+/// 예약가능 / 예약마감 / 예약종료 of a live product.
+pub fn set_status(
+    state: &Product,
+    status: ProductStatus,
+) -> Result<Vec<ProductEvent>, CatalogError> {
+    let id = require_changeable(state)?;
+    if state.lifecycle.review != Review::Approved {
+        return Err(CatalogError::precondition(
+            "NOT_LIVE",
+            "the status is set on a live (approved) product",
+        ));
+    }
+    if status == ProductStatus::Unspecified {
+        return Err(CatalogError::invalid(
+            "status",
+            "REQUIRED",
+            "choose OPEN, CLOSED or ENDED",
+        ));
+    }
+    Ok(if state.status() == status {
+        vec![]
+    } else {
+        vec![
+            ProductStatusSet {
+                product_id: id,
+                status: status as i32,
+            }
+            .into(),
+        ]
+    })
+}
+
+/// Adds schedules (bulk-generated or given); they are live at once with their reservation
+/// schedules and pools at `capacity`. An always-open product keeps its one usage period.
+pub fn add_schedules(
+    state: &Product,
+    specs: &[ScheduleSpec],
+    capacity: u32,
+    now_us: i64,
+) -> Result<Vec<ProductEvent>, CatalogError> {
+    let id = require_changeable(state)?;
+    let def = &state.working;
+    if def.reservation_type() == ReservationType::AlwaysOpen {
+        return Err(CatalogError::precondition(
+            "ALWAYS_OPEN_HAS_ONE_SCHEDULE",
+            "an always-open product has exactly one schedule; edit its usage period instead",
+        ));
+    }
+    if specs.is_empty() {
+        return Err(CatalogError::invalid(
+            "schedules",
+            "REQUIRED",
+            "give at least one schedule",
+        ));
+    }
+    if capacity == 0 || capacity > definition::MAX_CAPACITY {
+        return Err(CatalogError::invalid(
+            "capacity",
+            "OUT_OF_RANGE",
+            format!("capacity is 1 to {}", definition::MAX_CAPACITY),
+        ));
+    }
+    if def.schedules.len() + specs.len() > definition::MAX_SCHEDULES {
         return Err(CatalogError::invalid(
             "schedules",
             "OUT_OF_RANGE",
-            format!("give 1 to {MAX_SCHEDULES} schedules"),
+            format!(
+                "a product has at most {} schedules",
+                definition::MAX_SCHEDULES
+            ),
         ));
     }
-    for s in &cmd.schedules {
-        if s.starts_at_us <= now_us {
-            return Err(CatalogError::invalid(
-                "schedules.starts_at",
-                "IN_THE_PAST",
-                "a schedule must start in the future",
-            ));
-        }
-        if s.starts_at_us - now_us > MAX_AHEAD_US {
-            return Err(CatalogError::invalid(
-                "schedules.starts_at",
-                "TOO_FAR_AHEAD",
-                "schedules are registered at most 6 months ahead",
-            ));
-        }
-        if s.capacity == 0 || s.capacity > MAX_CAPACITY {
-            return Err(CatalogError::invalid(
-                "schedules.capacity",
-                "OUT_OF_RANGE",
-                format!("capacity is 1 to {MAX_CAPACITY}"),
-            ));
-        }
-        if !(0..=MAX_PRICE_KRW).contains(&s.price_krw) {
-            return Err(CatalogError::invalid(
-                "schedules.price_krw",
-                "OUT_OF_RANGE",
-                format!("price is 0 to {MAX_PRICE_KRW} won"),
-            ));
-        }
-        if cmd.payment_mode == PaymentMode::PayAtBooking && s.price_krw == 0 {
-            return Err(CatalogError::invalid(
-                "schedules.price_krw",
-                "PAID_PRODUCT_NEEDS_PRICE",
-                "a pay-at-booking product has a price above 0 won",
-            ));
-        }
+    let schedules = definition::build_schedules(&id, def.reservation_type(), specs, now_us)?;
+    if let Some(dup) = schedules
+        .iter()
+        .find(|s| def.schedules.iter().any(|x| x.schedule_id == s.schedule_id))
+    {
+        return Err(CatalogError::invalid(
+            "schedules.starts_at",
+            "DUPLICATE_SCHEDULE",
+            format!("a schedule already starts at {:?}", dup.starts_at),
+        ));
     }
-    Ok(vec![ProductRegistered {
-        product_id: cmd.product_id.to_string(),
-        partner_id: place.partner_id.clone(),
-        place_id: cmd.place_id.to_string(),
-        name: cmd.name,
-        confirmation_mode: cmd.confirmation_mode as i32,
-        payment_mode: cmd.payment_mode as i32,
-        reservation_schedules: cmd
+    let (units, pools) = definition::reservation_schedules(def, &schedules, capacity)?;
+    // Pools that already exist (per date or per period) keep their quantity.
+    let pools: Vec<_> = pools
+        .into_iter()
+        .filter(|p| {
+            !def.inventory_pools
+                .iter()
+                .any(|x| x.inventory_key == p.inventory_key)
+        })
+        .collect();
+    let units = units
+        .into_iter()
+        .map(|mut u| {
+            if let Some(existing) = def
+                .inventory_pools
+                .iter()
+                .find(|p| p.inventory_key == u.inventory_key)
+            {
+                u.capacity = existing.capacity;
+            }
+            u
+        })
+        .collect();
+    let r = state.id()?;
+    Ok(vec![
+        SchedulesAdded {
+            product_id: id,
+            schedules,
+            reservation_schedules: units,
+            inventory_pools: pools,
+            partner_id: r.partner_id.clone(),
+            place_id: r.place_id.clone(),
+            live: state.live.is_some(),
+            confirmation_mode: def.confirmation_mode,
+            inventory_mode: def.inventory_mode,
+        }
+        .into(),
+    ])
+}
+
+/// Changes one pool's quantity. Lowering it below what is booked keeps the bookings; the pool
+/// simply has nothing left.
+pub fn change_capacity(
+    state: &Product,
+    inventory_key: &str,
+    capacity: u32,
+) -> Result<Vec<ProductEvent>, CatalogError> {
+    let id = require_changeable(state)?;
+    if capacity > definition::MAX_CAPACITY {
+        return Err(CatalogError::invalid(
+            "capacity",
+            "OUT_OF_RANGE",
+            format!("capacity is 0 to {}", definition::MAX_CAPACITY),
+        ));
+    }
+    let Some(pool) = state
+        .working
+        .inventory_pools
+        .iter()
+        .find(|p| p.inventory_key == inventory_key)
+    else {
+        return Err(CatalogError::NotFound {
+            what: "inventory pool",
+            reason: "INVENTORY_POOL_NOT_FOUND",
+        });
+    };
+    Ok(if pool.capacity == capacity {
+        vec![]
+    } else {
+        vec![
+            CapacityChanged {
+                product_id: id,
+                inventory_key: inventory_key.to_string(),
+                capacity,
+            }
+            .into(),
+        ]
+    })
+}
+
+/// Switches a price, a schedule or a reservation schedule ON or OFF.
+pub fn set_visibility_of(
+    state: &Product,
+    level: VisibilityLevel,
+    target_id: &str,
+    visible: bool,
+) -> Result<Vec<ProductEvent>, CatalogError> {
+    let id = require_changeable(state)?;
+    let d = &state.working;
+    let current = match level {
+        VisibilityLevel::Price => d
+            .prices
+            .iter()
+            .find(|p| p.price_id == target_id)
+            .map(|p| p.visible),
+        VisibilityLevel::Schedule => d
             .schedules
-            .into_iter()
-            .map(|s| ReservationSchedule {
-                reservation_schedule_id: s.reservation_schedule_id.to_string(),
-                starts_at: Some(yeyak_proto::time::from_micros(s.starts_at_us)),
-                capacity: s.capacity,
-                price_krw: s.price_krw,
-            })
-            .collect(),
-    }])
+            .iter()
+            .find(|s| s.schedule_id == target_id)
+            .map(|s| s.visible),
+        VisibilityLevel::ReservationSchedule => d
+            .reservation_schedules
+            .iter()
+            .find(|u| u.reservation_schedule_id == target_id)
+            .map(|u| u.visible),
+        VisibilityLevel::Unspecified => {
+            return Err(CatalogError::invalid(
+                "level",
+                "REQUIRED",
+                "choose PRICE, SCHEDULE or RESERVATION_SCHEDULE",
+            ));
+        }
+    };
+    match current {
+        None => Err(CatalogError::NotFound {
+            what: "visibility target",
+            reason: "TARGET_NOT_FOUND",
+        }),
+        Some(v) if v == visible => Ok(vec![]),
+        Some(_) => Ok(vec![
+            VisibilitySet {
+                product_id: id,
+                level: level as i32,
+                target_id: target_id.to_string(),
+                visible,
+            }
+            .into(),
+        ]),
+    }
+}
+
+/// Copies a product into a new draft named `<name> (복사)`, from an allowed displayed state.
+/// Schedules entirely in the past are left out; reservations, reviews and statistics are never
+/// copied (they live on other streams).
+pub fn copy(
+    source: &Product,
+    shown: Displayed,
+    new_product_id: &str,
+    now_us: i64,
+) -> Result<Vec<ProductEvent>, CatalogError> {
+    let r = source.id()?;
+    display::may_copy(shown)?;
+    let from = source.live.as_ref().unwrap_or(&source.working);
+    let name = display::copy_name(&from.name);
+    let def = definition::copy(from, new_product_id, name, now_us);
+    Ok(vec![
+        ProductRegistered {
+            product_id: new_product_id.to_string(),
+            partner_id: r.partner_id.clone(),
+            place_id: r.place_id.clone(),
+            definition: Some(def),
+            copied_from: r.product_id.clone(),
+        }
+        .into(),
+    ])
+}
+
+/// Deletes for good, by the rules of S6.
+pub fn delete(
+    state: &Product,
+    shown: Displayed,
+    bookings: &Bookings,
+) -> Result<Vec<ProductEvent>, CatalogError> {
+    let id = state.id()?.product_id.clone();
+    display::may_delete(shown, bookings.active())?;
+    Ok(vec![ProductDeleted { product_id: id }.into()])
 }
 
 #[cfg(test)]
 mod tests {
+    use yeyak_proto::catalog::events::v1::{
+        MailOrder, PaymentMode, PlaceApproved, PlaceRegistered, PlaceSubmitted,
+        SellerVerificationRecorded,
+    };
+
     use super::*;
-    use yeyak_proto::catalog::events::v1::PlaceRegistered;
+    use crate::domain::{
+        cancellation_policy::Policy,
+        definition::{
+            ProductSpec, build,
+            tests::{DAY, NOW, price, slot, spec},
+        },
+        partner::PartnerEvent,
+        place::PlaceEvent,
+    };
 
-    const NOW: i64 = 1_800_000_000_000_000;
-    const DAY: i64 = 24 * 3600 * 1_000_000;
-
-    fn place() -> Place {
-        Place {
-            registered: Some(PlaceRegistered {
-                place_id: uuid::Uuid::nil().to_string(),
-                partner_id: "p".into(),
-                name: "n".into(),
-                address: "a".into(),
-            }),
+    fn place(operating: bool) -> Place {
+        let mut p = Place::default();
+        p.apply(PlaceEvent::Registered(PlaceRegistered {
+            place_id: "pl".into(),
+            partner_id: "pa".into(),
+            ..Default::default()
+        }));
+        p.apply(PlaceSubmitted::default().into());
+        if operating {
+            p.apply(PlaceApproved::default().into());
         }
+        p
     }
 
-    fn cmd(payment: PaymentMode, starts: i64, capacity: u32, price: i64) -> RegisterProduct {
-        RegisterProduct {
-            product_id: uuid::Uuid::nil(),
-            place_id: uuid::Uuid::nil(),
-            name: "Omakase".into(),
-            confirmation_mode: ConfirmationMode::Approval,
-            payment_mode: payment,
-            schedules: vec![ScheduleInput {
-                reservation_schedule_id: uuid::Uuid::nil(),
-                starts_at_us: starts,
-                capacity,
-                price_krw: price,
-            }],
+    fn verified(yes: bool) -> Partner {
+        let mut p = Partner::default();
+        if yes {
+            p.apply(PartnerEvent::SellerVerification(
+                SellerVerificationRecorded {
+                    partner_id: "pa".into(),
+                    settlement_account_verified: true,
+                    kyc_verified: true,
+                    mail_order: MailOrder::Registered as i32,
+                },
+            ));
         }
+        p
     }
 
-    fn reason(r: Result<Vec<ProductRegistered>, CatalogError>) -> &'static str {
-        match r.unwrap_err() {
-            CatalogError::Invalid { reason, .. }
-            | CatalogError::NotFound { reason, .. }
-            | CatalogError::Precondition { reason, .. } => reason,
-            CatalogError::AlreadyExists(_) => "ALREADY_EXISTS",
+    fn given(events: Vec<ProductEvent>) -> Product {
+        let mut p = Product::default();
+        for e in events {
+            p.apply(e);
         }
+        p
+    }
+
+    fn then(mut p: Product, events: Result<Vec<ProductEvent>, CatalogError>) -> Product {
+        for e in events.unwrap() {
+            p.apply(e);
+        }
+        p
+    }
+
+    fn draft() -> Product {
+        let def = build("p", spec(), None, NOW).unwrap();
+        given(
+            register(
+                &Product::default(),
+                &place(true),
+                &verified(false),
+                "p",
+                def,
+            )
+            .unwrap(),
+        )
+    }
+
+    fn live() -> Product {
+        let d = draft();
+        let d = then(d.clone(), submit(&d));
+        then(d.clone(), review(&d, true, String::new()))
+    }
+
+    fn booked(state: TrackedState) -> Bookings {
+        let mut b = Bookings::default();
+        b.apply(BookingsEvent::Tracked(ReservationTracked {
+            product_id: "p".into(),
+            reservation_id: "r".into(),
+            reservation_schedule_id: live().working.reservation_schedules[0]
+                .reservation_schedule_id
+                .clone(),
+            quantity: 2,
+            state: state as i32,
+        }));
+        b
     }
 
     #[test]
-    fn a_product_is_registered_with_its_partner_from_the_place() {
-        let events = register(
-            &Product::default(),
-            &place(),
-            cmd(PaymentMode::PayAtBooking, NOW + DAY, 20, 50_000),
+    fn a_product_is_registered_as_a_draft_only_on_a_place_past_its_draft() {
+        let def = build("p", spec(), None, NOW).unwrap();
+        let mut draft_place = Place::default();
+        draft_place.apply(PlaceEvent::Registered(PlaceRegistered::default()));
+        assert_eq!(
+            register(
+                &Product::default(),
+                &draft_place,
+                &verified(false),
+                "p",
+                def.clone()
+            )
+            .unwrap_err()
+            .reason(),
+            "PLACE_IS_DRAFT"
+        );
+        let p = draft();
+        assert_eq!(p.lifecycle.review, Review::Draft);
+        assert!(p.live.is_none());
+    }
+
+    #[test]
+    fn paid_products_need_a_verified_seller() {
+        let paid = build(
+            "p",
+            ProductSpec {
+                prices: vec![price("성인", 30_000, PaymentMode::PayAtBooking)],
+                cancellation_policy: Some(Policy::NotCancellable),
+                ..spec()
+            },
+            None,
             NOW,
         )
         .unwrap();
-        assert_eq!(events[0].partner_id, "p");
-        assert_eq!(events[0].reservation_schedules[0].capacity, 20);
+        assert_eq!(
+            register(
+                &Product::default(),
+                &place(true),
+                &verified(false),
+                "p",
+                paid.clone()
+            )
+            .unwrap_err()
+            .reason(),
+            "SELLER_NOT_VERIFIED"
+        );
+        assert!(
+            register(
+                &Product::default(),
+                &place(true),
+                &verified(true),
+                "p",
+                paid
+            )
+            .is_ok()
+        );
     }
 
     #[test]
-    fn a_product_needs_a_registered_place() {
-        let r = register(
-            &Product::default(),
-            &Place::default(),
-            cmd(PaymentMode::ReservationOnly, NOW + DAY, 1, 0),
+    fn approval_puts_the_working_definition_live_with_a_revision_number() {
+        let p = live();
+        assert_eq!(p.lifecycle.review, Review::Approved);
+        assert_eq!(p.live.as_ref(), Some(&p.working));
+        assert_eq!(p.revision, 1);
+    }
+
+    #[test]
+    fn editing_a_rejected_product_and_saving_it_again_goes_back_to_review() {
+        let d = draft();
+        let in_review = then(d.clone(), submit(&d));
+        let rejected = then(
+            in_review.clone(),
+            review(&in_review, false, "사진 부적합".into()),
+        );
+        assert_eq!(rejected.rejection_reason, "사진 부적합");
+        let def = build(
+            "p",
+            ProductSpec {
+                name: "새 이름".into(),
+                ..spec()
+            },
+            Some(&rejected.working),
             NOW,
-        );
-        assert_eq!(reason(r), "PLACE_NOT_FOUND");
+        )
+        .unwrap();
+        let events = edit(&rejected, &verified(false), &Bookings::default(), def).unwrap();
+        assert!(matches!(
+            events.as_slice(),
+            [ProductEvent::Edited(_), ProductEvent::Submitted(_)]
+        ));
     }
 
     #[test]
-    fn schedules_start_in_the_future_and_at_most_six_months_ahead() {
+    fn editing_a_live_product_makes_a_pending_revision_while_the_live_version_keeps_serving() {
+        let p = live();
+        let def = build(
+            "p",
+            ProductSpec {
+                name: "새 이름".into(),
+                ..spec()
+            },
+            Some(&p.working),
+            NOW,
+        )
+        .unwrap();
+        let pending = then(
+            p.clone(),
+            edit(&p, &verified(false), &Bookings::default(), def),
+        );
+        assert!(pending.lifecycle.pending_revision);
         assert_eq!(
-            reason(register(
-                &Product::default(),
-                &place(),
-                cmd(PaymentMode::ReservationOnly, NOW, 1, 0),
-                NOW
-            )),
-            "IN_THE_PAST"
+            pending.live.as_ref().unwrap().name,
+            "오마카세",
+            "live keeps serving"
+        );
+        assert_eq!(pending.working.name, "새 이름");
+        let rejected = then(pending.clone(), review(&pending, false, "과장 광고".into()));
+        assert_eq!(
+            rejected.working.name, "오마카세",
+            "a rejected revision falls back to live"
+        );
+        let approved = then(pending.clone(), review(&pending, true, String::new()));
+        assert_eq!(approved.live.as_ref().unwrap().name, "새 이름");
+        assert_eq!(approved.revision, 2);
+    }
+
+    #[test]
+    fn the_inventory_mode_and_reservation_type_are_fixed_at_registration() {
+        let p = draft();
+        let def = build(
+            "p",
+            ProductSpec {
+                inventory_mode: yeyak_proto::catalog::events::v1::InventoryMode::PerDate,
+                ..spec()
+            },
+            None,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            edit(&p, &verified(false), &Bookings::default(), def)
+                .unwrap_err()
+                .reason(),
+            "INVENTORY_MODE_FIXED"
+        );
+    }
+
+    #[test]
+    fn the_operating_period_cannot_change_once_reservations_exist() {
+        let p = live();
+        let moved = build(
+            "p",
+            ProductSpec {
+                schedules: vec![slot(NOW + 3 * DAY)],
+                ..spec()
+            },
+            Some(&p.working),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            edit(
+                &p,
+                &verified(false),
+                &booked(TrackedState::Released),
+                moved.clone()
+            )
+            .unwrap_err()
+            .reason(),
+            "OPERATING_PERIOD_LOCKED"
+        );
+        assert!(edit(&p, &verified(false), &Bookings::default(), moved).is_ok());
+    }
+
+    #[test]
+    fn a_sanctioned_product_is_hidden_and_cannot_change() {
+        let p = live();
+        let s = then(p.clone(), sanction(&p, "신고 누적".into()));
+        assert_eq!(
+            displayed(&s, &place(true), &Bookings::default(), NOW),
+            Displayed::Sanctioned
         );
         assert_eq!(
-            reason(register(
-                &Product::default(),
-                &place(),
-                cmd(PaymentMode::ReservationOnly, NOW + 200 * DAY, 1, 0),
-                NOW
-            )),
+            set_status(&s, ProductStatus::Closed).unwrap_err().reason(),
+            "SANCTIONED"
+        );
+    }
+
+    #[test]
+    fn the_displayed_state_is_projected_from_status_schedules_quantity_place_and_clock() {
+        let p = live();
+        let open = place(true);
+        assert_eq!(
+            displayed(&p, &open, &Bookings::default(), NOW),
+            Displayed::Open
+        );
+        assert_eq!(
+            displayed(&p, &place(false), &Bookings::default(), NOW),
+            Displayed::Unavailable
+        );
+        assert_eq!(
+            displayed(&p, &open, &Bookings::default(), NOW + 10 * DAY),
+            Displayed::Unavailable
+        );
+        let closed = then(p.clone(), set_status(&p, ProductStatus::Closed));
+        assert_eq!(
+            displayed(&closed, &open, &Bookings::default(), NOW),
+            Displayed::Closed
+        );
+        let ended = then(p.clone(), set_status(&p, ProductStatus::Ended));
+        assert_eq!(
+            displayed(&ended, &open, &Bookings::default(), NOW),
+            Displayed::Unavailable
+        );
+        // Sold out: every pool used up.
+        let mut sold_out = p.clone();
+        for pool in p.working.inventory_pools.clone() {
+            sold_out = then(
+                sold_out.clone(),
+                change_capacity(&sold_out, &pool.inventory_key, 0),
+            );
+        }
+        assert_eq!(
+            displayed(&sold_out, &open, &Bookings::default(), NOW),
+            Displayed::Closed
+        );
+    }
+
+    #[test]
+    fn lowering_capacity_below_what_is_booked_keeps_the_bookings_and_closes_the_pool() {
+        let p = live();
+        let key = p.working.reservation_schedules[0].inventory_key.clone();
+        let lowered = then(p.clone(), change_capacity(&p, &key, 1));
+        let usage = pool_usage(
+            lowered.live.as_ref().unwrap(),
+            &booked(TrackedState::Active),
+        );
+        assert_eq!(
+            usage[&key],
+            (2, 0),
+            "two booked stay booked, nothing remains"
+        );
+    }
+
+    #[test]
+    fn visibility_switches_at_three_levels() {
+        let p = live();
+        let price_id = p.working.prices[0].price_id.clone();
+        let schedule_id = p.working.schedules[0].schedule_id.clone();
+        let unit = p.working.reservation_schedules[1]
+            .reservation_schedule_id
+            .clone();
+        let hidden_price = then(
+            p.clone(),
+            set_visibility_of(&p, VisibilityLevel::Price, &price_id, false),
+        );
+        assert!(
+            hidden_price
+                .live
+                .as_ref()
+                .unwrap()
+                .reservation_schedules
+                .iter()
+                .all(|u| !u.visible)
+        );
+        let hidden_schedule = then(
+            p.clone(),
+            set_visibility_of(&p, VisibilityLevel::Schedule, &schedule_id, false),
+        );
+        let units = &hidden_schedule.live.as_ref().unwrap().reservation_schedules;
+        assert!(
+            units
+                .iter()
+                .all(|u| u.visible == (u.schedule_id != schedule_id))
+        );
+        let hidden_unit = then(
+            p.clone(),
+            set_visibility_of(&p, VisibilityLevel::ReservationSchedule, &unit, false),
+        );
+        let units = &hidden_unit.live.as_ref().unwrap().reservation_schedules;
+        assert!(
+            units
+                .iter()
+                .all(|u| u.visible == (u.reservation_schedule_id != unit))
+        );
+        assert_eq!(
+            set_visibility_of(&p, VisibilityLevel::Price, "nope", false)
+                .unwrap_err()
+                .reason(),
+            "TARGET_NOT_FOUND"
+        );
+    }
+
+    #[test]
+    fn schedules_are_added_in_bulk_and_live_at_once() {
+        let p = live();
+        let added = then(
+            p.clone(),
+            add_schedules(&p, &[slot(NOW + 5 * DAY), slot(NOW + 6 * DAY)], 4, NOW),
+        );
+        assert_eq!(added.live.as_ref().unwrap().schedules.len(), 4);
+        assert_eq!(
+            add_schedules(&added, &[slot(NOW + 5 * DAY)], 4, NOW)
+                .unwrap_err()
+                .reason(),
+            "DUPLICATE_SCHEDULE"
+        );
+        assert_eq!(
+            add_schedules(&p, &[slot(NOW + 190 * DAY)], 4, NOW)
+                .unwrap_err()
+                .reason(),
             "TOO_FAR_AHEAD"
         );
     }
 
     #[test]
-    fn capacity_and_price_are_bounded() {
+    fn a_copy_is_a_new_draft_named_with_the_copy_suffix() {
+        let p = live();
+        let events = copy(&p, Displayed::Open, "q", NOW).unwrap();
+        let c = given(events);
+        assert_eq!(c.lifecycle.review, Review::Draft);
+        assert_eq!(c.working.name, "오마카세 (복사)");
+        assert_eq!(c.registered.as_ref().unwrap().copied_from, "p");
         assert_eq!(
-            reason(register(
-                &Product::default(),
-                &place(),
-                cmd(PaymentMode::ReservationOnly, NOW + DAY, 0, 0),
-                NOW
-            )),
-            "OUT_OF_RANGE"
+            copy(&p, Displayed::InReview, "q", NOW)
+                .unwrap_err()
+                .reason(),
+            "COPY_NOT_ALLOWED"
         );
-        assert_eq!(
-            reason(register(
-                &Product::default(),
-                &place(),
-                cmd(PaymentMode::ReservationOnly, NOW + DAY, 1, -1),
-                NOW
-            )),
-            "OUT_OF_RANGE"
-        );
+        // All schedules past: the copy has none and must get new ones before review.
+        let late = given(copy(&p, Displayed::Unavailable, "q", NOW + 30 * DAY).unwrap());
+        assert!(late.working.schedules.is_empty());
+        assert_eq!(submit(&late).unwrap_err().reason(), "NO_SCHEDULES");
     }
 
     #[test]
-    fn a_pay_at_booking_product_has_a_price() {
+    fn delete_is_final_and_blocked_by_active_reservations() {
+        let p = live();
         assert_eq!(
-            reason(register(
-                &Product::default(),
-                &place(),
-                cmd(PaymentMode::PayAtBooking, NOW + DAY, 5, 0),
-                NOW
-            )),
-            "PAID_PRODUCT_NEEDS_PRICE"
+            delete(&p, Displayed::Unavailable, &booked(TrackedState::Active))
+                .unwrap_err()
+                .reason(),
+            "ACTIVE_RESERVATIONS"
+        );
+        let gone = then(
+            p.clone(),
+            delete(&p, Displayed::Unavailable, &booked(TrackedState::Completed)),
+        );
+        assert!(gone.deleted);
+        assert_eq!(
+            set_status(&gone, ProductStatus::Open).unwrap_err().reason(),
+            "PRODUCT_DELETED"
+        );
+        assert_eq!(
+            delete(&p, Displayed::Open, &Bookings::default())
+                .unwrap_err()
+                .reason(),
+            "ON_SALE"
         );
     }
 }

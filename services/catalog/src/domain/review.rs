@@ -84,7 +84,7 @@ fn refuse(reason: &'static str, message: impl Into<String>) -> CatalogError {
     }
 }
 
-fn reason_text(reason: &str) -> Result<String, CatalogError> {
+pub(crate) fn reason_text(reason: &str) -> Result<String, CatalogError> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(CatalogError::Invalid {

@@ -2,8 +2,9 @@
 use yeyak_eventlog::RecordedEvent;
 use yeyak_kit::events::{DecodeError, decode_as};
 use yeyak_proto::reservations::events::v1::{
-    InventoryOpened, InventoryReleased, InventoryReserved, ReservationBooked, ReservationCancelled,
-    ReservationCompleted, ReservationConfirmed, ReservationRejected,
+    InventoryCapacityChanged, InventoryOpened, InventoryReleased, InventoryReserved,
+    ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationConfirmed,
+    ReservationRejected,
 };
 
 /// Events of an `inventory-<id>` stream.
@@ -12,6 +13,7 @@ pub enum InventoryEvent {
     Opened(InventoryOpened),
     Reserved(InventoryReserved),
     Released(InventoryReleased),
+    CapacityChanged(InventoryCapacityChanged),
 }
 
 /// Events of a `reservation-<id>` stream.
@@ -34,6 +36,9 @@ impl InventoryEvent {
         }
         if let Some(v) = decode_as(e)? {
             return Ok(Self::Released(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::CapacityChanged(v));
         }
         Err(DecodeError::UnknownType(
             e.event_type.clone(),

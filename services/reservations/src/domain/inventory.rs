@@ -23,6 +23,11 @@ impl Inventory {
             InventoryEvent::Released(e) => {
                 self.holds.remove(&e.reservation_id);
             }
+            InventoryEvent::CapacityChanged(e) => {
+                if let Some(opened) = &mut self.opened {
+                    opened.capacity = e.capacity;
+                }
+            }
         }
     }
 

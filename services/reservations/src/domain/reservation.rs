@@ -140,7 +140,10 @@ pub fn book(
     }
     let reservation_id = cmd.reservation_id.to_string();
     let payment_mode = schedule.payment_mode;
-    let paid_krw = if payment_mode == PaymentMode::PayAtBooking as i32 {
+    // Pay at booking and a deposit are both paid when booking.
+    let paid_krw = if payment_mode == PaymentMode::PayAtBooking as i32
+        || payment_mode == PaymentMode::Deposit as i32
+    {
         schedule.price_krw * i64::from(cmd.quantity)
     } else {
         0
@@ -174,6 +177,7 @@ pub fn confirm(r: &Reservation) -> Result<ReservationConfirmed, ReservationError
         reservation_id: b.reservation_id.clone(),
         partner_id: b.partner_id.clone(),
         place_id: b.place_id.clone(),
+        product_id: b.product_id.clone(),
     })
 }
 
@@ -188,6 +192,7 @@ pub fn reject(
             reservation_id: b.reservation_id.clone(),
             partner_id: b.partner_id.clone(),
             place_id: b.place_id.clone(),
+            product_id: b.product_id.clone(),
             reason,
             refunded_krw: b.paid_krw,
         },
@@ -217,6 +222,7 @@ pub fn cancel(
             reservation_id: b.reservation_id.clone(),
             partner_id: b.partner_id.clone(),
             place_id: b.place_id.clone(),
+            product_id: b.product_id.clone(),
             cancelled_by: match by {
                 Canceller::Customer => "customer",
                 Canceller::Partner => "partner",
@@ -239,6 +245,7 @@ pub fn complete(r: &Reservation) -> Result<ReservationCompleted, ReservationErro
         reservation_id: b.reservation_id.clone(),
         partner_id: b.partner_id.clone(),
         place_id: b.place_id.clone(),
+        product_id: b.product_id.clone(),
         paid_krw: b.paid_krw,
         payment_mode: b.payment_mode,
     })
@@ -265,6 +272,7 @@ mod tests {
             price_krw: 30_000,
             requires_approval: approval,
             payment_mode: payment as i32,
+            ..Default::default()
         }));
         inv
     }
