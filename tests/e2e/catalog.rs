@@ -195,6 +195,18 @@ async fn each_role_may_do_what_its_role_allows_and_nothing_more() {
         "PLACE_NOT_GRANTED",
     );
 
+    // A token for the right partner is not enough: the account must be an active operator.
+    let mut impostor = h.catalog(h.operator_as("impostor", partner, None)).await;
+    refused(
+        impostor
+            .get_product(GetProductRequest {
+                product_id: draft.product_id.clone(),
+            })
+            .await,
+        Code::PermissionDenied,
+        "NOT_AN_ACTIVE_OPERATOR",
+    );
+
     // Customer: browses shown products only, never drafts nor the working copy.
     let mut customer = h.catalog(h.customer("dana")).await;
     let shown = customer

@@ -402,18 +402,6 @@ fn product_pb(view: ProductView, customer: bool) -> Result<pb::Product, Status> 
     })
 }
 
-fn visible_to(caller: &Caller, partner_id: &str, place_id: &str) -> bool {
-    let (partner, place) = (
-        Uuid::parse_str(partner_id).unwrap_or_default(),
-        Uuid::parse_str(place_id).unwrap_or_default(),
-    );
-    match caller.role {
-        Role::PartnerOperator => caller.may_access_place(partner, place),
-        Role::Customer => false,
-        _ => true,
-    }
-}
-
 impl CatalogApi {
     async fn product_reply(
         &self,
@@ -426,14 +414,18 @@ impl CatalogApi {
             .registered
             .as_ref()
             .ok_or_else(|| status(Code::NotFound, "PRODUCT_NOT_FOUND", "product not found"))?;
-        let manager = visible_to(caller, &r.partner_id, &r.place_id);
-        if caller.role == Role::PartnerOperator && !manager {
-            return Err(status(
-                Code::PermissionDenied,
-                "PLACE_NOT_GRANTED",
-                "the operator was not granted this place",
-            ));
-        }
+        // Operators must be active operators granted the place; staff and services see all.
+        let manager = match caller.role {
+            Role::Customer => false,
+            Role::PartnerOperator => {
+                let partner = Uuid::parse_str(&r.partner_id).unwrap_or_default();
+                self.app
+                    .authorize(caller, partner, Action::ReadPlace(&r.place_id))
+                    .await?;
+                true
+            }
+            Role::PlatformOps | Role::InternalService => true,
+        };
         Ok(Response::new(product_pb(view, !manager)?))
     }
 
@@ -490,10 +482,9 @@ fn pause(place: &str) -> Action<'_> {
 fn delete(place: &str) -> Action<'_> {
     Action::DeleteProduct(place)
 }
-/// Reviewer and sanction RPCs are for platform operations only (the policy); the handler
-/// still names an action for the check, which operations pass.
+/// Reviewer and sanction RPCs: platform operations only (the policy, and no operator role).
 fn review_action(_: &str) -> Action<'_> {
-    Action::SetPartnerFacts
+    Action::Review
 }
 
 fn now_us() -> i64 {

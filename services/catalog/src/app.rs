@@ -245,8 +245,10 @@ impl Catalog {
             Role::InternalService if action == Action::Read => Ok(()),
             Role::PartnerOperator => {
                 caller.require_partner(partner_id)?;
-                if let Action::ManagePlace(p) | Action::PausePlace(p) | Action::DeleteProduct(p) =
-                    action
+                if let Action::ReadPlace(p)
+                | Action::ManagePlace(p)
+                | Action::PausePlace(p)
+                | Action::DeleteProduct(p) = action
                 {
                     caller.require_place(partner_id, uuid_of(p))?;
                 }

@@ -96,6 +96,17 @@ mod tests {
     }
 
     #[test]
+    fn a_deposit_is_paid_at_booking_and_carries_commission() {
+        let deposit = line(
+            &completed(10_000, PaymentMode::Deposit),
+            "l".into(),
+            "e".into(),
+            300,
+        );
+        assert_eq!((deposit.gross_krw, deposit.commission_krw), (10_000, 300));
+    }
+
+    #[test]
     fn commission_rounds_half_up_to_the_won() {
         assert_eq!(commission(15, PaymentMode::PayAtBooking as i32, 3_333), 5);
         assert_eq!(commission(1, PaymentMode::PayAtBooking as i32, 5_000), 1);

@@ -11,8 +11,10 @@ use super::{
 /// An operator's action, with the place it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action<'a> {
-    /// Read the partner, its places and products.
+    /// Read the partner.
     Read,
+    /// Read a place's products as their manager (drafts and pending revisions included).
+    ReadPlace(&'a str),
     /// Record channel settings.
     SetPartnerFacts,
     /// Invite operators (which roles is decided by the invitation rules).
@@ -25,6 +27,8 @@ pub enum Action<'a> {
     PausePlace(&'a str),
     /// Delete a product of the place.
     DeleteProduct(&'a str),
+    /// Review or sanction: platform operations only, never an operator.
+    Review,
 }
 
 fn forbid(reason: &'static str, message: impl Into<String>) -> CatalogError {
@@ -47,7 +51,8 @@ pub fn authorize<'p>(
         ));
     };
     let role_allows = match (op.role, action) {
-        (_, Action::Read) => true,
+        (_, Action::Review) => false,
+        (_, Action::Read | Action::ReadPlace(_)) => true,
         (OperatorRole::Admin, _) => true,
         (OperatorRole::Master, Action::SetPartnerFacts) => false,
         (OperatorRole::Master, Action::RegisterPlace) => op.places.is_none(),
@@ -62,7 +67,10 @@ pub fn authorize<'p>(
         ));
     }
     match action {
-        Action::ManagePlace(place) | Action::PausePlace(place) | Action::DeleteProduct(place)
+        Action::ReadPlace(place)
+        | Action::ManagePlace(place)
+        | Action::PausePlace(place)
+        | Action::DeleteProduct(place)
             if !op.granted(place) =>
         {
             Err(forbid(
@@ -121,6 +129,22 @@ mod tests {
         assert_eq!(
             allowed("stranger", Action::Read),
             Err("NOT_AN_ACTIVE_OPERATOR")
+        );
+    }
+
+    #[test]
+    fn no_operator_reviews_and_reading_a_place_needs_its_grant() {
+        for who in ["admin", "master-all", "member-a"] {
+            assert_eq!(
+                allowed(who, Action::Review),
+                Err("ROLE_NOT_ALLOWED"),
+                "{who}"
+            );
+        }
+        assert_eq!(allowed("member-a", Action::ReadPlace("a")), Ok(()));
+        assert_eq!(
+            allowed("member-a", Action::ReadPlace("b")),
+            Err("PLACE_NOT_GRANTED")
         );
     }
 

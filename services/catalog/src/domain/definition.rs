@@ -1176,4 +1176,77 @@ pub(crate) mod tests {
             assert_eq!(policy_from_pb(&policy_to_pb(&p)).unwrap(), p);
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn building_a_definition_never_panics(
+            starts in proptest::collection::vec(-1_000_000_000_000_000i64..5_000_000_000_000_000, 0..5),
+            ends in proptest::option::of(-1_000_000_000_000_000i64..5_000_000_000_000_000),
+            heads in (0u32..80, 0u32..80),
+            capacity in 0u32..20_000,
+            amount in -10i64..200_000_000,
+            mode in 0i32..6,
+            inventory in 0i32..6,
+            kind in 0i32..5,
+            max_quantity in 0u32..3,
+            question in "\\PC{0,40}",
+        ) {
+            let spec = ProductSpec {
+                reservation_type: ReservationType::try_from(kind % 4).unwrap_or_default(),
+                inventory_mode: InventoryMode::try_from(inventory % 5).unwrap_or_default(),
+                prices: vec![PriceSpec {
+                    max_quantity,
+                    ..price("p", amount, PaymentMode::try_from(mode % 4).unwrap_or_default())
+                }],
+                schedules: starts
+                    .iter()
+                    .map(|s| ScheduleSpec { starts_us: *s, ends_us: ends, min_headcount: heads.0, max_headcount: heads.1 })
+                    .collect(),
+                capacity,
+                custom_questions: vec![question],
+                ..spec()
+            };
+            if let Ok(def) = build("p", spec, None, NOW) {
+                proptest::prop_assert_eq!(def.reservation_schedules.len(), def.schedules.len() * def.prices.len());
+                proptest::prop_assert!(def.inventory_pools.iter().all(|p| p.capacity >= 1 && p.capacity <= MAX_CAPACITY));
+            }
+        }
+
+        #[test]
+        fn decoding_windows_policies_and_generators_never_panics(
+            hour in -300i32..300,
+            minute in -300i32..300,
+            days in 0u32..100_000,
+            fixed in "\\PC{0,25}",
+            every in 0u32..3000,
+            span in 0i16..400,
+        ) {
+            let d = ev::DaysBeforeAt { days, hour, minute };
+            let _ = window_from_pb(&BookingWindowPb {
+                opens_at: Some(from_micros(NOW)),
+                end: Some(ev::booking_window::End::DaysBeforeAt(d)),
+            });
+            for kind in [
+                ev::cancellation_deadline::Kind::DaysBeforeAt(d),
+                ev::cancellation_deadline::Kind::FixedKst(fixed.clone()),
+            ] {
+                let _ = policy_from_pb(&CancellationPolicy {
+                    kind: CancellationKind::FullRefundUntilDeadline as i32,
+                    deadline: Some(ev::CancellationDeadline { kind: Some(kind) }),
+                    ..Default::default()
+                });
+            }
+            let from = jiff::civil::date(2026, 1, 1);
+            let _ = generate_slots(&SlotGenerator {
+                from,
+                until: from.checked_add(jiff::Span::new().days(i64::from(span))).unwrap(),
+                first_start: jiff::civil::time(0, 0, 0, 0),
+                last_start: jiff::civil::time(23, 59, 0, 0),
+                every_minutes: every,
+                duration_minutes: every,
+                min_headcount: 1,
+                max_headcount: 1,
+            });
+        }
+    }
 }

@@ -1,0 +1,172 @@
+//! What the reservations service makes of the catalog's product events.
+use std::sync::Arc;
+
+use prost::Name;
+use uuid::Uuid;
+use yeyak_eventlog::{EventStore, Metadata, Position, RecordedEvent, testing};
+use yeyak_kit::auth::{Caller, PlaceScope, Role};
+use yeyak_proto::catalog::events::v1::{
+    CapacityChanged, ConfirmationMode, InventoryMode, PaymentMode, ProductApproved,
+    ProductDefinition, ReservationSchedule, SchedulesAdded,
+};
+use yeyak_reservations::app::{CatalogConsumer, Reservations};
+use yeyak_transport::EventHandler;
+
+fn recorded<M: prost::Message + Name>(message: &M) -> RecordedEvent {
+    RecordedEvent {
+        position: Position::START,
+        event_id: Uuid::new_v4(),
+        stream_id: "product-x".into(),
+        stream_version: 1,
+        event_type: M::full_name(),
+        schema_version: yeyak_kit::events::SCHEMA_VERSION,
+        payload: message.encode_to_vec(),
+        metadata: Metadata {
+            correlation_id: Uuid::new_v4(),
+            causation_id: None,
+            actor: "operator:test".into(),
+            occurred_at_us: 0,
+            trace_context: None,
+        },
+        recorded_at_us: 0,
+    }
+}
+
+fn unit(id: Uuid, capacity: u32, price: i64) -> ReservationSchedule {
+    ReservationSchedule {
+        reservation_schedule_id: id.to_string(),
+        starts_at: Some(yeyak_proto::time::from_micros(
+            jiff::Timestamp::now().as_microsecond() + 3_600_000_000,
+        )),
+        capacity,
+        price_krw: price,
+        payment_mode: PaymentMode::ReservationOnly as i32,
+        visible: true,
+        inventory_key: id.to_string(),
+        ..Default::default()
+    }
+}
+
+fn approved(
+    mode: InventoryMode,
+    revision: u32,
+    units: Vec<ReservationSchedule>,
+) -> ProductApproved {
+    ProductApproved {
+        product_id: "p".into(),
+        partner_id: "pa".into(),
+        place_id: "pl".into(),
+        revision,
+        definition: Some(ProductDefinition {
+            confirmation_mode: ConfirmationMode::Instant as i32,
+            inventory_mode: mode as i32,
+            reservation_schedules: units,
+            ..Default::default()
+        }),
+    }
+}
+
+fn customer(n: u32) -> Caller {
+    Caller {
+        subject: format!("c-{n}"),
+        role: Role::Customer,
+        partner_id: None,
+        places: PlaceScope::All,
+    }
+}
+
+async fn store() -> Arc<dyn EventStore> {
+    yeyak_eventlog::connect(&testing::fresh_sqlite_url("catalog-consumer"))
+        .await
+        .expect("store")
+}
+
+/// A unit of `capacity` seats opened by an approval, with two of its seats booked.
+async fn opened_with_two_held(capacity: u32, price: i64) -> (CatalogConsumer, Reservations, Uuid) {
+    let log = store().await;
+    let consumer = CatalogConsumer::new(log.clone());
+    let app = Reservations::new(log.clone());
+    let id = Uuid::new_v4();
+    consumer
+        .handle(&recorded(&approved(
+            InventoryMode::PerReservationSchedule,
+            1,
+            vec![unit(id, capacity, price)],
+        )))
+        .await
+        .expect("opened");
+    app.book(&customer(1), Uuid::new_v4(), id, 2)
+        .await
+        .expect("booked");
+    (consumer, app, id)
+}
+
+#[tokio::test]
+async fn an_approval_opens_units_and_a_revision_changes_terms_but_keeps_what_is_held() {
+    let (consumer, app, id) = opened_with_two_held(3, 10_000).await;
+    consumer
+        .handle(&recorded(&approved(
+            InventoryMode::PerReservationSchedule,
+            2,
+            vec![unit(id, 3, 12_000)],
+        )))
+        .await
+        .expect("revised");
+    let (inventory, _) = app.inventory(&id.to_string()).await.expect("inventory");
+    let opened = inventory.opened.clone().expect("open");
+    assert_eq!((opened.price_krw, opened.revision), (12_000, 2));
+    assert_eq!(inventory.held(), 2, "the revision keeps the seats held");
+}
+
+#[tokio::test]
+async fn a_capacity_change_applies_and_lowering_it_below_what_is_held_closes_the_unit() {
+    let (consumer, app, id) = opened_with_two_held(5, 0).await;
+    consumer
+        .handle(&recorded(&CapacityChanged {
+            product_id: "p".into(),
+            inventory_key: id.to_string(),
+            capacity: 1,
+        }))
+        .await
+        .expect("changed");
+    let (inventory, _) = app.inventory(&id.to_string()).await.expect("inventory");
+    assert_eq!((inventory.held(), inventory.remaining()), (2, 0));
+    let refusal = app
+        .book(&customer(2), Uuid::new_v4(), id, 1)
+        .await
+        .expect_err("closed");
+    assert_eq!(
+        yeyak_kit::status::reason(&refusal).as_deref(),
+        Some("SOLD_OUT")
+    );
+}
+
+#[tokio::test]
+async fn pooled_modes_and_schedules_of_a_draft_open_nothing() {
+    let log = store().await;
+    let consumer = CatalogConsumer::new(log.clone());
+    let app = Reservations::new(log.clone());
+    let (pooled, drafted) = (Uuid::new_v4(), Uuid::new_v4());
+    consumer
+        .handle(&recorded(&approved(
+            InventoryMode::PerDate,
+            1,
+            vec![unit(pooled, 5, 0)],
+        )))
+        .await
+        .expect("handled");
+    consumer
+        .handle(&recorded(&SchedulesAdded {
+            product_id: "p".into(),
+            reservation_schedules: vec![unit(drafted, 5, 0)],
+            live: false,
+            inventory_mode: InventoryMode::PerReservationSchedule as i32,
+            ..Default::default()
+        }))
+        .await
+        .expect("handled");
+    for id in [pooled, drafted] {
+        let (inventory, _) = app.inventory(&id.to_string()).await.expect("inventory");
+        assert!(inventory.opened.is_none(), "{id} must stay closed");
+    }
+}
