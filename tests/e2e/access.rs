@@ -99,6 +99,7 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
         request_id: Uuid::new_v4().to_string(),
         reservation_id: mine.reservation_id.clone(),
         reason: String::new(),
+        ..Default::default()
     };
     refused(
         bob.cancel(bob_cancel).await,
@@ -169,6 +170,7 @@ async fn bad_input_gets_a_precise_status_and_reason() {
         request_id: request_id.to_string(),
         reservation_schedule_id: schedule.to_string(),
         quantity,
+        ..Default::default()
     };
     let schedule = seeded.schedule_id();
     refused(

@@ -490,6 +490,7 @@ async fn a_product_goes_live_is_listed_revised_copied_and_deleted_by_the_rules()
             request_id: rid(),
             reservation_id: reservation.reservation_id,
             reason: String::new(),
+            ..Default::default()
         })
         .await
         .expect("cancel");
@@ -589,6 +590,7 @@ async fn capacity_and_visibility_changes_reach_the_reservations_service() {
             request_id: rid(),
             reservation_schedule_id: unit.clone(),
             quantity: 1,
+            ..Default::default()
         })
         .await
         .expect_err("the slot is closed: capacity 1, one held");

@@ -162,7 +162,8 @@ pub async fn seed(
 }
 
 /// Books as `customer`, waiting until the reservations service has learned the schedule from the
-/// catalog's events (it answers NOT_FOUND / SCHEDULE_NOT_FOUND until then).
+/// catalog's events (it answers NOT_FOUND / SCHEDULE_NOT_FOUND until then, and PLACE_PAUSED
+/// until it learns that a paused place resumed).
 pub async fn book(
     h: &Harness,
     customer: &str,
@@ -177,11 +178,14 @@ pub async fn book(
             request_id: request_id.to_string(),
             reservation_schedule_id: schedule_id.to_string(),
             quantity,
+            ..Default::default()
         };
         async move {
             match client.book(request).await {
                 Ok(r) => Some(r.into_inner()),
-                Err(s) if s.code() == Code::NotFound && reason(&s) == "SCHEDULE_NOT_FOUND" => None,
+                Err(s) if ["SCHEDULE_NOT_FOUND", "PLACE_PAUSED"].contains(&reason(&s).as_str()) => {
+                    None
+                }
                 Err(s) => panic!("booking failed: {s:?}"),
             }
         }
@@ -192,6 +196,7 @@ pub async fn book(
             request_id: request_id.to_string(),
             reservation_schedule_id: schedule_id.to_string(),
             quantity,
+            ..Default::default()
         })
         .await
         .expect("retry returns the booking")

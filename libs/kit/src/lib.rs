@@ -5,7 +5,8 @@
 //! - [`auth`]: bearer JWT authentication and per-RPC role policies, enforced before a handler runs;
 //! - [`server`]: gRPC serving with health, reflection, tracing and graceful shutdown;
 //! - [`status`]: gRPC statuses with a machine-readable reason;
-//! - [`events`]: protobuf event payloads to and from the log.
+//! - [`events`]: protobuf event payloads to and from the log;
+//! - [`kst`]: business time in Korean Standard Time.
 //!
 //! Invariant: no service domain types here; this crate knows roles and envelopes, not reservations.
 
@@ -13,6 +14,7 @@ pub mod admin;
 pub mod auth;
 pub mod config;
 pub mod events;
+pub mod kst;
 pub mod server;
 pub mod status;
 pub mod telemetry;

@@ -12,7 +12,7 @@ use crate::{
     app::{Action, Reservations},
     domain::{
         ReservationError,
-        reservation::{MAX_QUANTITY, Reservation, State},
+        reservation::{Adjustment, MAX_QUANTITY, Reservation, State},
     },
 };
 
@@ -93,6 +93,11 @@ fn reservation_pb((r, version): (Reservation, u64)) -> Response<pb::Reservation>
         refunded_krw: r.refunded_krw,
         payment_mode: b.payment_mode,
         version,
+        cancellation_policy: b.cancellation_policy,
+        answers: b.answers,
+        booked_at: b.booked_at,
+        cancellation_fee_krw: r.cancellation.as_ref().map_or(0, |c| c.fee_krw),
+        ex_officio: r.cancellation.as_ref().is_some_and(|c| c.ex_officio),
     })
 }
 
@@ -131,7 +136,7 @@ impl ReservationsService for ReservationsApi {
             ));
         }
         self.app
-            .book(&caller, request_id, schedule, r.quantity)
+            .book(&caller, request_id, schedule, r.quantity, r.answers)
             .await
             .map(reservation_pb)
     }
@@ -169,11 +174,15 @@ impl ReservationsService for ReservationsApi {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let reason = text("reason", &r.reason, 0, 500)?;
+        let adjustment = r.adjustment.map(|a| match a {
+            pb::cancel_request::Adjustment::FeeBps(fee_bps) => Adjustment::Rate { fee_bps },
+            pb::cancel_request::Adjustment::FeeKrw(fee_krw) => Adjustment::Amount { fee_krw },
+        });
         self.act(
             caller,
             &r.request_id,
             &r.reservation_id,
-            Action::Cancel { reason },
+            Action::Cancel { reason, adjustment },
         )
         .await
     }

@@ -13,17 +13,21 @@ use yeyak_kit::{
 };
 use yeyak_proto::{
     catalog::events::v1::{
-        CapacityChanged, ConfirmationMode, InventoryMode, ProductApproved, ReservationSchedule,
-        SchedulesAdded,
+        CancellationPolicy, CapacityChanged, ConfirmationMode, InventoryMode, PlacePaused,
+        PlaceResumed, ProductApproved, ProductDeleted, ProductSanctioned, ProductStatusSet,
+        ReservationSchedule, SchedulesAdded, VisibilitySet,
     },
-    reservations::events::v1::{InventoryCapacityChanged, InventoryOpened, PaymentMode},
+    reservations::events::v1::{
+        InventoryCapacityChanged, InventoryOpened, PaymentMode, PlaceAvailabilityChanged,
+        ProductAvailabilityChanged, ProductTerms,
+    },
 };
 use yeyak_transport::{EventHandler, HandlerError};
 
 use crate::domain::{
     events::{InventoryEvent, ReservationEvent},
     inventory::Inventory,
-    reservation::{self, Book, Canceller, Reservation},
+    reservation::{self, Availability, Book, Canceller, Reservation},
 };
 
 /// How many times a booking reloads and decides again after losing a race for the inventory.
@@ -34,6 +38,18 @@ pub fn reservation_stream(id: Uuid) -> String {
 }
 pub fn inventory_stream(id: &str) -> String {
     format!("inventory-{id}")
+}
+/// What the catalog said about booking a product.
+pub fn product_stream(id: &str) -> String {
+    format!("product-{id}")
+}
+/// Whether the catalog paused a place.
+pub fn place_stream(id: &str) -> String {
+    format!("place-{id}")
+}
+/// The terms of a product's last approval (revision, cancellation policy).
+pub fn terms_stream(id: &str) -> String {
+    format!("product-terms-{id}")
 }
 
 /// The reservations application service over its own event log.
@@ -52,8 +68,13 @@ const BOOKING_LANES: usize = 64;
 #[derive(Debug, Clone)]
 pub enum Action {
     Confirm,
-    Reject { reason: String },
-    Cancel { reason: String },
+    Reject {
+        reason: String,
+    },
+    Cancel {
+        reason: String,
+        adjustment: Option<reservation::Adjustment>,
+    },
     Complete,
 }
 
@@ -119,6 +140,38 @@ impl Reservations {
         .map_err(from_load)
     }
 
+    /// The latest event of a stream of single-fact snapshots, if any.
+    pub async fn latest<M: prost::Message + prost::Name + Default>(
+        &self,
+        stream: &str,
+    ) -> Result<(Option<M>, Option<u64>), Status> {
+        load(&*self.log, stream, None, |s: &mut Option<M>, e| {
+            if let Some(m) = decode_as::<M>(e)? {
+                *s = Some(m);
+            }
+            Ok(())
+        })
+        .await
+        .map_err(from_load)
+    }
+
+    /// What the catalog said about booking the unit's product and place.
+    pub async fn availability(&self, inventory: &Inventory) -> Result<Availability, Status> {
+        let Some(unit) = &inventory.opened else {
+            return Ok(Availability::default());
+        };
+        let (product, _) = self
+            .latest::<ProductAvailabilityChanged>(&product_stream(&unit.product_id))
+            .await?;
+        let (place, _) = self
+            .latest::<PlaceAvailabilityChanged>(&place_stream(&unit.place_id))
+            .await?;
+        Ok(Availability {
+            product,
+            place_paused: place.is_some_and(|p| p.paused),
+        })
+    }
+
     /// Books seats for the calling customer. The reservation id derives from the caller and the
     /// request id, so a retry returns the first booking. The inventory and reservation streams
     /// are appended together with expected versions: a lost race reloads and decides again, at
@@ -129,6 +182,7 @@ impl Reservations {
         request_id: Uuid,
         schedule_id: Uuid,
         quantity: u32,
+        answers: Vec<String>,
     ) -> Result<(Reservation, u64), Status> {
         let reservation_id = created_id("reservation", &caller.actor(), request_id);
         let stream = reservation_stream(reservation_id);
@@ -140,15 +194,17 @@ impl Reservations {
             }
             let schedule = schedule_id.to_string();
             let (inventory, inventory_version) = self.inventory(&schedule).await?;
+            let availability = self.availability(&inventory).await?;
             let now = now_us();
             let cmd = Book {
                 reservation_id,
                 customer_id: caller.subject.clone(),
                 quantity,
+                answers: answers.clone(),
                 now_us: now,
             };
-            let (held, booked) =
-                reservation::book(&inventory, &existing, cmd).map_err(crate::api::domain_status)?;
+            let (held, booked) = reservation::book(&inventory, &availability, &existing, cmd)
+                .map_err(crate::api::domain_status)?;
             let cause = cause(caller, request_id, now);
             let request = AppendRequest::single(
                 inventory_stream(&schedule),
@@ -223,19 +279,19 @@ impl Reservations {
                         Some(encode(id(1), &released, &cause)),
                     )
                 }
-                Action::Cancel { reason } => {
+                Action::Cancel { reason, adjustment } => {
                     let by = if caller.role == Role::Customer {
                         Canceller::Customer
                     } else {
                         Canceller::Partner
                     };
-                    let (e, released) = reservation::cancel(&current, by, reason)
+                    let (e, released) = reservation::cancel(&current, by, reason, adjustment, now)
                         .map_err(crate::api::domain_status)?;
                     let new = encode(id(0), &e, &cause);
                     (
                         ReservationEvent::Cancelled(e),
                         new,
-                        Some(encode(id(1), &released, &cause)),
+                        released.map(|r| encode(id(1), &r, &cause)),
                     )
                 }
                 Action::Complete => {
@@ -327,6 +383,7 @@ struct Units {
     confirmation_mode: i32,
     inventory_mode: i32,
     revision: u32,
+    policy: Option<CancellationPolicy>,
     units: Vec<ReservationSchedule>,
 }
 
@@ -358,6 +415,7 @@ impl CatalogConsumer {
                 confirmation_mode: def.confirmation_mode,
                 inventory_mode: def.inventory_mode,
                 revision: e.revision,
+                policy: def.cancellation_policy,
                 units: def.reservation_schedules,
             }));
         }
@@ -369,6 +427,7 @@ impl CatalogConsumer {
                 confirmation_mode: e.confirmation_mode,
                 inventory_mode: e.inventory_mode,
                 revision: 0,
+                policy: None,
                 units: e.reservation_schedules,
             }));
         }
@@ -385,25 +444,47 @@ impl CatalogConsumer {
         }
         let cause = Cause::reaction(Self::NAME, event);
         let mut request = AppendRequest::default().with_inbox(Self::NAME, event.event_id);
-        for (n, u) in units.units.iter().enumerate() {
+        // Schedules added to a live product take the terms of the last approval.
+        let (terms, terms_version) = Reservations::new(self.log.clone())
+            .latest::<ProductTerms>(&terms_stream(&units.product_id))
+            .await
+            .map_err(|s| HandlerError::Retry(s.to_string()))?;
+        if units.revision > 0 {
+            let next = ProductTerms {
+                product_id: units.product_id.clone(),
+                revision: units.revision,
+                cancellation_policy: units.policy.clone(),
+            };
+            if terms.as_ref() != Some(&next) {
+                let id = derived_id(Self::NAME, &event.event_id.to_string(), u32::MAX);
+                request = request.and(
+                    terms_stream(&units.product_id),
+                    expected(terms_version),
+                    vec![encode(id, &next, &cause)],
+                );
+            }
+        }
+        let ids: Vec<&str> = units
+            .units
+            .iter()
+            .map(|u| u.reservation_schedule_id.as_str())
+            .collect();
+        self.reopen(event, request, &ids, |n, current| {
+            let u = &units.units[n];
             let Some(payment_mode) = payment_mode(u.payment_mode) else {
                 return Err(HandlerError::Poison(format!(
                     "unit {} has no payment mode",
                     u.reservation_schedule_id
                 )));
             };
-            let (inventory, version) = self
-                .inventory_of(&u.reservation_schedule_id)
-                .await
-                .map_err(|s| HandlerError::Retry(s.to_string()))?;
-            let opened = InventoryOpened {
+            Ok(Some(InventoryOpened {
                 reservation_schedule_id: u.reservation_schedule_id.clone(),
                 product_id: units.product_id.clone(),
                 partner_id: units.partner_id.clone(),
                 place_id: units.place_id.clone(),
                 starts_at: u.starts_at,
                 // Capacity moves only by the catalog's capacity changes once open.
-                capacity: inventory.opened.as_ref().map_or(u.capacity, |o| o.capacity),
+                capacity: current.map_or(u.capacity, |o| o.capacity),
                 price_krw: u.price_krw,
                 requires_approval: units.confirmation_mode == ConfirmationMode::Approval as i32,
                 payment_mode: payment_mode as i32,
@@ -412,22 +493,109 @@ impl CatalogConsumer {
                 booking_closes_at: u.booking_closes_at,
                 min_headcount: u.min_headcount,
                 max_headcount: u.max_headcount,
-                revision: units.revision,
+                // Schedules added later share the product's live policy and revision.
+                revision: units.revision.max(terms.as_ref().map_or(0, |t| t.revision)),
+                cancellation_policy: units
+                    .policy
+                    .clone()
+                    .or_else(|| terms.as_ref().and_then(|t| t.cancellation_policy.clone())),
+                visible: u.visible,
+            }))
+        })
+        .await
+    }
+
+    /// Appends, with `request` (the inbox row and any other stream), the terms `next` gives each
+    /// unit where they differ from what is stored; `None` leaves a unit alone.
+    async fn reopen(
+        &self,
+        event: &RecordedEvent,
+        mut request: AppendRequest,
+        ids: &[&str],
+        mut next: impl FnMut(
+            usize,
+            Option<&InventoryOpened>,
+        ) -> Result<Option<InventoryOpened>, HandlerError>,
+    ) -> Result<(), HandlerError> {
+        let cause = Cause::reaction(Self::NAME, event);
+        for (n, id) in ids.iter().enumerate() {
+            let (inventory, version) = self
+                .inventory_of(id)
+                .await
+                .map_err(|s| HandlerError::Retry(s.to_string()))?;
+            let Some(opened) = next(n, inventory.opened.as_ref())? else {
+                continue;
             };
             if inventory.opened.as_ref() == Some(&opened) {
                 continue;
             }
-            let id = derived_id(Self::NAME, &event.event_id.to_string(), n as u32);
+            let event_id = derived_id(Self::NAME, &event.event_id.to_string(), n as u32);
             request = request.and(
-                inventory_stream(&u.reservation_schedule_id),
+                inventory_stream(id),
                 expected(version),
-                vec![encode(id, &opened, &cause)],
+                vec![encode(event_id, &opened, &cause)],
             );
         }
         if request.streams.is_empty() {
             return Ok(());
         }
         HandlerError::from_append(self.log.append(request).await)
+    }
+
+    /// Appends the product's new availability picture, changed by `change`.
+    async fn product_availability(
+        &self,
+        event: &RecordedEvent,
+        product_id: &str,
+        change: impl FnOnce(&mut ProductAvailabilityChanged),
+    ) -> Result<(), HandlerError> {
+        let (latest, version) = Reservations::new(self.log.clone())
+            .latest::<ProductAvailabilityChanged>(&product_stream(product_id))
+            .await
+            .map_err(|s| HandlerError::Retry(s.to_string()))?;
+        let mut next = latest.unwrap_or_else(|| ProductAvailabilityChanged {
+            product_id: product_id.to_string(),
+            ..Default::default()
+        });
+        change(&mut next);
+        self.append_one(event, product_stream(product_id), version, &next)
+            .await
+    }
+
+    async fn append_one<M: prost::Message + prost::Name>(
+        &self,
+        event: &RecordedEvent,
+        stream: String,
+        version: Option<u64>,
+        message: &M,
+    ) -> Result<(), HandlerError> {
+        let cause = Cause::reaction(Self::NAME, event);
+        let id = derived_id(Self::NAME, &event.event_id.to_string(), 0);
+        let request =
+            AppendRequest::single(stream, expected(version), vec![encode(id, message, &cause)])
+                .with_inbox(Self::NAME, event.event_id);
+        HandlerError::from_append(self.log.append(request).await)
+    }
+
+    /// Units switched ON or OFF: each opened unit is re-opened with its new visibility.
+    async fn visibility(
+        &self,
+        event: &RecordedEvent,
+        e: VisibilitySet,
+    ) -> Result<(), HandlerError> {
+        let request = AppendRequest::default().with_inbox(Self::NAME, event.event_id);
+        let ids: Vec<&str> = e
+            .units
+            .iter()
+            .map(|u| u.reservation_schedule_id.as_str())
+            .collect();
+        self.reopen(event, request, &ids, |n, current| {
+            Ok(current.map(|o| InventoryOpened {
+                visible: e.units[n].visible,
+                ..o.clone()
+            }))
+        })
+        .await
     }
 
     async fn inventory_of(&self, id: &str) -> Result<(Inventory, Option<u64>), Status> {
@@ -475,12 +643,50 @@ impl EventHandler for CatalogConsumer {
         if let Some(units) = Self::units(event)? {
             return self.open(event, units).await;
         }
-        if let Some(e) =
-            decode_as::<CapacityChanged>(event).map_err(|e| HandlerError::Poison(e.to_string()))?
-        {
+        let poison = |e: yeyak_kit::events::DecodeError| HandlerError::Poison(e.to_string());
+        if let Some(e) = decode_as::<CapacityChanged>(event).map_err(poison)? {
             return self.change_capacity(event, e).await;
         }
-        // Other catalog facts do not concern inventory.
+        if let Some(e) = decode_as::<VisibilitySet>(event).map_err(poison)? {
+            return self.visibility(event, e).await;
+        }
+        if let Some(e) = decode_as::<ProductStatusSet>(event).map_err(poison)? {
+            let status = e.status;
+            return self
+                .product_availability(event, &e.product_id, |a| a.status = status)
+                .await;
+        }
+        if let Some(e) = decode_as::<ProductSanctioned>(event).map_err(poison)? {
+            return self
+                .product_availability(event, &e.product_id, |a| a.sanctioned = true)
+                .await;
+        }
+        if let Some(e) = decode_as::<ProductDeleted>(event).map_err(poison)? {
+            return self
+                .product_availability(event, &e.product_id, |a| a.deleted = true)
+                .await;
+        }
+        let paused = if let Some(e) = decode_as::<PlacePaused>(event).map_err(poison)? {
+            Some((e.place_id, true))
+        } else {
+            decode_as::<PlaceResumed>(event)
+                .map_err(poison)?
+                .map(|e| (e.place_id, false))
+        };
+        if let Some((place_id, paused)) = paused {
+            let (_, version) = Reservations::new(self.log.clone())
+                .latest::<PlaceAvailabilityChanged>(&place_stream(&place_id))
+                .await
+                .map_err(|s| HandlerError::Retry(s.to_string()))?;
+            let fact = PlaceAvailabilityChanged {
+                place_id: place_id.clone(),
+                paused,
+            };
+            return self
+                .append_one(event, place_stream(&place_id), version, &fact)
+                .await;
+        }
+        // Other catalog facts do not concern booking.
         Ok(())
     }
 }

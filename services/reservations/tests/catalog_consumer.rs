@@ -6,8 +6,9 @@ use uuid::Uuid;
 use yeyak_eventlog::{EventStore, Metadata, Position, RecordedEvent, testing};
 use yeyak_kit::auth::{Caller, PlaceScope, Role};
 use yeyak_proto::catalog::events::v1::{
-    CapacityChanged, ConfirmationMode, InventoryMode, PaymentMode, ProductApproved,
-    ProductDefinition, ReservationSchedule, SchedulesAdded,
+    CapacityChanged, ConfirmationMode, InventoryMode, PaymentMode, PlacePaused, PlaceResumed,
+    ProductApproved, ProductDefinition, ProductStatus, ProductStatusSet, ReservationSchedule,
+    SchedulesAdded, UnitVisibility, VisibilitySet,
 };
 use yeyak_reservations::app::{CatalogConsumer, Reservations};
 use yeyak_transport::EventHandler;
@@ -95,7 +96,7 @@ async fn opened_with_two_held(capacity: u32, price: i64) -> (CatalogConsumer, Re
         )))
         .await
         .expect("opened");
-    app.book(&customer(1), Uuid::new_v4(), id, 2)
+    app.book(&customer(1), Uuid::new_v4(), id, 2, vec![])
         .await
         .expect("booked");
     (consumer, app, id)
@@ -132,7 +133,7 @@ async fn a_capacity_change_applies_and_lowering_it_below_what_is_held_closes_the
     let (inventory, _) = app.inventory(&id.to_string()).await.expect("inventory");
     assert_eq!((inventory.held(), inventory.remaining()), (2, 0));
     let refusal = app
-        .book(&customer(2), Uuid::new_v4(), id, 1)
+        .book(&customer(2), Uuid::new_v4(), id, 1, vec![])
         .await
         .expect_err("closed");
     assert_eq!(
@@ -169,4 +170,50 @@ async fn pooled_modes_and_schedules_of_a_draft_open_nothing() {
         let (inventory, _) = app.inventory(&id.to_string()).await.expect("inventory");
         assert!(inventory.opened.is_none(), "{id} must stay closed");
     }
+}
+
+#[tokio::test]
+async fn status_pause_and_visibility_from_the_catalog_gate_bookings() {
+    let (consumer, app, id) = opened_with_two_held(10, 0).await;
+    let refused = |app: Reservations| async move {
+        let s = app
+            .book(&customer(9), Uuid::new_v4(), id, 1, vec![])
+            .await
+            .expect_err("refused");
+        yeyak_kit::status::reason(&s).unwrap_or_default()
+    };
+    let handle = |m: RecordedEvent| {
+        let consumer = &consumer;
+        async move { consumer.handle(&m).await.expect("handled") }
+    };
+    handle(recorded(&ProductStatusSet {
+        product_id: "p".into(),
+        status: ProductStatus::Ended as i32,
+    }))
+    .await;
+    assert_eq!(refused(app.clone()).await, "PRODUCT_ENDED");
+    handle(recorded(&ProductStatusSet {
+        product_id: "p".into(),
+        status: ProductStatus::Open as i32,
+    }))
+    .await;
+    handle(recorded(&PlacePaused {
+        place_id: "pl".into(),
+    }))
+    .await;
+    assert_eq!(refused(app.clone()).await, "PLACE_PAUSED");
+    handle(recorded(&PlaceResumed {
+        place_id: "pl".into(),
+    }))
+    .await;
+    handle(recorded(&VisibilitySet {
+        product_id: "p".into(),
+        units: vec![UnitVisibility {
+            reservation_schedule_id: id.to_string(),
+            visible: false,
+        }],
+        ..Default::default()
+    }))
+    .await;
+    assert_eq!(refused(app.clone()).await, "SCHEDULE_HIDDEN");
 }

@@ -127,7 +127,7 @@ async fn bookings(
             let mut n = c;
             while n < bookings {
                 let t = Instant::now();
-                app.book(&customer(n), Uuid::new_v4(), ids[n % ids.len()], 1)
+                app.book(&customer(n), Uuid::new_v4(), ids[n % ids.len()], 1, vec![])
                     .await
                     .expect("book");
                 latencies.push(t.elapsed());
@@ -158,7 +158,7 @@ async fn hot_schedule(
             tokio::spawn(async move {
                 let t = Instant::now();
                 let ok = app
-                    .book(&customer(n), Uuid::new_v4(), schedule, 1)
+                    .book(&customer(n), Uuid::new_v4(), schedule, 1, vec![])
                     .await
                     .is_ok();
                 (t.elapsed(), ok)

@@ -3,18 +3,11 @@
 //! Business time is Korean Standard Time (UTC+9, no daylight saving since 1988): deadlines and
 //! "days before" are counted on the KST calendar; instants are UTC microseconds.
 
-use jiff::{
-    Timestamp,
-    civil::{Date, DateTime},
-    tz::{Offset, TimeZone},
-};
+use jiff::civil::DateTime;
 
 use super::CatalogError;
 
-/// Korean Standard Time.
-pub fn kst() -> TimeZone {
-    TimeZone::fixed(Offset::constant(9))
-}
+pub use yeyak_kit::kst::{days_before_at, kst};
 
 /// When cancelling stops being possible. Cancelling is allowed while `now < deadline`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -184,25 +177,6 @@ pub fn deadline_at(deadline: &Deadline, usage_start_us: i64) -> Option<i64> {
     }
 }
 
-/// `days` calendar days (KST) before the KST date of `instant_us`, at `hour:minute` KST; `None`
-/// for an invalid time of day or an out-of-range date.
-pub fn days_before_at(instant_us: i64, days: u32, hour: i8, minute: i8) -> Option<i64> {
-    let instant = Timestamp::from_microsecond(instant_us).ok()?;
-    let date: Date = instant
-        .to_zoned_datetime(kst())
-        .date()
-        .checked_sub(jiff::Span::new().days(i64::from(days)))
-        .ok()?;
-    // Checked: `Date::at` panics on an invalid time of day.
-    let time = jiff::civil::Time::new(hour, minute, 0, 0).ok()?;
-    Some(
-        kst()
-            .to_timestamp(date.to_datetime(time))
-            .ok()?
-            .as_microsecond(),
-    )
-}
-
 /// Whether cancelling at `now_us` is still before the (exclusive) deadline.
 pub fn before_deadline(deadline: &Deadline, usage_start_us: i64, now_us: i64) -> bool {
     deadline_at(deadline, usage_start_us).is_some_and(|d| now_us < d)
@@ -265,7 +239,7 @@ mod tests {
         let deadline = Deadline::Fixed(date(2026, 11, 21).at(0, 0, 0, 0));
         let at = deadline_at(&deadline, usage).unwrap();
         assert_eq!(
-            Timestamp::from_microsecond(at).unwrap().to_string(),
+            jiff::Timestamp::from_microsecond(at).unwrap().to_string(),
             "2026-11-20T15:00:00Z"
         );
         assert!(before_deadline(&deadline, usage, at - 1));
@@ -281,7 +255,7 @@ mod tests {
         };
         let at = deadline_at(&days, usage).unwrap();
         assert_eq!(
-            Timestamp::from_microsecond(at).unwrap().to_string(),
+            jiff::Timestamp::from_microsecond(at).unwrap().to_string(),
             "2026-11-20T09:00:00Z"
         );
     }

@@ -8,7 +8,8 @@ use yeyak_proto::{
         CapacityChanged, ProductApproved, ProductDefinition, ProductDeleted, ProductEdited,
         ProductRegistered, ProductRejected, ProductRevisionRejected, ProductRevisionSubmitted,
         ProductSanctioned, ProductStatus, ProductStatusSet, ProductSubmitted, ReservationTracked,
-        ReservationType, SchedulesAdded, TrackedState, VisibilityLevel, VisibilitySet,
+        ReservationType, SchedulesAdded, TrackedState, UnitVisibility, VisibilityLevel,
+        VisibilitySet,
     },
     time::to_micros,
 };
@@ -737,15 +738,28 @@ pub fn set_visibility_of(
             reason: "TARGET_NOT_FOUND",
         }),
         Some(v) if v == visible => Ok(vec![]),
-        Some(_) => Ok(vec![
-            VisibilitySet {
+        Some(_) => {
+            let mut event = VisibilitySet {
                 product_id: id,
                 level: level as i32,
                 target_id: target_id.to_string(),
                 visible,
-            }
-            .into(),
-        ]),
+                units: vec![],
+            };
+            let mut after = d.clone();
+            set_visibility(&mut after, &event);
+            event.units = after
+                .reservation_schedules
+                .iter()
+                .zip(&d.reservation_schedules)
+                .filter(|(a, b)| a.visible != b.visible)
+                .map(|(a, _)| UnitVisibility {
+                    reservation_schedule_id: a.reservation_schedule_id.clone(),
+                    visible: a.visible,
+                })
+                .collect();
+            Ok(vec![event.into()])
+        }
     }
 }
 

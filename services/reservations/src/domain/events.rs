@@ -10,7 +10,7 @@ use yeyak_proto::reservations::events::v1::{
 /// Events of an `inventory-<id>` stream.
 #[derive(Debug, Clone, PartialEq)]
 pub enum InventoryEvent {
-    Opened(InventoryOpened),
+    Opened(Box<InventoryOpened>),
     Reserved(InventoryReserved),
     Released(InventoryReleased),
     CapacityChanged(InventoryCapacityChanged),
@@ -29,7 +29,7 @@ pub enum ReservationEvent {
 impl InventoryEvent {
     pub fn decode(e: &RecordedEvent) -> Result<Self, DecodeError> {
         if let Some(v) = decode_as(e)? {
-            return Ok(Self::Opened(v));
+            return Ok(Self::Opened(Box::new(v)));
         }
         if let Some(v) = decode_as(e)? {
             return Ok(Self::Reserved(v));

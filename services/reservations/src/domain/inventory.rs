@@ -16,7 +16,7 @@ pub struct Inventory {
 impl Inventory {
     pub fn apply(&mut self, event: InventoryEvent) {
         match event {
-            InventoryEvent::Opened(e) => self.opened = Some(e),
+            InventoryEvent::Opened(e) => self.opened = Some(*e),
             InventoryEvent::Reserved(e) => {
                 self.holds.insert(e.reservation_id, e.quantity);
             }

@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod inventory;
+pub mod policy;
 pub mod reservation;
 
 /// Why a reservation command was refused.
@@ -30,6 +31,15 @@ pub enum ReservationError {
 }
 
 impl ReservationError {
+    /// The machine-readable reason code.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ReservationError::Invalid { reason, .. }
+            | ReservationError::NotFound { reason, .. }
+            | ReservationError::Precondition { reason, .. } => reason,
+        }
+    }
+
     pub(crate) fn precondition(reason: &'static str, message: impl Into<String>) -> Self {
         ReservationError::Precondition {
             reason,

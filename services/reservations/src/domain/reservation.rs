@@ -1,13 +1,26 @@
 //! A reservation's lifecycle: book (`Requested` or `Confirmed`), confirm, reject, cancel, complete.
-use yeyak_proto::reservations::events::v1::{
-    InventoryReleased, InventoryReserved, PaymentMode, ReservationBooked, ReservationCancelled,
-    ReservationCompleted, ReservationConfirmed, ReservationRejected,
+use yeyak_proto::{
+    catalog::events::v1::{CancellationKind, ProductStatus},
+    reservations::events::v1::{
+        InventoryReleased, InventoryReserved, PaymentMode, ProductAvailabilityChanged,
+        ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationConfirmed,
+        ReservationRejected,
+    },
+    time::{from_micros, to_micros},
 };
 
-use super::{ReservationError, events::ReservationEvent, inventory::Inventory};
+use super::{
+    ReservationError,
+    events::ReservationEvent,
+    inventory::Inventory,
+    policy::{self, Quote},
+};
 
 /// Most seats one booking takes.
 pub const MAX_QUANTITY: u32 = 50;
+/// Most answers to custom questions, and the longest answer.
+pub const MAX_ANSWERS: usize = 10;
+pub const MAX_ANSWER_CHARS: usize = 500;
 
 /// Where a reservation is in its lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +43,7 @@ pub struct Reservation {
     pub booked: Option<ReservationBooked>,
     pub state: Option<State>,
     pub refunded_krw: i64,
+    pub cancellation: Option<ReservationCancelled>,
 }
 
 impl Reservation {
@@ -51,6 +65,7 @@ impl Reservation {
             ReservationEvent::Cancelled(e) => {
                 self.state = Some(State::Cancelled);
                 self.refunded_krw += e.refunded_krw;
+                self.cancellation = Some(e);
             }
             ReservationEvent::Completed(_) => self.state = Some(State::Completed),
         }
@@ -87,14 +102,67 @@ pub struct Book {
     pub reservation_id: uuid::Uuid,
     pub customer_id: String,
     pub quantity: u32,
+    /// Answers to the product's custom questions, free text.
+    pub answers: Vec<String>,
     pub now_us: i64,
 }
 
-/// Books seats if the schedule is open, not started and has room. `Instant` products are
-/// confirmed at once; `Approval` products wait in `Requested`. Pay-at-booking products are paid
-/// in full at booking.
+/// What the catalog said about booking a unit's product and place.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Availability {
+    pub product: Option<ProductAvailabilityChanged>,
+    pub place_paused: bool,
+}
+
+fn kst_text(us: i64) -> String {
+    jiff::Timestamp::from_microsecond(us)
+        .map(|t| {
+            t.to_zoned_datetime(yeyak_kit::kst::kst())
+                .strftime("%Y-%m-%d %H:%M KST")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
+/// Refuses a booking of a product the catalog does not show as bookable.
+fn check_available(a: &Availability) -> Result<(), ReservationError> {
+    let refuse = |reason, message: &str| Err(ReservationError::precondition(reason, message));
+    if let Some(p) = &a.product {
+        if p.deleted {
+            return refuse("PRODUCT_DELETED", "the product was deleted");
+        }
+        if p.sanctioned {
+            return refuse(
+                "PRODUCT_SANCTIONED",
+                "the product is restricted by operations",
+            );
+        }
+        match p.status() {
+            ProductStatus::Ended => {
+                return refuse("PRODUCT_ENDED", "the partner ended this product's sale");
+            }
+            ProductStatus::Closed => {
+                return refuse(
+                    "PRODUCT_CLOSED",
+                    "the partner closed this product's bookings",
+                );
+            }
+            _ => {}
+        }
+    }
+    if a.place_paused {
+        return refuse("PLACE_PAUSED", "the place is paused");
+    }
+    Ok(())
+}
+
+/// Books seats if the product is bookable, the unit shown, its booking window open, the
+/// headcount within the slot's limits and there is room. `Instant` products are confirmed at
+/// once; `Approval` products wait in `Requested`. Pay-at-booking and deposit prices are paid at
+/// booking. The reservation keeps a snapshot of the cancellation policy.
 pub fn book(
     inventory: &Inventory,
+    availability: &Availability,
     existing: &Reservation,
     cmd: Book,
 ) -> Result<(InventoryReserved, ReservationBooked), ReservationError> {
@@ -117,16 +185,61 @@ pub fn book(
             message: format!("book 1 to {MAX_QUANTITY} seats"),
         });
     }
+    if cmd.answers.len() > MAX_ANSWERS
+        || cmd
+            .answers
+            .iter()
+            .any(|a| a.chars().count() > MAX_ANSWER_CHARS)
+    {
+        return Err(ReservationError::Invalid {
+            field: "answers",
+            reason: "OUT_OF_RANGE",
+            message: format!(
+                "at most {MAX_ANSWERS} answers of at most {MAX_ANSWER_CHARS} characters"
+            ),
+        });
+    }
+    check_available(availability)?;
+    if !schedule.visible {
+        return Err(ReservationError::precondition(
+            "SCHEDULE_HIDDEN",
+            "the partner switched this reservation schedule off",
+        ));
+    }
     let starts_at_us = schedule
         .starts_at
         .as_ref()
-        .and_then(yeyak_proto::time::to_micros)
+        .and_then(to_micros)
         .unwrap_or(i64::MIN);
     if starts_at_us <= cmd.now_us {
         return Err(ReservationError::precondition(
             "SCHEDULE_STARTED",
             "this reservation schedule has already started",
         ));
+    }
+    if let Some(opens) = schedule.booking_opens_at.as_ref().and_then(to_micros)
+        && cmd.now_us < opens
+    {
+        return Err(ReservationError::precondition(
+            "BOOKING_NOT_OPEN_YET",
+            format!("booking opens at {}", kst_text(opens)),
+        ));
+    }
+    if let Some(closes) = schedule.booking_closes_at.as_ref().and_then(to_micros)
+        && cmd.now_us >= closes
+    {
+        return Err(ReservationError::precondition(
+            "BOOKING_CLOSED",
+            format!("booking closed at {}", kst_text(closes)),
+        ));
+    }
+    let (min, max) = (schedule.min_headcount, schedule.max_headcount);
+    if (min > 0 && cmd.quantity < min) || (max > 0 && cmd.quantity > max) {
+        return Err(ReservationError::Invalid {
+            field: "quantity",
+            reason: "HEADCOUNT_OUT_OF_RANGE",
+            message: format!("this slot takes {min} to {max} people per booking"),
+        });
     }
     let remaining = inventory.remaining();
     if cmd.quantity > remaining {
@@ -166,6 +279,9 @@ pub fn book(
             paid_krw,
             payment_mode,
             requires_approval: schedule.requires_approval,
+            cancellation_policy: schedule.cancellation_policy.clone(),
+            answers: cmd.answers,
+            booked_at: Some(from_micros(cmd.now_us)),
         },
     ))
 }
@@ -210,13 +326,85 @@ pub enum Canceller {
     Partner,
 }
 
-/// Cancels a `Requested` or `Confirmed` reservation: seats are released, payment refunded.
+/// The fee a partner sets in an adjusted cancel (조정 후 취소).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adjustment {
+    Rate { fee_bps: u32 },
+    Amount { fee_krw: i64 },
+}
+
+fn micros(t: &Option<prost_types::Timestamp>) -> i64 {
+    t.as_ref().and_then(to_micros).unwrap_or_default()
+}
+
+/// Cancels a reservation. The customer cancels a `Requested` reservation for free and a
+/// `Confirmed` one by the snapshot policy (fee tiers, full-refund window, exclusive deadline).
+/// The partner cancels `Requested` or `Confirmed` any time, and `Completed` (ex officio), at the
+/// rule's fee or, adjusted, at a fee never above it. Refund = max(0, paid − fee). Seats come back
+/// unless the reservation was already used.
 pub fn cancel(
     r: &Reservation,
     by: Canceller,
     reason: String,
-) -> Result<(ReservationCancelled, InventoryReleased), ReservationError> {
-    let b = r.require(&[State::Requested, State::Confirmed], "cancel")?;
+    adjustment: Option<Adjustment>,
+    now_us: i64,
+) -> Result<(ReservationCancelled, Option<InventoryReleased>), ReservationError> {
+    let allowed: &[State] = match by {
+        Canceller::Customer => &[State::Requested, State::Confirmed],
+        Canceller::Partner => &[State::Requested, State::Confirmed, State::Completed],
+    };
+    let b = r.require(allowed, "cancel")?;
+    let state = r.state.expect("a booked reservation has a state");
+    let policy = b.cancellation_policy.clone().unwrap_or_default();
+    let paid = b.paid_krw - r.refunded_krw;
+    let (booked_at, usage) = (micros(&b.booked_at), micros(&b.starts_at));
+    // Nothing was confirmed yet: cancelling a request costs nothing.
+    let default_bps = match state {
+        State::Requested => 0,
+        State::Completed => policy::FULL_BPS,
+        _ => policy::default_rate(&policy, booked_at, usage, now_us),
+    };
+    let quote = match (by, adjustment) {
+        (Canceller::Customer, Some(_)) => {
+            return Err(ReservationError::Invalid {
+                field: "adjustment",
+                reason: "PARTNER_ONLY",
+                message: "only the partner sets an adjusted fee".into(),
+            });
+        }
+        (Canceller::Customer, None) if state == State::Requested => Quote::at_rate(paid, 0),
+        (Canceller::Customer, None) => Quote::at_rate(
+            paid,
+            policy::customer_rate(&policy, booked_at, usage, now_us)?,
+        ),
+        (Canceller::Partner, None) => Quote::at_rate(paid, default_bps),
+        (Canceller::Partner, Some(adj)) => {
+            let quote = match adj {
+                Adjustment::Rate { fee_bps } => Quote::at_rate(paid, fee_bps),
+                Adjustment::Amount { fee_krw } => Quote::at_amount(paid, fee_krw),
+            };
+            let cap = Quote::at_rate(paid, default_bps).fee_krw;
+            if quote.fee_krw < 0 || quote.fee_krw > cap || quote.fee_bps > default_bps {
+                return Err(ReservationError::Invalid {
+                    field: "adjustment",
+                    reason: "FEE_ABOVE_DEFAULT",
+                    message: format!(
+                        "an adjusted fee is 0 to the rule's fee ({} won, {} bps)",
+                        cap, default_bps
+                    ),
+                });
+            }
+            quote
+        }
+    };
+    let not_cancellable = policy.kind() == CancellationKind::NotCancellable;
+    let ex_officio = state == State::Completed
+        || (state != State::Requested && not_cancellable)
+        || quote.fee_bps != default_bps;
+    let released = (state != State::Completed).then(|| InventoryReleased {
+        reservation_id: b.reservation_id.clone(),
+        quantity: b.quantity,
+    });
     Ok((
         ReservationCancelled {
             reservation_id: b.reservation_id.clone(),
@@ -229,12 +417,14 @@ pub fn cancel(
             }
             .to_string(),
             reason,
-            refunded_krw: b.paid_krw,
+            refunded_krw: quote.refund_krw,
+            fee_krw: quote.fee_krw,
+            fee_bps: quote.fee_bps,
+            default_fee_bps: default_bps,
+            ex_officio,
+            adjusted: adjustment.is_some(),
         },
-        InventoryReleased {
-            reservation_id: b.reservation_id.clone(),
-            quantity: b.quantity,
-        },
+        released,
     ))
 }
 
@@ -255,14 +445,19 @@ pub fn complete(r: &Reservation) -> Result<ReservationCompleted, ReservationErro
 mod tests {
     use super::*;
     use crate::domain::events::InventoryEvent;
-    use yeyak_proto::reservations::events::v1::InventoryOpened;
+    use yeyak_proto::{
+        catalog::events::v1::{
+            CancellationDeadline, CancellationPolicy, FeeTier, cancellation_deadline,
+        },
+        reservations::events::v1::InventoryOpened,
+    };
 
     const NOW: i64 = 1_800_000_000_000_000;
     const HOUR: i64 = 3600 * 1_000_000;
 
     fn given_inventory(capacity: u32, approval: bool, payment: PaymentMode) -> Inventory {
         let mut inv = Inventory::default();
-        inv.apply(InventoryEvent::Opened(InventoryOpened {
+        inv.apply(InventoryEvent::Opened(Box::new(InventoryOpened {
             reservation_schedule_id: "rs".into(),
             product_id: "prod".into(),
             partner_id: "partner".into(),
@@ -272,8 +467,9 @@ mod tests {
             price_krw: 30_000,
             requires_approval: approval,
             payment_mode: payment as i32,
+            visible: true,
             ..Default::default()
-        }));
+        })));
         inv
     }
 
@@ -283,11 +479,13 @@ mod tests {
     ) -> Result<(InventoryReserved, ReservationBooked), ReservationError> {
         book(
             inv,
+            &Availability::default(),
             &Reservation::default(),
             Book {
                 reservation_id: uuid::Uuid::new_v4(),
                 customer_id: "c".into(),
                 quantity,
+                answers: vec![],
                 now_us: NOW,
             },
         )
@@ -368,11 +566,13 @@ mod tests {
         let inv = given_inventory(5, false, PaymentMode::ReservationOnly);
         let late = book(
             &inv,
+            &Availability::default(),
             &Reservation::default(),
             Book {
                 reservation_id: uuid::Uuid::new_v4(),
                 customer_id: "c".into(),
                 quantity: 1,
+                answers: vec![],
                 now_us: NOW + 25 * HOUR,
             },
         );
@@ -433,12 +633,12 @@ mod tests {
         let (mut inv, mut r) = booked(false);
         assert_eq!(inv.remaining(), 8);
         let (cancelled, released) =
-            cancel(&r, Canceller::Customer, "plans changed".into()).unwrap();
+            cancel(&r, Canceller::Customer, "plans changed".into(), None, NOW).unwrap();
         assert_eq!(cancelled.cancelled_by, "customer");
-        inv.apply(InventoryEvent::Released(released));
+        inv.apply(InventoryEvent::Released(released.unwrap()));
         r.apply(ReservationEvent::Cancelled(cancelled));
         assert_eq!(inv.remaining(), 10);
-        assert!(cancel(&r, Canceller::Partner, "x".into()).is_err());
+        assert!(cancel(&r, Canceller::Partner, "x".into(), None, NOW).is_err());
         assert!(complete(&r).is_err());
     }
 
@@ -455,5 +655,242 @@ mod tests {
         assert_eq!(done.partner_id, "partner");
         r.apply(ReservationEvent::Completed(done));
         assert_eq!(r.state, Some(State::Completed));
+    }
+
+    fn unit(f: impl FnOnce(&mut InventoryOpened)) -> Inventory {
+        let mut inv = given_inventory(10, false, PaymentMode::PayAtBooking);
+        let mut opened = inv.opened.clone().unwrap();
+        f(&mut opened);
+        inv.apply(InventoryEvent::Opened(Box::new(opened)));
+        inv
+    }
+
+    fn refusal(inv: &Inventory, availability: &Availability, quantity: u32) -> &'static str {
+        book(
+            inv,
+            availability,
+            &Reservation::default(),
+            Book {
+                reservation_id: uuid::Uuid::new_v4(),
+                customer_id: "c".into(),
+                quantity,
+                answers: vec![],
+                now_us: NOW,
+            },
+        )
+        .unwrap_err()
+        .reason()
+    }
+
+    #[test]
+    fn booking_outside_the_booking_window_is_refused_with_the_time() {
+        let early = unit(|o| o.booking_opens_at = Some(from_micros(NOW + HOUR)));
+        assert_eq!(
+            refusal(&early, &Availability::default(), 1),
+            "BOOKING_NOT_OPEN_YET"
+        );
+        let late = unit(|o| o.booking_closes_at = Some(from_micros(NOW)));
+        assert_eq!(
+            refusal(&late, &Availability::default(), 1),
+            "BOOKING_CLOSED"
+        );
+        let open = unit(|o| {
+            o.booking_opens_at = Some(from_micros(NOW));
+            o.booking_closes_at = Some(from_micros(NOW + 1));
+        });
+        assert!(
+            when_booking(&open, 1).is_ok(),
+            "open from its start, closed at its end"
+        );
+    }
+
+    #[test]
+    fn a_product_not_displayed_as_open_is_refused_with_the_reason() {
+        let inv = given_inventory(10, false, PaymentMode::ReservationOnly);
+        let with = |f: fn(&mut ProductAvailabilityChanged)| {
+            let mut p = ProductAvailabilityChanged::default();
+            f(&mut p);
+            Availability {
+                product: Some(p),
+                place_paused: false,
+            }
+        };
+        assert_eq!(
+            refusal(&inv, &with(|p| p.deleted = true), 1),
+            "PRODUCT_DELETED"
+        );
+        assert_eq!(
+            refusal(&inv, &with(|p| p.sanctioned = true), 1),
+            "PRODUCT_SANCTIONED"
+        );
+        assert_eq!(
+            refusal(&inv, &with(|p| p.status = ProductStatus::Ended as i32), 1),
+            "PRODUCT_ENDED"
+        );
+        assert_eq!(
+            refusal(&inv, &with(|p| p.status = ProductStatus::Closed as i32), 1),
+            "PRODUCT_CLOSED"
+        );
+        let paused = Availability {
+            product: None,
+            place_paused: true,
+        };
+        assert_eq!(refusal(&inv, &paused, 1), "PLACE_PAUSED");
+        let hidden = unit(|o| o.visible = false);
+        assert_eq!(
+            refusal(&hidden, &Availability::default(), 1),
+            "SCHEDULE_HIDDEN"
+        );
+    }
+
+    #[test]
+    fn the_headcount_of_a_booking_stays_within_the_slots_minimum_and_maximum() {
+        let pair = unit(|o| {
+            o.min_headcount = 2;
+            o.max_headcount = 2;
+        });
+        assert_eq!(
+            refusal(&pair, &Availability::default(), 1),
+            "HEADCOUNT_OUT_OF_RANGE"
+        );
+        assert_eq!(
+            refusal(&pair, &Availability::default(), 3),
+            "HEADCOUNT_OUT_OF_RANGE"
+        );
+        assert!(when_booking(&pair, 2).is_ok());
+    }
+
+    fn tiered() -> CancellationPolicy {
+        CancellationPolicy {
+            kind: CancellationKind::Tiered as i32,
+            deadline: Some(CancellationDeadline {
+                kind: Some(cancellation_deadline::Kind::MinutesBeforeUse(60)),
+            }),
+            tiers: vec![FeeTier {
+                within_minutes_before_use: 24 * 60 + 1,
+                fee_bps: 3_000,
+            }],
+            full_refund_minutes_after_booking: 0,
+        }
+    }
+
+    /// A confirmed, paid reservation of 2 × 30 000 won starting in 24 h, under `policy`.
+    fn confirmed_under(policy: CancellationPolicy) -> Reservation {
+        let inv = unit(|o| o.cancellation_policy = Some(policy));
+        let (_, event) = when_booking(&inv, 2).unwrap();
+        let mut r = Reservation::default();
+        r.apply(ReservationEvent::Booked(event));
+        r
+    }
+
+    #[test]
+    fn the_reservation_keeps_a_snapshot_of_the_policy_at_booking() {
+        let r = confirmed_under(tiered());
+        assert_eq!(r.booked.unwrap().cancellation_policy, Some(tiered()));
+    }
+
+    #[test]
+    fn a_customer_cancel_follows_the_snapshot_fee_tiers_and_refunds_paid_minus_fee() {
+        let r = confirmed_under(tiered());
+        let (c, released) = cancel(&r, Canceller::Customer, String::new(), None, NOW).unwrap();
+        assert_eq!(
+            (c.fee_krw, c.refunded_krw, c.fee_bps),
+            (18_000, 42_000, 3_000)
+        );
+        assert!(!c.ex_officio && released.is_some());
+        let late = cancel(
+            &r,
+            Canceller::Customer,
+            String::new(),
+            None,
+            NOW + 23 * HOUR,
+        );
+        assert_eq!(late.unwrap_err().reason(), "PAST_CANCELLATION_DEADLINE");
+    }
+
+    #[test]
+    fn a_requested_reservation_is_cancelled_for_free() {
+        let inv = unit(|o| {
+            o.cancellation_policy = Some(tiered());
+            o.requires_approval = true;
+        });
+        let (_, event) = when_booking(&inv, 2).unwrap();
+        let mut r = Reservation::default();
+        r.apply(ReservationEvent::Booked(event));
+        let (c, _) = cancel(&r, Canceller::Customer, String::new(), None, NOW).unwrap();
+        assert_eq!((c.fee_krw, c.refunded_krw), (0, 60_000));
+    }
+
+    #[test]
+    fn an_adjusted_cancel_never_charges_more_than_the_rule_and_a_deviation_is_ex_officio() {
+        let r = confirmed_under(tiered());
+        let over = cancel(
+            &r,
+            Canceller::Partner,
+            String::new(),
+            Some(Adjustment::Rate { fee_bps: 3_001 }),
+            NOW,
+        );
+        assert_eq!(over.unwrap_err().reason(), "FEE_ABOVE_DEFAULT");
+        let (c, _) = cancel(
+            &r,
+            Canceller::Partner,
+            String::new(),
+            Some(Adjustment::Amount { fee_krw: 5_000 }),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!((c.fee_krw, c.refunded_krw), (5_000, 55_000));
+        assert!(
+            c.adjusted && c.ex_officio,
+            "a fee off the rule is ex officio"
+        );
+        let (plain, _) = cancel(&r, Canceller::Partner, String::new(), None, NOW).unwrap();
+        assert!(!plain.ex_officio, "the rule's own fee is not ex officio");
+        assert_eq!(
+            cancel(
+                &r,
+                Canceller::Customer,
+                String::new(),
+                Some(Adjustment::Rate { fee_bps: 0 }),
+                NOW
+            )
+            .unwrap_err()
+            .reason(),
+            "PARTNER_ONLY"
+        );
+    }
+
+    #[test]
+    fn cancelling_a_non_cancellable_or_completed_reservation_is_ex_officio() {
+        let locked = confirmed_under(CancellationPolicy {
+            kind: CancellationKind::NotCancellable as i32,
+            ..Default::default()
+        });
+        assert_eq!(
+            cancel(&locked, Canceller::Customer, String::new(), None, NOW)
+                .unwrap_err()
+                .reason(),
+            "NOT_CANCELLABLE"
+        );
+        let (c, _) = cancel(
+            &locked,
+            Canceller::Partner,
+            String::new(),
+            Some(Adjustment::Rate { fee_bps: 0 }),
+            NOW,
+        )
+        .unwrap();
+        assert!(c.ex_officio);
+        assert_eq!(c.refunded_krw, 60_000);
+        let mut used = confirmed_under(tiered());
+        used.apply(ReservationEvent::Completed(complete(&used).unwrap()));
+        let (after, released) =
+            cancel(&used, Canceller::Partner, String::new(), None, NOW).unwrap();
+        assert!(
+            after.ex_officio && released.is_none(),
+            "used seats are not given back"
+        );
+        assert_eq!(after.fee_bps, policy::FULL_BPS);
     }
 }
