@@ -13,7 +13,8 @@ use yeyak_kit::{
 use yeyak_proto::{
     catalog::events::v1::{ProductDefinition, ProductDeleted, ReservationTracked, TrackedState},
     reservations::events::v1::{
-        ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationRejected,
+        ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationExpired,
+        ReservationRejected,
     },
 };
 use yeyak_transport::{EventHandler, HandlerError};
@@ -626,6 +627,13 @@ fn tracked(event: &RecordedEvent) -> Result<Option<ReservationTracked>, HandlerE
         )));
     }
     if let Some(e) = decode_as::<ReservationCancelled>(event).map_err(poison)? {
+        return Ok(Some(t(
+            e.product_id,
+            e.reservation_id,
+            TrackedState::Released,
+        )));
+    }
+    if let Some(e) = decode_as::<ReservationExpired>(event).map_err(poison)? {
         return Ok(Some(t(
             e.product_id,
             e.reservation_id,

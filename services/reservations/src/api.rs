@@ -73,6 +73,7 @@ fn state_pb(state: Option<State>) -> ReservationState {
         Some(State::Rejected) => ReservationState::Rejected,
         Some(State::Cancelled) => ReservationState::Cancelled,
         Some(State::Completed) => ReservationState::Completed,
+        Some(State::Expired) => ReservationState::Expired,
     }
 }
 
@@ -98,6 +99,7 @@ fn reservation_pb((r, version): (Reservation, u64)) -> Response<pb::Reservation>
         booked_at: b.booked_at,
         cancellation_fee_krw: r.cancellation.as_ref().map_or(0, |c| c.fee_krw),
         ex_officio: r.cancellation.as_ref().is_some_and(|c| c.ex_officio),
+        expires_at: b.expires_at,
     })
 }
 

@@ -311,6 +311,40 @@ impl Reservations {
         Ok((next, version.unwrap_or(0) + 1))
     }
 
+    /// Expires a `Requested` reservation whose expiry has come; `Ok(false)` when there is
+    /// nothing to do (answered, not due, already expired). The event ids derive from the
+    /// reservation, so racing schedulers expire it once.
+    pub async fn expire(&self, reservation_id: Uuid, now_us: i64) -> Result<bool, Status> {
+        let stream = reservation_stream(reservation_id);
+        let (current, version) = self.reservation(reservation_id).await?;
+        let Ok((expired, released)) = reservation::expire(&current, now_us) else {
+            return Ok(false);
+        };
+        let inventory = current
+            .booked
+            .as_ref()
+            .map(|b| inventory_stream(&b.reservation_schedule_id))
+            .unwrap_or_default();
+        let cause = Cause::command("service:expiry".into(), reservation_id, now_us);
+        let id = |n| derived_id("expire", &stream, n);
+        let request = AppendRequest::single(
+            stream.clone(),
+            expected(version),
+            vec![encode(id(0), &expired, &cause)],
+        )
+        .and(
+            inventory,
+            ExpectedVersion::Any,
+            vec![encode(id(1), &released, &cause)],
+        );
+        match self.log.append(request).await {
+            Ok(r) => Ok(r.status == yeyak_eventlog::AppendStatus::Committed),
+            // Answered or expired meanwhile: the next look decides again.
+            Err(AppendError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(from_append(e)),
+        }
+    }
+
     /// Reads a reservation the caller may see.
     pub async fn get(
         &self,
@@ -377,6 +411,7 @@ pub struct CatalogConsumer {
 
 /// What the catalog said about a product's units.
 struct Units {
+    request_expiry_minutes: u32,
     product_id: String,
     partner_id: String,
     place_id: String,
@@ -409,6 +444,7 @@ impl CatalogConsumer {
         if let Some(e) = decode_as::<ProductApproved>(event).map_err(poison)? {
             let def = e.definition.unwrap_or_default();
             return Ok(Some(Units {
+                request_expiry_minutes: def.request_expiry_minutes,
                 product_id: e.product_id,
                 partner_id: e.partner_id,
                 place_id: e.place_id,
@@ -421,6 +457,7 @@ impl CatalogConsumer {
         }
         if let Some(e) = decode_as::<SchedulesAdded>(event).map_err(poison)? {
             return Ok(e.live.then_some(Units {
+                request_expiry_minutes: 0,
                 product_id: e.product_id,
                 partner_id: e.partner_id,
                 place_id: e.place_id,
@@ -454,6 +491,7 @@ impl CatalogConsumer {
                 product_id: units.product_id.clone(),
                 revision: units.revision,
                 cancellation_policy: units.policy.clone(),
+                request_expiry_minutes: units.request_expiry_minutes,
             };
             if terms.as_ref() != Some(&next) {
                 let id = derived_id(Self::NAME, &event.event_id.to_string(), u32::MAX);
@@ -500,6 +538,11 @@ impl CatalogConsumer {
                     .clone()
                     .or_else(|| terms.as_ref().and_then(|t| t.cancellation_policy.clone())),
                 visible: u.visible,
+                request_expiry_minutes: if units.revision == 0 {
+                    terms.as_ref().map_or(0, |t| t.request_expiry_minutes)
+                } else {
+                    units.request_expiry_minutes
+                },
             }))
         })
         .await

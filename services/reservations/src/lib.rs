@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod domain;
+pub mod expiry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -18,7 +19,7 @@ use yeyak_kit::{
     auth::{Authenticated, Authenticator},
 };
 use yeyak_proto::reservations::v1::reservations_service_server::ReservationsServiceServer;
-use yeyak_transport::Transport;
+use yeyak_transport::{LogTailTransport, Transport};
 
 /// The reservations' name as an event source.
 pub const SOURCE: &str = "reservations";
@@ -27,8 +28,9 @@ pub const CATALOG_SOURCE: &str = "catalog";
 /// The port a standalone reservations service listens on by default.
 pub const DEFAULT_PORT: u16 = 50052;
 
-/// Serves the reservations API on `listener` and consumes the catalog's events through
-/// `transport`, until `shutdown`.
+/// Serves the reservations API on `listener`, consumes the catalog's events through
+/// `transport`, and runs the expiry scheduler (with its index over this service's own log),
+/// until `shutdown`.
 pub async fn serve(
     log: Arc<dyn EventStore>,
     transport: Arc<dyn Transport>,
@@ -36,18 +38,35 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), yeyak_kit::config::BoxError> {
+    let own = LogTailTransport::new(log.clone()).with_source(SOURCE, log.clone());
+    let indexing = {
+        let (index, shutdown) = (
+            Arc::new(expiry::ExpiryIndex::new(log.clone())),
+            shutdown.clone(),
+        );
+        tokio::spawn(async move {
+            let result = own.consume(SOURCE, index, shutdown.clone()).await;
+            shutdown.cancel();
+            result
+        })
+    };
+    let scheduling = tokio::spawn(expiry::Scheduler::new(log.clone()).run(shutdown.clone()));
     let consumer = Arc::new(app::CatalogConsumer::new(log.clone()));
     let api =
         ReservationsServiceServer::new(api::ReservationsApi::new(app::Reservations::new(log)));
     let service = Authenticated::new(api, auth.clone(), &api::POLICY);
-    yeyak_kit::server::serve_with_consumer(
+    let served = yeyak_kit::server::serve_with_consumer(
         listener,
         service,
         transport,
         CATALOG_SOURCE,
         consumer,
         auth,
-        shutdown,
+        shutdown.clone(),
     )
-    .await
+    .await;
+    shutdown.cancel();
+    indexing.await??;
+    scheduling.await??;
+    served
 }

@@ -14,6 +14,15 @@ use crate::app::CatalogConsumer;
 /// Feeds the catalog consumer a `ProductApproved` with one free, instantly confirmed schedule
 /// of `capacity` seats starting in an hour; returns the schedule id.
 pub async fn open_schedule(log: Arc<dyn EventStore>, capacity: u32) -> Uuid {
+    open_schedule_with(log, capacity, ConfirmationMode::Instant).await
+}
+
+/// Like [`open_schedule`], with the given confirmation mode.
+pub async fn open_schedule_with(
+    log: Arc<dyn EventStore>,
+    capacity: u32,
+    mode: ConfirmationMode,
+) -> Uuid {
     let schedule = Uuid::new_v4();
     let product_id = Uuid::new_v4().to_string();
     let product = ProductApproved {
@@ -23,7 +32,7 @@ pub async fn open_schedule(log: Arc<dyn EventStore>, capacity: u32) -> Uuid {
         revision: 1,
         definition: Some(ProductDefinition {
             name: "hot".into(),
-            confirmation_mode: ConfirmationMode::Instant as i32,
+            confirmation_mode: mode as i32,
             inventory_mode: InventoryMode::PerReservationSchedule as i32,
             reservation_schedules: vec![ReservationSchedule {
                 reservation_schedule_id: schedule.to_string(),

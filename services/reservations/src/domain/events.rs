@@ -4,7 +4,7 @@ use yeyak_kit::events::{DecodeError, decode_as};
 use yeyak_proto::reservations::events::v1::{
     InventoryCapacityChanged, InventoryOpened, InventoryReleased, InventoryReserved,
     ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationConfirmed,
-    ReservationRejected,
+    ReservationExpired, ReservationRejected,
 };
 
 /// Events of an `inventory-<id>` stream.
@@ -24,6 +24,7 @@ pub enum ReservationEvent {
     Rejected(ReservationRejected),
     Cancelled(ReservationCancelled),
     Completed(ReservationCompleted),
+    Expired(ReservationExpired),
 }
 
 impl InventoryEvent {
@@ -63,6 +64,9 @@ impl ReservationEvent {
         }
         if let Some(v) = decode_as(e)? {
             return Ok(Self::Completed(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::Expired(v));
         }
         Err(DecodeError::UnknownType(
             e.event_type.clone(),

@@ -4,7 +4,7 @@ use yeyak_proto::{
     reservations::events::v1::{
         InventoryReleased, InventoryReserved, PaymentMode, ProductAvailabilityChanged,
         ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationConfirmed,
-        ReservationRejected,
+        ReservationExpired, ReservationRejected,
     },
     time::{from_micros, to_micros},
 };
@@ -35,6 +35,22 @@ pub enum State {
     Cancelled,
     /// 이용완료.
     Completed,
+    /// `Requested`, unanswered until it expired.
+    Expired,
+}
+
+/// How long a `Requested` reservation waits for the partner by default: 24 h.
+pub const DEFAULT_EXPIRY_MINUTES: u32 = 24 * 60;
+
+/// When a `Requested` reservation booked at `now_us` expires: after the product's expiry (24 h
+/// by default), or at the usage start, whichever comes first.
+pub fn expires_at(now_us: i64, expiry_minutes: u32, usage_start_us: i64) -> i64 {
+    let minutes = if expiry_minutes == 0 {
+        DEFAULT_EXPIRY_MINUTES
+    } else {
+        expiry_minutes
+    };
+    (now_us + i64::from(minutes) * 60_000_000).min(usage_start_us)
 }
 
 /// The folded `reservation-<id>` stream.
@@ -68,6 +84,10 @@ impl Reservation {
                 self.cancellation = Some(e);
             }
             ReservationEvent::Completed(_) => self.state = Some(State::Completed),
+            ReservationEvent::Expired(e) => {
+                self.state = Some(State::Expired);
+                self.refunded_krw += e.refunded_krw;
+            }
         }
     }
 
@@ -282,6 +302,13 @@ pub fn book(
             cancellation_policy: schedule.cancellation_policy.clone(),
             answers: cmd.answers,
             booked_at: Some(from_micros(cmd.now_us)),
+            expires_at: schedule.requires_approval.then(|| {
+                from_micros(expires_at(
+                    cmd.now_us,
+                    schedule.request_expiry_minutes,
+                    starts_at_us,
+                ))
+            }),
         },
     ))
 }
@@ -425,6 +452,35 @@ pub fn cancel(
             adjusted: adjustment.is_some(),
         },
         released,
+    ))
+}
+
+/// A `Requested` reservation the partner has not answered by its expiry expires: the seats come
+/// back and any payment is refunded. Anything else (answered, not yet due) is left alone.
+pub fn expire(
+    r: &Reservation,
+    now_us: i64,
+) -> Result<(ReservationExpired, InventoryReleased), ReservationError> {
+    let b = r.require(&[State::Requested], "expire")?;
+    let due = micros(&b.expires_at);
+    if b.expires_at.is_none() || now_us < due {
+        return Err(ReservationError::precondition(
+            "NOT_DUE",
+            "the reservation has not reached its expiry",
+        ));
+    }
+    Ok((
+        ReservationExpired {
+            reservation_id: b.reservation_id.clone(),
+            partner_id: b.partner_id.clone(),
+            place_id: b.place_id.clone(),
+            product_id: b.product_id.clone(),
+            refunded_krw: b.paid_krw - r.refunded_krw,
+        },
+        InventoryReleased {
+            reservation_id: b.reservation_id.clone(),
+            quantity: b.quantity,
+        },
     ))
 }
 
@@ -892,5 +948,34 @@ mod tests {
             "used seats are not given back"
         );
         assert_eq!(after.fee_bps, policy::FULL_BPS);
+    }
+
+    #[test]
+    fn an_unanswered_request_expires_after_24_hours_or_at_the_usage_start_whichever_is_first() {
+        assert_eq!(expires_at(NOW, 0, NOW + 48 * HOUR), NOW + 24 * HOUR);
+        assert_eq!(expires_at(NOW, 0, NOW + 3 * HOUR), NOW + 3 * HOUR);
+        assert_eq!(expires_at(NOW, 60, NOW + 3 * HOUR), NOW + HOUR);
+        let (mut inv, mut r) = booked(true);
+        let due = micros(&r.booked.as_ref().unwrap().expires_at);
+        assert_eq!(due, NOW + 24 * HOUR, "the usage starts in 24 h too");
+        assert_eq!(expire(&r, due - 1).unwrap_err().reason(), "NOT_DUE");
+        let (expired, released) = expire(&r, due).unwrap();
+        assert_eq!(expired.refunded_krw, 60_000);
+        inv.apply(InventoryEvent::Released(released));
+        r.apply(ReservationEvent::Expired(expired));
+        assert_eq!((r.state, inv.remaining()), (Some(State::Expired), 10));
+        assert_eq!(expire(&r, due).unwrap_err().reason(), "INVALID_STATE");
+    }
+
+    #[test]
+    fn an_answered_request_never_expires() {
+        let (_, mut r) = booked(true);
+        r.apply(ReservationEvent::Confirmed(confirm(&r).unwrap()));
+        assert_eq!(
+            expire(&r, NOW + 100 * HOUR).unwrap_err().reason(),
+            "INVALID_STATE"
+        );
+        let (_, instant) = booked(false);
+        assert!(instant.booked.unwrap().expires_at.is_none());
     }
 }
