@@ -8,7 +8,7 @@ use yeyak_kit::auth::{Caller, PlaceScope, Role};
 use yeyak_reservations::{app::Reservations, testing::open_schedule};
 
 const CAPACITY: u32 = 20;
-const CUSTOMERS: usize = 200;
+const CUSTOMERS: usize = 500;
 
 async fn many_customers_race_for_one_schedule(log: Arc<dyn EventStore>) {
     let schedule = open_schedule(log.clone(), CAPACITY).await;
