@@ -1,14 +1,60 @@
 //! partner → product → booking → confirm → the partner's notification → completion → settlement.
 use uuid::Uuid;
-use yeyak_e2e::{Harness, Storage, until};
+use yeyak_e2e::{Authed, Harness, Storage, reason, until};
 use yeyak_proto::{
     catalog::events::v1::{ConfirmationMode, PaymentMode},
-    notifications::{events::v1::MessageKind, v1::ListPartnerMessagesRequest},
-    reservations::v1::{CompleteRequest, ConfirmRequest, GetReservationRequest, ReservationState},
-    settlement::v1::ListSettlementLinesRequest,
+    notifications::{
+        events::v1::MessageKind,
+        v1::{
+            ListPartnerMessagesRequest, PartnerMessage,
+            notifications_service_client::NotificationsServiceClient,
+        },
+    },
+    reservations::v1::{
+        CancelPaymentOnlyRequest, CompleteRequest, ConfirmRequest, GetReservationRequest,
+        ReservationState, SetCompletionCodeRequest,
+    },
+    settlement::v1::{
+        ListSettlementLinesRequest, SettlementLine,
+        settlement_service_client::SettlementServiceClient,
+    },
 };
 
 use crate::support::{book, seed};
+
+/// The partner's messages, once `ready` holds for them.
+async fn messages_when(
+    client: &NotificationsServiceClient<Authed>,
+    partner: Uuid,
+    ready: impl Fn(&[PartnerMessage]) -> bool,
+) -> Option<Vec<PartnerMessage>> {
+    let list = client
+        .clone()
+        .list_partner_messages(ListPartnerMessagesRequest {
+            partner_id: partner.to_string(),
+        })
+        .await
+        .expect("list messages")
+        .into_inner();
+    ready(&list.messages).then_some(list.messages)
+}
+
+/// The partner's settlement lines, once `ready` holds for them.
+async fn lines_when(
+    client: &SettlementServiceClient<Authed>,
+    partner: Uuid,
+    ready: impl Fn(&[SettlementLine]) -> bool,
+) -> Option<Vec<SettlementLine>> {
+    let list = client
+        .clone()
+        .list_settlement_lines(ListSettlementLinesRequest {
+            partner_id: partner.to_string(),
+        })
+        .await
+        .expect("list lines")
+        .into_inner();
+    ready(&list.lines).then_some(list.lines)
+}
 
 pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
     let seeded = seed(
@@ -43,16 +89,7 @@ pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
 
     let notifications = h.notifications(operator.clone()).await;
     let messages = until("the partner's messages", || {
-        let mut n = notifications.clone();
-        let partner_id = seeded.partner_id.to_string();
-        async move {
-            let list = n
-                .list_partner_messages(ListPartnerMessagesRequest { partner_id })
-                .await
-                .expect("list")
-                .into_inner();
-            (list.messages.len() >= 2).then_some(list.messages)
-        }
+        messages_when(&notifications, seeded.partner_id, |m| m.len() >= 2)
     })
     .await;
     assert_eq!(messages[0].kind, MessageKind::ReservationRequested as i32);
@@ -60,11 +97,28 @@ pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
     assert_eq!(messages[0].reservation_id, booked.reservation_id);
     assert_eq!(messages[1].kind, MessageKind::ReservationConfirmed as i32);
 
-    let completed = partner_reservations
-        .complete(CompleteRequest {
+    // The partner's completion code guards 이용완료.
+    h.reservations(h.operator(seeded.partner_id, None))
+        .await
+        .set_completion_code(SetCompletionCodeRequest {
             request_id: Uuid::new_v4().to_string(),
-            reservation_id: booked.reservation_id.clone(),
+            partner_id: seeded.partner_id.to_string(),
+            code: "4821".into(),
         })
+        .await
+        .expect("set the completion code");
+    let complete = |code: &str| CompleteRequest {
+        request_id: Uuid::new_v4().to_string(),
+        reservation_id: booked.reservation_id.clone(),
+        completion_code: code.into(),
+    };
+    let wrong = partner_reservations
+        .complete(complete("1111"))
+        .await
+        .expect_err("a wrong code");
+    assert_eq!(reason(&wrong), "COMPLETION_CODE_MISMATCH");
+    let completed = partner_reservations
+        .complete(complete("4821"))
         .await
         .expect("complete")
         .into_inner();
@@ -72,16 +126,7 @@ pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
 
     let settlement = h.settlement(operator.clone()).await;
     let lines = until("the settlement line", || {
-        let mut s = settlement.clone();
-        let partner_id = seeded.partner_id.to_string();
-        async move {
-            let list = s
-                .list_settlement_lines(ListSettlementLinesRequest { partner_id })
-                .await
-                .expect("list")
-                .into_inner();
-            (!list.lines.is_empty()).then_some(list.lines)
-        }
+        lines_when(&settlement, seeded.partner_id, |l| !l.is_empty())
     })
     .await;
     assert_eq!(lines.len(), 1);
@@ -95,7 +140,44 @@ pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
         (60_000, 1_800, 58_200)
     );
 
-    // The reservation read back is the fold of its three events.
+    // 결제만 취소: the reservation stays Completed; settlement reverses, the partner is told.
+    let refunded = partner_reservations
+        .cancel_payment_only(CancelPaymentOnlyRequest {
+            request_id: Uuid::new_v4().to_string(),
+            reservation_id: booked.reservation_id.clone(),
+            reason: "고객 요청".into(),
+        })
+        .await
+        .expect("cancel payment only")
+        .into_inner();
+    assert_eq!(refunded.state, ReservationState::Completed as i32);
+    assert!(refunded.payment_cancelled);
+    assert_eq!(refunded.refunded_krw, 60_000);
+    let lines = until("the reversing settlement line", || {
+        lines_when(&settlement, seeded.partner_id, |l| l.len() == 2)
+    })
+    .await;
+    let reversal = lines
+        .iter()
+        .find(|l| l.gross_krw < 0)
+        .expect("a reversing line");
+    assert_eq!(
+        (
+            reversal.gross_krw,
+            reversal.commission_krw,
+            reversal.net_krw
+        ),
+        (-60_000, -1_800, -58_200)
+    );
+    until("the payment-cancelled message", || {
+        messages_when(&notifications, seeded.partner_id, |m| {
+            m.iter()
+                .any(|m| m.kind == MessageKind::PaymentCancelled as i32)
+        })
+    })
+    .await;
+
+    // The reservation read back is the fold of its four events.
     let read = partner_reservations
         .get_reservation(GetReservationRequest {
             reservation_id: booked.reservation_id.clone(),
@@ -104,7 +186,7 @@ pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
         .expect("get")
         .into_inner();
     assert_eq!(read.state, ReservationState::Completed as i32);
-    assert_eq!(read.version, 3);
+    assert_eq!(read.version, 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

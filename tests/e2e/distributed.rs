@@ -43,6 +43,7 @@ async fn a_consumer_killed_between_effect_and_offset_has_no_second_effect() {
         .complete(CompleteRequest {
             request_id: Uuid::new_v4().to_string(),
             reservation_id: booked.reservation_id.clone(),
+            ..Default::default()
         })
         .await
         .expect("complete");

@@ -4,4 +4,5 @@ mod booking_flow;
 mod catalog;
 mod distributed;
 mod reflection;
+mod reservations;
 mod support;

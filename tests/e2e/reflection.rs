@@ -78,6 +78,9 @@ async fn reflection_describes_the_booking_rpcs_and_their_messages() {
             "Reject",
             "Cancel",
             "Complete",
+            "CancelPaymentOnly",
+            "MarkNoShow",
+            "SetCompletionCode",
             "GetReservation"
         ]
     );

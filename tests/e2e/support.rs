@@ -77,6 +77,11 @@ pub async fn seed(
     capacity: u32,
     price_krw: i64,
 ) -> Seeded {
+    seed_with(h, product_input(mode, payment, capacity, price_krw)).await
+}
+
+/// Like [`seed`], with the whole product input.
+pub async fn seed_with(h: &Harness, input: ProductInput) -> Seeded {
     let mut ops = h.catalog(h.ops()).await;
     let partner = ops
         .register_partner(RegisterPartnerRequest {
@@ -132,7 +137,7 @@ pub async fn seed(
         .register_product(RegisterProductRequest {
             request_id: rid(),
             place_id: place.place_id.clone(),
-            product: Some(product_input(mode, payment, capacity, price_krw)),
+            product: Some(input),
         })
         .await
         .expect("register product")

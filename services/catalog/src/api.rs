@@ -245,6 +245,7 @@ fn product_spec(p: Option<&pb::ProductInput>) -> Result<ProductSpec, Status> {
         cancellation_policy,
         custom_questions: p.custom_questions.clone(),
         request_expiry_minutes: p.request_expiry_minutes,
+        class_product: p.class_product,
     })
 }
 

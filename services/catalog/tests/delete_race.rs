@@ -161,6 +161,7 @@ fn spec(now: i64) -> ProductSpec {
         cancellation_policy: None,
         custom_questions: vec![],
         request_expiry_minutes: 0,
+        class_product: false,
     }
 }
 

@@ -121,6 +121,12 @@ pub fn reservation_fact(e: &RecordedEvent) -> Result<Option<ReservationFact>, De
     if let Some(v) = decode_as(e)? {
         return Ok(Some(ReservationFact::Completed(v)));
     }
+    if let Some(v) = decode_as(e)? {
+        return Ok(Some(ReservationFact::PaymentCancelled(v)));
+    }
+    if let Some(v) = decode_as(e)? {
+        return Ok(Some(ReservationFact::Expired(v)));
+    }
     Ok(None)
 }
 

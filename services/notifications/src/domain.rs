@@ -6,7 +6,7 @@ use yeyak_proto::{
     notifications::events::v1::{MessageKind, PartnerPreferencesChanged},
     reservations::events::v1::{
         ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationConfirmed,
-        ReservationRejected,
+        ReservationExpired, ReservationPaymentCancelled, ReservationRejected,
     },
 };
 
@@ -18,6 +18,8 @@ pub enum ReservationFact {
     Rejected(ReservationRejected),
     Cancelled(ReservationCancelled),
     Completed(ReservationCompleted),
+    PaymentCancelled(ReservationPaymentCancelled),
+    Expired(ReservationExpired),
 }
 
 /// A message to record for a partner.
@@ -75,6 +77,21 @@ pub fn draft(fact: &ReservationFact) -> Draft {
             &e.reservation_id,
             MessageKind::ReservationCompleted,
             "이용완료 처리되었습니다.".to_string(),
+        ),
+        ReservationFact::PaymentCancelled(e) => (
+            &e.partner_id,
+            &e.reservation_id,
+            MessageKind::PaymentCancelled,
+            format!(
+                "이용완료 예약의 결제금액 {}원이 취소되었습니다.",
+                e.refunded_krw
+            ),
+        ),
+        ReservationFact::Expired(e) => (
+            &e.partner_id,
+            &e.reservation_id,
+            MessageKind::ReservationExpired,
+            "응답하지 않은 예약신청이 만료되었습니다.".to_string(),
         ),
     };
     Draft {
@@ -157,6 +174,27 @@ mod tests {
             draft(&booked(false)).kind,
             MessageKind::ReservationConfirmed
         );
+    }
+
+    #[test]
+    fn cancel_payment_only_and_an_expired_request_each_have_their_own_message() {
+        let paid = draft(&ReservationFact::PaymentCancelled(
+            ReservationPaymentCancelled {
+                partner_id: "p".into(),
+                reservation_id: "r".into(),
+                refunded_krw: 60_000,
+                ..Default::default()
+            },
+        ));
+        assert_eq!(paid.kind, MessageKind::PaymentCancelled);
+        assert!(paid.text.contains("60000"), "{}", paid.text);
+        let expired = draft(&ReservationFact::Expired(ReservationExpired {
+            partner_id: "p".into(),
+            reservation_id: "r".into(),
+            ..Default::default()
+        }));
+        assert_eq!(expired.kind, MessageKind::ReservationExpired);
+        assert!(!is_mandatory(paid.kind) && !is_mandatory(expired.kind));
     }
 
     #[test]

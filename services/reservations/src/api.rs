@@ -26,6 +26,12 @@ pub static POLICY: Policy = Policy {
         ("Reject", &[Role::PartnerOperator]),
         ("Cancel", &[Role::Customer, Role::PartnerOperator]),
         ("Complete", &[Role::PartnerOperator]),
+        ("CancelPaymentOnly", &[Role::PartnerOperator]),
+        ("MarkNoShow", &[Role::PartnerOperator]),
+        (
+            "SetCompletionCode",
+            &[Role::PartnerOperator, Role::PlatformOps],
+        ),
         (
             "GetReservation",
             &[
@@ -100,6 +106,8 @@ fn reservation_pb((r, version): (Reservation, u64)) -> Response<pb::Reservation>
         cancellation_fee_krw: r.cancellation.as_ref().map_or(0, |c| c.fee_krw),
         ex_officio: r.cancellation.as_ref().is_some_and(|c| c.ex_officio),
         expires_at: b.expires_at,
+        payment_cancelled: r.payment_cancelled,
+        no_show: r.no_show,
     })
 }
 
@@ -195,8 +203,63 @@ impl ReservationsService for ReservationsApi {
     ) -> Result<Response<pb::Reservation>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        self.act(caller, &r.request_id, &r.reservation_id, Action::Complete)
-            .await
+        let code = r.completion_code.clone();
+        self.act(
+            caller,
+            &r.request_id,
+            &r.reservation_id,
+            Action::Complete { code },
+        )
+        .await
+    }
+
+    async fn cancel_payment_only(
+        &self,
+        request: Request<pb::CancelPaymentOnlyRequest>,
+    ) -> Result<Response<pb::Reservation>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let reason = text("reason", &r.reason, 0, 500)?;
+        self.act(
+            caller,
+            &r.request_id,
+            &r.reservation_id,
+            Action::CancelPaymentOnly { reason },
+        )
+        .await
+    }
+
+    async fn mark_no_show(
+        &self,
+        request: Request<pb::MarkNoShowRequest>,
+    ) -> Result<Response<pb::Reservation>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        self.act(
+            caller,
+            &r.request_id,
+            &r.reservation_id,
+            Action::MarkNoShow { no_show: r.no_show },
+        )
+        .await
+    }
+
+    async fn set_completion_code(
+        &self,
+        request: Request<pb::SetCompletionCodeRequest>,
+    ) -> Result<Response<pb::SetCompletionCodeResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let request_id = request_id(&r.request_id)?;
+        let partner = parse_uuid("partner_id", &r.partner_id)?;
+        let code_set = self
+            .app
+            .set_completion_code(&caller, request_id, partner, &r.code)
+            .await?;
+        Ok(Response::new(pb::SetCompletionCodeResponse {
+            partner_id: partner.to_string(),
+            code_set,
+        }))
     }
 
     async fn get_reservation(

@@ -18,16 +18,17 @@ use yeyak_proto::{
         ReservationSchedule, SchedulesAdded, VisibilitySet,
     },
     reservations::events::v1::{
-        InventoryCapacityChanged, InventoryOpened, PaymentMode, PlaceAvailabilityChanged,
-        ProductAvailabilityChanged, ProductTerms,
+        CompletionCodeSet, InventoryCapacityChanged, InventoryOpened, InventoryReleased,
+        PaymentMode, PlaceAvailabilityChanged, ProductAvailabilityChanged, ProductTerms,
     },
 };
 use yeyak_transport::{EventHandler, HandlerError};
 
 use crate::domain::{
+    ReservationError,
     events::{InventoryEvent, ReservationEvent},
     inventory::Inventory,
-    reservation::{self, Availability, Book, Canceller, Reservation},
+    reservation::{self, Availability, Book, Canceller, Completion, Reservation},
 };
 
 /// How many times a booking reloads and decides again after losing a race for the inventory.
@@ -46,6 +47,10 @@ pub fn product_stream(id: &str) -> String {
 /// Whether the catalog paused a place.
 pub fn place_stream(id: &str) -> String {
     format!("place-{id}")
+}
+/// The partner's completion code (its hash).
+pub fn code_stream(partner_id: &str) -> String {
+    format!("completion-code-{partner_id}")
 }
 /// The terms of a product's last approval (revision, cancellation policy).
 pub fn terms_stream(id: &str) -> String {
@@ -75,7 +80,16 @@ pub enum Action {
         reason: String,
         adjustment: Option<reservation::Adjustment>,
     },
-    Complete,
+    Complete {
+        /// The partner's completion code, checked when the partner set one.
+        code: String,
+    },
+    CancelPaymentOnly {
+        reason: String,
+    },
+    MarkNoShow {
+        no_show: bool,
+    },
 }
 
 impl Action {
@@ -84,7 +98,9 @@ impl Action {
             Action::Confirm => "confirm",
             Action::Reject { .. } => "reject",
             Action::Cancel { .. } => "cancel",
-            Action::Complete => "complete",
+            Action::Complete { .. } => "complete",
+            Action::CancelPaymentOnly { .. } => "cancel-payment",
+            Action::MarkNoShow { .. } => "no-show",
         }
     }
 }
@@ -294,10 +310,34 @@ impl Reservations {
                         released.map(|r| encode(id(1), &r, &cause)),
                     )
                 }
-                Action::Complete => {
-                    let e = reservation::complete(&current).map_err(crate::api::domain_status)?;
+                Action::Complete { code } => {
+                    let (set, _) = self
+                        .latest::<CompletionCodeSet>(&code_stream(&booked.partner_id))
+                        .await?;
+                    let e = reservation::complete(
+                        &current,
+                        Completion::Partner { code },
+                        set.as_ref().map(|c| c.code_sha256.as_str()),
+                        now,
+                    )
+                    .map_err(crate::api::domain_status)?;
                     let new = encode(id(0), &e, &cause);
                     (ReservationEvent::Completed(e), new, None)
+                }
+                Action::CancelPaymentOnly { reason } => {
+                    let e = reservation::cancel_payment_only(&current, reason)
+                        .map_err(crate::api::domain_status)?;
+                    let new = encode(id(0), &e, &cause);
+                    (ReservationEvent::PaymentCancelled(e), new, None)
+                }
+                Action::MarkNoShow { no_show } => {
+                    let Some(e) = reservation::mark_no_show(&current, no_show, now)
+                        .map_err(crate::api::domain_status)?
+                    else {
+                        return Ok((current, version.unwrap_or(0)));
+                    };
+                    let new = encode(id(0), &e, &cause);
+                    (ReservationEvent::NoShow(e), new, None)
                 }
             };
         let mut request = AppendRequest::single(stream, expected(version), vec![new]);
@@ -312,37 +352,106 @@ impl Reservations {
     }
 
     /// Expires a `Requested` reservation whose expiry has come; `Ok(false)` when there is
-    /// nothing to do (answered, not due, already expired). The event ids derive from the
-    /// reservation, so racing schedulers expire it once.
+    /// nothing to do (answered, not due, already expired).
     pub async fn expire(&self, reservation_id: Uuid, now_us: i64) -> Result<bool, Status> {
+        self.by_scheduler(reservation_id, "expire", now_us, |r| {
+            reservation::expire(r, now_us).map(|(e, released)| (e, Some(released)))
+        })
+        .await
+    }
+
+    /// Completes a free or reservation-only reservation the day after its use; `Ok(false)` when
+    /// there is nothing to do.
+    pub async fn auto_complete(&self, reservation_id: Uuid, now_us: i64) -> Result<bool, Status> {
+        self.by_scheduler(reservation_id, "auto-complete", now_us, |r| {
+            reservation::complete(r, Completion::Automatic, None, now_us).map(|e| (e, None))
+        })
+        .await
+    }
+
+    /// Scheduled work on a reservation: decided on its fold and appended with its expected
+    /// version and event ids derived from the reservation and the work, so racing schedulers do
+    /// it once. A refusal (the reservation moved on, not due) is nothing to do.
+    async fn by_scheduler<E: prost::Message + prost::Name>(
+        &self,
+        reservation_id: Uuid,
+        work: &str,
+        now_us: i64,
+        decide: impl FnOnce(&Reservation) -> Result<(E, Option<InventoryReleased>), ReservationError>,
+    ) -> Result<bool, Status> {
         let stream = reservation_stream(reservation_id);
         let (current, version) = self.reservation(reservation_id).await?;
-        let Ok((expired, released)) = reservation::expire(&current, now_us) else {
+        let Ok((event, released)) = decide(&current) else {
             return Ok(false);
         };
-        let inventory = current
-            .booked
-            .as_ref()
-            .map(|b| inventory_stream(&b.reservation_schedule_id))
-            .unwrap_or_default();
-        let cause = Cause::command("service:expiry".into(), reservation_id, now_us);
-        let id = |n| derived_id("expire", &stream, n);
-        let request = AppendRequest::single(
+        let cause = Cause::command(format!("service:{work}"), reservation_id, now_us);
+        let id = |n| derived_id(work, &stream, n);
+        let mut request = AppendRequest::single(
             stream.clone(),
             expected(version),
-            vec![encode(id(0), &expired, &cause)],
-        )
-        .and(
-            inventory,
-            ExpectedVersion::Any,
-            vec![encode(id(1), &released, &cause)],
+            vec![encode(id(0), &event, &cause)],
         );
+        if let (Some(released), Some(b)) = (released, &current.booked) {
+            request = request.and(
+                inventory_stream(&b.reservation_schedule_id),
+                ExpectedVersion::Any,
+                vec![encode(id(1), &released, &cause)],
+            );
+        }
         match self.log.append(request).await {
             Ok(r) => Ok(r.status == yeyak_eventlog::AppendStatus::Committed),
-            // Answered or expired meanwhile: the next look decides again.
+            // Moved on meanwhile: the next look decides again.
             Err(AppendError::Conflict { .. }) => Ok(false),
             Err(e) => Err(from_append(e)),
         }
+    }
+
+    /// Sets (or, with an empty code, removes) the partner's completion code; only its hash is
+    /// kept. Takes effect at once, for past reservations too.
+    pub async fn set_completion_code(
+        &self,
+        caller: &Caller,
+        request_id: Uuid,
+        partner_id: Uuid,
+        code: &str,
+    ) -> Result<bool, Status> {
+        caller.require_partner(partner_id)?;
+        if caller.role == Role::PartnerOperator && caller.places != yeyak_kit::auth::PlaceScope::All
+        {
+            return Err(status(
+                Code::PermissionDenied,
+                "ALL_PLACES_REQUIRED",
+                "only operators granted all places set the completion code",
+            ));
+        }
+        if !reservation::valid_code(code) {
+            return Err(yeyak_kit::status::invalid_field(
+                "code",
+                "MALFORMED",
+                "four digits, or empty to remove the code",
+            ));
+        }
+        let stream = code_stream(&partner_id.to_string());
+        let (_, version) = self.latest::<CompletionCodeSet>(&stream).await?;
+        let set = CompletionCodeSet {
+            partner_id: partner_id.to_string(),
+            code_sha256: if code.is_empty() {
+                String::new()
+            } else {
+                reservation::code_hash(&partner_id.to_string(), code)
+            },
+        };
+        let cause = cause(caller, request_id, now_us());
+        let id = derived_id("completion-code", &format!("{stream}/{request_id}"), 0);
+        self.log
+            .append(AppendRequest::single(
+                stream,
+                expected(version),
+                vec![encode(id, &set, &cause)],
+            ))
+            .await
+            .map_err(from_append)?;
+        Ok(!code.is_empty())
     }
 
     /// Reads a reservation the caller may see.
@@ -412,6 +521,7 @@ pub struct CatalogConsumer {
 /// What the catalog said about a product's units.
 struct Units {
     request_expiry_minutes: u32,
+    class_product: bool,
     product_id: String,
     partner_id: String,
     place_id: String,
@@ -445,6 +555,7 @@ impl CatalogConsumer {
             let def = e.definition.unwrap_or_default();
             return Ok(Some(Units {
                 request_expiry_minutes: def.request_expiry_minutes,
+                class_product: def.class_product,
                 product_id: e.product_id,
                 partner_id: e.partner_id,
                 place_id: e.place_id,
@@ -458,6 +569,7 @@ impl CatalogConsumer {
         if let Some(e) = decode_as::<SchedulesAdded>(event).map_err(poison)? {
             return Ok(e.live.then_some(Units {
                 request_expiry_minutes: 0,
+                class_product: false,
                 product_id: e.product_id,
                 partner_id: e.partner_id,
                 place_id: e.place_id,
@@ -492,6 +604,7 @@ impl CatalogConsumer {
                 revision: units.revision,
                 cancellation_policy: units.policy.clone(),
                 request_expiry_minutes: units.request_expiry_minutes,
+                class_product: units.class_product,
             };
             if terms.as_ref() != Some(&next) {
                 let id = derived_id(Self::NAME, &event.event_id.to_string(), u32::MAX);
@@ -542,6 +655,11 @@ impl CatalogConsumer {
                     terms.as_ref().map_or(0, |t| t.request_expiry_minutes)
                 } else {
                     units.request_expiry_minutes
+                },
+                class_product: if units.revision == 0 {
+                    terms.as_ref().is_some_and(|t| t.class_product)
+                } else {
+                    units.class_product
                 },
             }))
         })

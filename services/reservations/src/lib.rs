@@ -6,7 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod domain;
-pub mod expiry;
+pub mod scheduled;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -41,7 +41,7 @@ pub async fn serve(
     let own = LogTailTransport::new(log.clone()).with_source(SOURCE, log.clone());
     let indexing = {
         let (index, shutdown) = (
-            Arc::new(expiry::ExpiryIndex::new(log.clone())),
+            Arc::new(scheduled::DueIndex::new(log.clone())),
             shutdown.clone(),
         );
         tokio::spawn(async move {
@@ -50,7 +50,7 @@ pub async fn serve(
             result
         })
     };
-    let scheduling = tokio::spawn(expiry::Scheduler::new(log.clone()).run(shutdown.clone()));
+    let scheduling = tokio::spawn(scheduled::Scheduler::new(log.clone()).run(shutdown.clone()));
     let consumer = Arc::new(app::CatalogConsumer::new(log.clone()));
     let api =
         ReservationsServiceServer::new(api::ReservationsApi::new(app::Reservations::new(log)));

@@ -9,7 +9,8 @@ use yeyak_kit::{
     status::from_load,
 };
 use yeyak_proto::{
-    reservations::events::v1::ReservationCompleted, settlement::events::v1::SettlementLineRecorded,
+    reservations::events::v1::{ReservationCompleted, ReservationPaymentCancelled},
+    settlement::events::v1::SettlementLineRecorded,
 };
 use yeyak_transport::{EventHandler, HandlerError};
 
@@ -68,20 +69,25 @@ impl EventHandler for ReservationConsumer {
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
-        let Some(completed) = decode_as::<ReservationCompleted>(event)
-            .map_err(|e| HandlerError::Poison(e.to_string()))?
-        else {
-            return Ok(());
-        };
+        let poison = |e: yeyak_kit::events::DecodeError| HandlerError::Poison(e.to_string());
         let id = derived_id(Self::NAME, &event.event_id.to_string(), 0);
-        let line = domain::line(
-            &completed,
+        let (line_id, source, bps) = (
             id.to_string(),
             event.event_id.to_string(),
             self.app.commission_bps,
         );
+        let line =
+            if let Some(completed) = decode_as::<ReservationCompleted>(event).map_err(poison)? {
+                domain::line(&completed, line_id, source, bps)
+            } else if let Some(cancelled) =
+                decode_as::<ReservationPaymentCancelled>(event).map_err(poison)?
+            {
+                domain::reversal(&cancelled, line_id, source, bps)
+            } else {
+                return Ok(());
+            };
         let request = AppendRequest::single(
-            ledger_stream(&completed.partner_id),
+            ledger_stream(&line.partner_id),
             ExpectedVersion::Any,
             vec![encode(id, &line, &Cause::reaction(Self::NAME, event))],
         )

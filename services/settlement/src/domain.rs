@@ -1,7 +1,8 @@
-//! Settlement rules: a completed reservation becomes one ledger line; the reservation-management
-//! fee (commission) is charged only when the customer paid. Pure; no I/O.
+//! Settlement rules: a completed reservation becomes one ledger line, and 결제만 취소 one
+//! reversing line; the reservation-management fee (commission) is charged only when the customer
+//! paid. Pure; no I/O.
 use yeyak_proto::{
-    reservations::events::v1::{PaymentMode, ReservationCompleted},
+    reservations::events::v1::{PaymentMode, ReservationCompleted, ReservationPaymentCancelled},
     settlement::events::v1::SettlementLineRecorded,
 };
 
@@ -34,16 +35,56 @@ pub fn line(
         0
     };
     let fee = commission(gross, completed.payment_mode, bps);
+    ledger_line(
+        &completed.partner_id,
+        &completed.reservation_id,
+        (gross, fee, bps),
+        line_id,
+        source_event_id,
+    )
+}
+
+/// A ledger line of `gross` with `fee` charged at `bps` (both negative on a reversal).
+fn ledger_line(
+    partner_id: &str,
+    reservation_id: &str,
+    (gross, fee, bps): (i64, i64, u32),
+    line_id: String,
+    source_event_id: String,
+) -> SettlementLineRecorded {
     SettlementLineRecorded {
         line_id,
-        partner_id: completed.partner_id.clone(),
-        reservation_id: completed.reservation_id.clone(),
+        partner_id: partner_id.to_string(),
+        reservation_id: reservation_id.to_string(),
         gross_krw: gross,
         commission_krw: fee,
         net_krw: gross - fee,
-        commission_bps: if fee > 0 { bps } else { 0 },
+        commission_bps: if fee != 0 { bps } else { 0 },
         source_event_id,
     }
+}
+
+/// The reversing ledger line of 결제만 취소: the refunded amount leaves the partner's gross and
+/// the commission charged on it is given back.
+pub fn reversal(
+    cancelled: &ReservationPaymentCancelled,
+    line_id: String,
+    source_event_id: String,
+    bps: u32,
+) -> SettlementLineRecorded {
+    let refunded = if paid_online(cancelled.payment_mode) {
+        cancelled.refunded_krw.max(0)
+    } else {
+        0
+    };
+    let fee = commission(refunded, cancelled.payment_mode, bps);
+    ledger_line(
+        &cancelled.partner_id,
+        &cancelled.reservation_id,
+        (-refunded, -fee, bps),
+        line_id,
+        source_event_id,
+    )
 }
 
 #[cfg(test)]
@@ -58,6 +99,7 @@ mod tests {
             paid_krw: paid,
             payment_mode: mode as i32,
             product_id: "prod".into(),
+            automatic: false,
         }
     }
 
@@ -92,6 +134,26 @@ mod tests {
                 free.commission_bps
             ),
             (0, 0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn cancel_payment_only_reverses_the_gross_and_gives_the_commission_back() {
+        let line = reversal(
+            &ReservationPaymentCancelled {
+                reservation_id: "r".into(),
+                partner_id: "p".into(),
+                refunded_krw: 60_000,
+                payment_mode: PaymentMode::PayAtBooking as i32,
+                ..Default::default()
+            },
+            "l".into(),
+            "e".into(),
+            300,
+        );
+        assert_eq!(
+            (line.gross_krw, line.commission_krw, line.net_krw),
+            (-60_000, -1_800, -58_200)
         );
     }
 

@@ -90,6 +90,8 @@ pub struct ProductSpec {
     pub cancellation_policy: Option<Policy>,
     pub custom_questions: Vec<String>,
     pub request_expiry_minutes: u32,
+    /// A class (클래스 상품): its reservations are completed only from the usage date.
+    pub class_product: bool,
 }
 
 fn invalid(field: &'static str, reason: &'static str, message: impl Into<String>) -> CatalogError {
@@ -494,6 +496,7 @@ pub fn build(
         cancellation_policy: Some(policy_to_pb(&policy)),
         custom_questions: spec.custom_questions,
         request_expiry_minutes: spec.request_expiry_minutes,
+        class_product: spec.class_product,
     };
     cancellation_policy::validate(
         &policy,
@@ -850,6 +853,7 @@ pub(crate) mod tests {
             cancellation_policy: None,
             custom_questions: vec![],
             request_expiry_minutes: 0,
+            class_product: false,
         }
     }
 

@@ -2,9 +2,9 @@
 use yeyak_eventlog::RecordedEvent;
 use yeyak_kit::events::{DecodeError, decode_as};
 use yeyak_proto::reservations::events::v1::{
-    InventoryCapacityChanged, InventoryOpened, InventoryReleased, InventoryReserved,
+    InventoryCapacityChanged, InventoryOpened, InventoryReleased, InventoryReserved, NoShowMarked,
     ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationConfirmed,
-    ReservationExpired, ReservationRejected,
+    ReservationExpired, ReservationPaymentCancelled, ReservationRejected,
 };
 
 /// Events of an `inventory-<id>` stream.
@@ -25,6 +25,8 @@ pub enum ReservationEvent {
     Cancelled(ReservationCancelled),
     Completed(ReservationCompleted),
     Expired(ReservationExpired),
+    PaymentCancelled(ReservationPaymentCancelled),
+    NoShow(NoShowMarked),
 }
 
 impl InventoryEvent {
@@ -67,6 +69,12 @@ impl ReservationEvent {
         }
         if let Some(v) = decode_as(e)? {
             return Ok(Self::Expired(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::PaymentCancelled(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::NoShow(v));
         }
         Err(DecodeError::UnknownType(
             e.event_type.clone(),

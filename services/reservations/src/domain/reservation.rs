@@ -2,9 +2,9 @@
 use yeyak_proto::{
     catalog::events::v1::{CancellationKind, ProductStatus},
     reservations::events::v1::{
-        InventoryReleased, InventoryReserved, PaymentMode, ProductAvailabilityChanged,
-        ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationConfirmed,
-        ReservationExpired, ReservationRejected,
+        InventoryReleased, InventoryReserved, NoShowMarked, PaymentMode,
+        ProductAvailabilityChanged, ReservationBooked, ReservationCancelled, ReservationCompleted,
+        ReservationConfirmed, ReservationExpired, ReservationPaymentCancelled, ReservationRejected,
     },
     time::{from_micros, to_micros},
 };
@@ -60,6 +60,9 @@ pub struct Reservation {
     pub state: Option<State>,
     pub refunded_krw: i64,
     pub cancellation: Option<ReservationCancelled>,
+    /// 결제만 취소 happened.
+    pub payment_cancelled: bool,
+    pub no_show: bool,
 }
 
 impl Reservation {
@@ -88,6 +91,11 @@ impl Reservation {
                 self.state = Some(State::Expired);
                 self.refunded_krw += e.refunded_krw;
             }
+            ReservationEvent::PaymentCancelled(e) => {
+                self.payment_cancelled = true;
+                self.refunded_krw += e.refunded_krw;
+            }
+            ReservationEvent::NoShow(e) => self.no_show = e.no_show,
         }
     }
 
@@ -302,6 +310,7 @@ pub fn book(
             cancellation_policy: schedule.cancellation_policy.clone(),
             answers: cmd.answers,
             booked_at: Some(from_micros(cmd.now_us)),
+            class_product: schedule.class_product,
             expires_at: schedule.requires_approval.then(|| {
                 from_micros(expires_at(
                     cmd.now_us,
@@ -484,9 +493,79 @@ pub fn expire(
     ))
 }
 
-/// The partner marks a `Confirmed` reservation used (이용완료). Seats stay taken.
-pub fn complete(r: &Reservation) -> Result<ReservationCompleted, ReservationError> {
+/// The partner's completion code as kept: SHA-256 of the partner id and the code, in hex.
+pub fn code_hash(partner_id: &str, code: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{partner_id}:{code}").as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks a completion code: four digits, or empty to remove it.
+pub fn valid_code(code: &str) -> bool {
+    code.is_empty() || (code.len() == 4 && code.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// Who completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// The partner, with the code it typed (checked when the partner has set one).
+    Partner { code: String },
+    /// The scheduler, the day after use, for a reservation nothing was paid for.
+    Automatic,
+}
+
+fn usage_date_starts(b: &ReservationBooked) -> i64 {
+    let start = micros(&b.starts_at);
+    yeyak_kit::kst::date_of(start)
+        .and_then(|d| {
+            yeyak_kit::kst::kst()
+                .to_timestamp(d.to_datetime(jiff::civil::Time::midnight()))
+                .ok()
+        })
+        .map_or(start, |t| t.as_microsecond())
+}
+
+/// Marks a `Confirmed` reservation used (이용완료); seats stay taken. The partner gives its
+/// completion code when one is set (`code_sha256`); a class is completed only from its usage
+/// date (KST). The scheduler completes a reservation nothing was paid for from the day after use.
+pub fn complete(
+    r: &Reservation,
+    by: Completion,
+    code_sha256: Option<&str>,
+    now_us: i64,
+) -> Result<ReservationCompleted, ReservationError> {
     let b = r.require(&[State::Confirmed], "complete")?;
+    if b.class_product && now_us < usage_date_starts(b) {
+        return Err(ReservationError::precondition(
+            "CLASS_BEFORE_USAGE_DATE",
+            "a class is completed only from its usage date",
+        ));
+    }
+    let automatic = match &by {
+        Completion::Partner { code } => {
+            if let Some(expected) = code_sha256.filter(|h| !h.is_empty())
+                && code_hash(&b.partner_id, code) != expected
+            {
+                return Err(ReservationError::Invalid {
+                    field: "completion_code",
+                    reason: "COMPLETION_CODE_MISMATCH",
+                    message: "the partner's 4-digit completion code is required and did not match"
+                        .into(),
+                });
+            }
+            false
+        }
+        Completion::Automatic => {
+            let day_after = usage_date_starts(b) + 24 * 3_600_000_000;
+            if b.paid_krw != 0 || now_us < day_after {
+                return Err(ReservationError::precondition(
+                    "NOT_DUE",
+                    "only free and reservation-only reservations complete by themselves, the day after use",
+                ));
+            }
+            true
+        }
+    };
     Ok(ReservationCompleted {
         reservation_id: b.reservation_id.clone(),
         partner_id: b.partner_id.clone(),
@@ -494,7 +573,56 @@ pub fn complete(r: &Reservation) -> Result<ReservationCompleted, ReservationErro
         product_id: b.product_id.clone(),
         paid_krw: b.paid_krw,
         payment_mode: b.payment_mode,
+        automatic,
     })
+}
+
+/// 결제만 취소: refunds what is left of the payment of a `Completed` reservation, which stays
+/// `Completed`.
+pub fn cancel_payment_only(
+    r: &Reservation,
+    reason: String,
+) -> Result<ReservationPaymentCancelled, ReservationError> {
+    let b = r.require(&[State::Completed], "cancel the payment of")?;
+    let left = b.paid_krw - r.refunded_krw;
+    if left <= 0 {
+        return Err(ReservationError::precondition(
+            "NOTHING_TO_REFUND",
+            "nothing was paid for this reservation, or it was already refunded",
+        ));
+    }
+    Ok(ReservationPaymentCancelled {
+        reservation_id: b.reservation_id.clone(),
+        partner_id: b.partner_id.clone(),
+        place_id: b.place_id.clone(),
+        product_id: b.product_id.clone(),
+        refunded_krw: left,
+        reason,
+        payment_mode: b.payment_mode,
+    })
+}
+
+/// Marks or unmarks a no-show of a `Confirmed` reservation, once its usage time has come.
+/// Marking what is already marked changes nothing.
+pub fn mark_no_show(
+    r: &Reservation,
+    no_show: bool,
+    now_us: i64,
+) -> Result<Option<NoShowMarked>, ReservationError> {
+    let b = r.require(&[State::Confirmed], "mark a no-show of")?;
+    if now_us < micros(&b.starts_at) {
+        return Err(ReservationError::precondition(
+            "BEFORE_USAGE_TIME",
+            "a no-show is marked after the usage time",
+        ));
+    }
+    Ok((r.no_show != no_show).then(|| NoShowMarked {
+        reservation_id: b.reservation_id.clone(),
+        partner_id: b.partner_id.clone(),
+        place_id: b.place_id.clone(),
+        product_id: b.product_id.clone(),
+        no_show,
+    }))
 }
 
 #[cfg(test)]
@@ -695,18 +823,44 @@ mod tests {
         r.apply(ReservationEvent::Cancelled(cancelled));
         assert_eq!(inv.remaining(), 10);
         assert!(cancel(&r, Canceller::Partner, "x".into(), None, NOW).is_err());
-        assert!(complete(&r).is_err());
+        assert!(
+            complete(
+                &r,
+                Completion::Partner {
+                    code: String::new()
+                },
+                None,
+                NOW
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn only_a_confirmed_reservation_is_completed_and_keeps_its_payment() {
         let (_, mut r) = booked(true);
         assert!(
-            complete(&r).is_err(),
+            complete(
+                &r,
+                Completion::Partner {
+                    code: String::new()
+                },
+                None,
+                NOW
+            )
+            .is_err(),
             "a Requested reservation is not completed"
         );
         r.apply(ReservationEvent::Confirmed(confirm(&r).unwrap()));
-        let done = complete(&r).unwrap();
+        let done = complete(
+            &r,
+            Completion::Partner {
+                code: String::new(),
+            },
+            None,
+            NOW,
+        )
+        .unwrap();
         assert_eq!(done.paid_krw, 60_000);
         assert_eq!(done.partner_id, "partner");
         r.apply(ReservationEvent::Completed(done));
@@ -940,7 +1094,17 @@ mod tests {
         assert!(c.ex_officio);
         assert_eq!(c.refunded_krw, 60_000);
         let mut used = confirmed_under(tiered());
-        used.apply(ReservationEvent::Completed(complete(&used).unwrap()));
+        used.apply(ReservationEvent::Completed(
+            complete(
+                &used,
+                Completion::Partner {
+                    code: String::new(),
+                },
+                None,
+                NOW,
+            )
+            .unwrap(),
+        ));
         let (after, released) =
             cancel(&used, Canceller::Partner, String::new(), None, NOW).unwrap();
         assert!(
@@ -977,5 +1141,135 @@ mod tests {
         );
         let (_, instant) = booked(false);
         assert!(instant.booked.unwrap().expires_at.is_none());
+    }
+
+    fn confirmed_paid() -> Reservation {
+        let (_, mut r) = booked(true);
+        r.apply(ReservationEvent::Confirmed(confirm(&r).unwrap()));
+        r
+    }
+
+    #[test]
+    fn completion_needs_the_partners_code_when_one_is_set() {
+        let r = confirmed_paid();
+        let hash = code_hash("partner", "4821");
+        let with = |code: &str| {
+            complete(
+                &r,
+                Completion::Partner { code: code.into() },
+                Some(hash.as_str()),
+                NOW,
+            )
+        };
+        assert_eq!(
+            with("1234").unwrap_err().reason(),
+            "COMPLETION_CODE_MISMATCH"
+        );
+        assert_eq!(with("").unwrap_err().reason(), "COMPLETION_CODE_MISMATCH");
+        assert!(with("4821").is_ok());
+        assert!(
+            complete(
+                &r,
+                Completion::Partner {
+                    code: String::new()
+                },
+                Some(""),
+                NOW
+            )
+            .is_ok(),
+            "a removed code asks for nothing"
+        );
+        assert!(valid_code("0042") && valid_code("") && !valid_code("42") && !valid_code("12a4"));
+    }
+
+    #[test]
+    fn a_class_cannot_be_completed_before_its_usage_date() {
+        let inv = unit(|o| {
+            o.class_product = true;
+            o.requires_approval = false;
+        });
+        let (_, event) = when_booking(&inv, 1).unwrap();
+        let mut r = Reservation::default();
+        r.apply(ReservationEvent::Booked(event));
+        let partner = || Completion::Partner {
+            code: String::new(),
+        };
+        assert_eq!(
+            complete(&r, partner(), None, NOW).unwrap_err().reason(),
+            "CLASS_BEFORE_USAGE_DATE"
+        );
+        assert!(complete(&r, partner(), None, NOW + 24 * HOUR).is_ok());
+    }
+
+    #[test]
+    fn only_unpaid_reservations_complete_by_themselves_and_only_the_day_after_use() {
+        let r = confirmed_paid();
+        assert_eq!(
+            complete(&r, Completion::Automatic, None, NOW + 100 * HOUR)
+                .unwrap_err()
+                .reason(),
+            "NOT_DUE",
+            "a paid reservation waits for the partner"
+        );
+        let inv = given_inventory(5, false, PaymentMode::ReservationOnly);
+        let (_, event) = when_booking(&inv, 1).unwrap();
+        let mut free = Reservation::default();
+        free.apply(ReservationEvent::Booked(event));
+        assert!(complete(&free, Completion::Automatic, None, NOW + 24 * HOUR).is_err());
+        let done = complete(&free, Completion::Automatic, None, NOW + 48 * HOUR).unwrap();
+        assert!(done.automatic);
+    }
+
+    #[test]
+    fn cancel_payment_only_refunds_a_completed_reservation_that_stays_completed() {
+        let mut r = confirmed_paid();
+        assert_eq!(
+            cancel_payment_only(&r, String::new()).unwrap_err().reason(),
+            "INVALID_STATE"
+        );
+        r.apply(ReservationEvent::Completed(
+            complete(
+                &r,
+                Completion::Partner {
+                    code: String::new(),
+                },
+                None,
+                NOW,
+            )
+            .unwrap(),
+        ));
+        let e = cancel_payment_only(&r, "환불 요청".into()).unwrap();
+        assert_eq!(e.refunded_krw, 60_000);
+        r.apply(ReservationEvent::PaymentCancelled(e));
+        assert_eq!(
+            (r.state, r.payment_cancelled),
+            (Some(State::Completed), true)
+        );
+        assert_eq!(
+            cancel_payment_only(&r, String::new()).unwrap_err().reason(),
+            "NOTHING_TO_REFUND"
+        );
+    }
+
+    #[test]
+    fn a_no_show_is_marked_or_unmarked_only_after_the_usage_time() {
+        let mut r = confirmed_paid();
+        assert_eq!(
+            mark_no_show(&r, true, NOW).unwrap_err().reason(),
+            "BEFORE_USAGE_TIME"
+        );
+        let after = NOW + 25 * HOUR;
+        let marked = mark_no_show(&r, true, after).unwrap().unwrap();
+        r.apply(ReservationEvent::NoShow(marked));
+        assert!(r.no_show);
+        assert_eq!(
+            mark_no_show(&r, true, after).unwrap(),
+            None,
+            "marking twice changes nothing"
+        );
+        r.apply(ReservationEvent::NoShow(
+            mark_no_show(&r, false, after).unwrap().unwrap(),
+        ));
+        assert!(!r.no_show);
     }
 }

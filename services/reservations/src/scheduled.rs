@@ -1,14 +1,15 @@
-//! Durable scheduled work: unanswered `Requested` reservations expire exactly once, even across
-//! restarts and replicas.
+//! Durable scheduled work, done exactly once even across restarts and replicas: unanswered
+//! `Requested` reservations expire; free and reservation-only reservations complete the day
+//! after their use.
 //!
-//! - [`ExpiryIndex`], a consumer of this service's own log, files every `ReservationBooked` that
-//!   carries an expiry under the UTC hour it is due in (`expiries-<YYYYMMDDHH>`), with its inbox
-//!   row: the index survives restarts and never files one twice.
-//! - [`Scheduler`] reads the buckets from the first one not yet done (`expiry-cursor`) up to the
-//!   current hour and expires what is due. Expiring appends to the reservation stream with its
+//! - [`DueIndex`], a consumer of this service's own log, files the work every `ReservationBooked`
+//!   implies under the UTC hour it is due in (`due-<YYYYMMDDHH>`), with its inbox row: the index
+//!   survives restarts and never files one twice.
+//! - [`Scheduler`] reads the buckets from the first one not yet done (`due-cursor`) up to the
+//!   current hour and does what is due. Doing it appends to the reservation stream with its
 //!   expected version and an event id derived from the reservation, so two schedulers, or one
-//!   that restarts mid-way, cannot expire a reservation twice; an answered reservation is left
-//!   alone. A bucket whose hour has passed and whose expiries are all handled is marked done.
+//!   that restarts mid-way, cannot do it twice; a reservation that moved on is left alone. A
+//!   bucket whose hour has passed and whose work is all handled is marked done.
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use tonic::Status;
@@ -20,7 +21,7 @@ use yeyak_kit::{
     status::from_store,
 };
 use yeyak_proto::{
-    reservations::events::v1::{ExpiryBucketDone, ExpiryPending, ReservationBooked},
+    reservations::events::v1::{DueBucketDone, ReservationBooked, ScheduledWork, WorkKind},
     time::{from_micros, to_micros},
 };
 use yeyak_transport::{EventHandler, HandlerError};
@@ -28,7 +29,7 @@ use yeyak_transport::{EventHandler, HandlerError};
 use crate::app::Reservations;
 
 const HOUR_US: i64 = 3_600_000_000;
-/// How far back a scheduler that has never marked a bucket done looks: longer than any expiry.
+/// How far back a scheduler that has never marked a bucket done looks: longer than any wait.
 const FIRST_LOOKBACK_HOURS: i64 = 8 * 24;
 /// The longest a scheduler waits between two looks at the current bucket.
 const TICK: Duration = Duration::from_secs(1);
@@ -37,23 +38,23 @@ fn bucket_of(us: i64) -> i64 {
     us.div_euclid(HOUR_US)
 }
 
-/// `expiries-<YYYYMMDDHH>` of an hour bucket.
+/// `due-<YYYYMMDDHH>` of an hour bucket.
 pub fn bucket_stream(bucket: i64) -> String {
     let label = jiff::Timestamp::from_microsecond(bucket * HOUR_US)
         .map(|t| t.strftime("%Y%m%d%H").to_string())
         .unwrap_or_else(|_| bucket.to_string());
-    format!("expiries-{label}")
+    format!("due-{label}")
 }
 
-const CURSOR: &str = "expiry-cursor";
+const CURSOR: &str = "due-cursor";
 
-/// Files each expiring reservation under the hour it is due in.
-pub struct ExpiryIndex {
+/// Files the work each booking implies under the hour it is due in.
+pub struct DueIndex {
     log: Arc<dyn EventStore>,
 }
 
-impl ExpiryIndex {
-    pub const NAME: &'static str = "reservations-expiry-index";
+impl DueIndex {
+    pub const NAME: &'static str = "reservations-due-index";
 
     pub fn new(log: Arc<dyn EventStore>) -> Self {
         Self { log }
@@ -61,7 +62,7 @@ impl ExpiryIndex {
 }
 
 #[async_trait::async_trait]
-impl EventHandler for ExpiryIndex {
+impl EventHandler for DueIndex {
     fn name(&self) -> &str {
         Self::NAME
     }
@@ -72,31 +73,64 @@ impl EventHandler for ExpiryIndex {
         else {
             return Ok(());
         };
-        let Some(due) = booked.expires_at.as_ref().and_then(to_micros) else {
-            return Ok(());
-        };
-        let pending = ExpiryPending {
-            reservation_id: booked.reservation_id,
-            due_at: Some(from_micros(due)),
-        };
         let cause = Cause::reaction(Self::NAME, event);
-        let id = derived_id(Self::NAME, &event.event_id.to_string(), 0);
-        let request = AppendRequest::single(
-            bucket_stream(bucket_of(due)),
-            ExpectedVersion::Any,
-            vec![encode(id, &pending, &cause)],
-        )
-        .with_inbox(Self::NAME, event.event_id);
+        let mut request = AppendRequest::default().with_inbox(Self::NAME, event.event_id);
+        for (n, (kind, due)) in work(&booked).into_iter().enumerate() {
+            let item = ScheduledWork {
+                reservation_id: booked.reservation_id.clone(),
+                due_at: Some(from_micros(due)),
+                kind: kind as i32,
+            };
+            let id = derived_id(Self::NAME, &event.event_id.to_string(), n as u32);
+            request = request.and(
+                bucket_stream(bucket_of(due)),
+                ExpectedVersion::Any,
+                vec![encode(id, &item, &cause)],
+            );
+        }
+        if request.streams.is_empty() {
+            return Ok(());
+        }
         HandlerError::from_append(self.log.append(request).await)
     }
 }
 
-/// Expires what is due.
+/// The work a booking implies: its expiry while `Requested`, and, when nothing was paid, its
+/// completion at 00:00 KST the day after its usage date.
+pub fn work(booked: &ReservationBooked) -> Vec<(WorkKind, i64)> {
+    let mut work = Vec::new();
+    if let Some(due) = booked.expires_at.as_ref().and_then(to_micros) {
+        work.push((WorkKind::Expire, due));
+    }
+    if booked.paid_krw == 0
+        && let Some(due) = booked
+            .starts_at
+            .as_ref()
+            .and_then(to_micros)
+            .and_then(day_after_use)
+    {
+        work.push((WorkKind::AutoComplete, due));
+    }
+    work
+}
+
+/// 00:00 KST of the day after the KST date of `usage_start_us`.
+fn day_after_use(usage_start_us: i64) -> Option<i64> {
+    let next = yeyak_kit::kst::date_of(usage_start_us)?.tomorrow().ok()?;
+    Some(
+        yeyak_kit::kst::kst()
+            .to_timestamp(next.to_datetime(jiff::civil::Time::midnight()))
+            .ok()?
+            .as_microsecond(),
+    )
+}
+
+/// Does what is due.
 pub struct Scheduler {
     app: Reservations,
     log: Arc<dyn EventStore>,
-    /// Expiries read per bucket, and how far each bucket was read.
-    read: HashMap<i64, (Vec<ExpiryPending>, u64)>,
+    /// Work read per bucket, and how far each bucket was read.
+    read: HashMap<i64, (Vec<ScheduledWork>, u64)>,
 }
 
 impl Scheduler {
@@ -110,14 +144,14 @@ impl Scheduler {
 
     /// The first bucket not marked done, and the cursor stream's version.
     async fn cursor(&self, now_us: i64) -> Result<(i64, Option<u64>), Status> {
-        let (done, version) = self.app.latest::<ExpiryBucketDone>(CURSOR).await?;
+        let (done, version) = self.app.latest::<DueBucketDone>(CURSOR).await?;
         Ok((
             done.map_or(bucket_of(now_us) - FIRST_LOOKBACK_HOURS, |d| d.bucket + 1),
             version,
         ))
     }
 
-    async fn refresh(&mut self, bucket: i64) -> Result<&[ExpiryPending], Status> {
+    async fn refresh(&mut self, bucket: i64) -> Result<&[ScheduledWork], Status> {
         let (pending, seen) = self.read.entry(bucket).or_default();
         loop {
             let page = self
@@ -128,7 +162,7 @@ impl Scheduler {
             for e in &page {
                 *seen = e.stream_version;
                 if let Some(p) =
-                    decode_as::<ExpiryPending>(e).map_err(|e| Status::internal(e.to_string()))?
+                    decode_as::<ScheduledWork>(e).map_err(|e| Status::internal(e.to_string()))?
                 {
                     pending.push(p);
                 }
@@ -139,16 +173,16 @@ impl Scheduler {
         }
     }
 
-    /// Expires every reservation due by `now_us`; returns how many this call expired. Moves the
-    /// cursor past the buckets whose hour has passed and whose expiries are all handled.
+    /// Does all work due by `now_us`; returns how much this call did. Moves the cursor past the
+    /// buckets whose hour has passed and whose work is all handled.
     pub async fn tick(&mut self, now_us: i64) -> Result<usize, Status> {
         let (first, cursor_version) = self.cursor(now_us).await?;
         let current = bucket_of(now_us);
-        let mut expired = 0;
+        let mut done_now = 0;
         let mut done = None;
         let mut all_handled = true;
         for bucket in first..=current {
-            let due: Vec<String> = self
+            let due: Vec<(String, WorkKind)> = self
                 .refresh(bucket)
                 .await?
                 .iter()
@@ -158,18 +192,19 @@ impl Scheduler {
                         .and_then(to_micros)
                         .is_some_and(|d| d <= now_us)
                 })
-                .map(|p| p.reservation_id.clone())
+                .map(|p| (p.reservation_id.clone(), p.kind()))
                 .collect();
-            for id in due {
-                match self
-                    .app
-                    .expire(Uuid::parse_str(&id).unwrap_or_default(), now_us)
-                    .await
-                {
-                    Ok(true) => expired += 1,
+            for (id, kind) in due {
+                let reservation = Uuid::parse_str(&id).unwrap_or_default();
+                let done = match kind {
+                    WorkKind::AutoComplete => self.app.auto_complete(reservation, now_us).await,
+                    _ => self.app.expire(reservation, now_us).await,
+                };
+                match done {
+                    Ok(true) => done_now += 1,
                     Ok(false) => {}
                     Err(e) => {
-                        tracing::warn!(reservation_id = %id, error = %e, "expiry failed; retried on the next tick");
+                        tracing::warn!(reservation_id = %id, error = %e, "scheduled work failed; retried on the next tick");
                         all_handled = false;
                     }
                 }
@@ -180,19 +215,19 @@ impl Scheduler {
             }
         }
         if let Some(bucket) = done {
-            let cause = Cause::command("service:expiry".into(), Uuid::nil(), now_us);
+            let cause = Cause::command("service:scheduler".into(), Uuid::nil(), now_us);
             let id = derived_id(CURSOR, &bucket.to_string(), 0);
             let request = AppendRequest::single(
                 CURSOR,
                 expected(cursor_version),
-                vec![encode(id, &ExpiryBucketDone { bucket }, &cause)],
+                vec![encode(id, &DueBucketDone { bucket }, &cause)],
             );
             // Another scheduler may have moved it first: the next tick reads it again.
             if let Err(e) = self.log.append(request).await {
-                tracing::debug!(error = %e, "expiry cursor not moved");
+                tracing::debug!(error = %e, "due cursor not moved");
             }
         }
-        Ok(expired)
+        Ok(done_now)
     }
 
     /// Ticks until `shutdown`: on every commit to the log, and at least every second.
@@ -200,7 +235,7 @@ impl Scheduler {
         let mut commits = self.log.commits();
         loop {
             if let Err(e) = self.tick(jiff::Timestamp::now().as_microsecond()).await {
-                tracing::warn!(error = %e, "expiry tick failed; retrying");
+                tracing::warn!(error = %e, "scheduler tick failed; retrying");
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),

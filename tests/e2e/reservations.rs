@@ -1,0 +1,128 @@
+//! The reservation lifecycle end to end: an approval request nobody answers expires by itself,
+//! a partner rejects, a customer cancel pays the snapshot policy's tiered fee.
+use tonic::Code;
+use yeyak_e2e::{Harness, Storage, until};
+use yeyak_proto::{
+    catalog::events::v1::{
+        CancellationDeadline, CancellationKind, CancellationPolicy, ConfirmationMode, FeeTier,
+        PaymentMode, cancellation_deadline,
+    },
+    reservations::v1::{CancelRequest, GetReservationRequest, RejectRequest, ReservationState},
+};
+
+use crate::support::{book, product_input, refused, rid, seed_with};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_request_expires_and_a_partner_rejects_with_a_reason() {
+    let h = Harness::start(Storage::EmbeddedSqlite)
+        .await
+        .expect("start");
+    // A slot starting in a few seconds: an unanswered request expires at the usage start.
+    let mut input = product_input(
+        ConfirmationMode::Approval,
+        PaymentMode::PayAtBooking,
+        4,
+        20_000,
+    );
+    let soon = jiff::Timestamp::now().as_microsecond() + 10_000_000;
+    input.schedules[0].starts_at = Some(yeyak_proto::time::from_micros(soon));
+    let seeded = seed_with(&h, input).await;
+    let unit = seeded.schedule_id();
+    let waiting = book(&h, "hana", &unit, 2, &rid()).await;
+    let rejected = book(&h, "hana", &unit, 1, &rid()).await;
+    assert_eq!(waiting.state, ReservationState::Requested as i32);
+
+    let operator = h.operator(seeded.partner_id, None);
+    let mut partner = h.reservations(operator).await;
+    let answer = partner
+        .reject(RejectRequest {
+            request_id: rid(),
+            reservation_id: rejected.reservation_id.clone(),
+            reason: "그날은 휴무입니다".into(),
+        })
+        .await
+        .expect("reject")
+        .into_inner();
+    assert_eq!(answer.state, ReservationState::Rejected as i32);
+    assert_eq!(
+        answer.refunded_krw, 20_000,
+        "a rejection refunds the payment"
+    );
+
+    let customer = h.reservations(h.customer("hana")).await;
+    let expired = until("the request to expire at the usage start", || {
+        let mut c = customer.clone();
+        let id = waiting.reservation_id.clone();
+        async move {
+            let r = c
+                .get_reservation(GetReservationRequest { reservation_id: id })
+                .await
+                .expect("get")
+                .into_inner();
+            (r.state == ReservationState::Expired as i32).then_some(r)
+        }
+    })
+    .await;
+    assert_eq!(expired.refunded_krw, 40_000, "expiry refunds the payment");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_cancel_pays_the_tiered_fee_of_the_policy_at_booking() {
+    let h = Harness::start(Storage::EmbeddedSqlite)
+        .await
+        .expect("start");
+    let mut input = product_input(
+        ConfirmationMode::Instant,
+        PaymentMode::PayAtBooking,
+        4,
+        30_000,
+    );
+    input.cancellation_policy = Some(CancellationPolicy {
+        kind: CancellationKind::Tiered as i32,
+        deadline: Some(CancellationDeadline {
+            kind: Some(cancellation_deadline::Kind::MinutesBeforeUse(60)),
+        }),
+        tiers: vec![FeeTier {
+            // The slot is about a day away: within three days, 30 %.
+            within_minutes_before_use: 3 * 24 * 60,
+            fee_bps: 3_000,
+        }],
+        full_refund_minutes_after_booking: 0,
+    });
+    let seeded = seed_with(&h, input).await;
+    let booked = book(&h, "jun", &seeded.schedule_id(), 2, &rid()).await;
+    assert_eq!(booked.paid_krw, 60_000);
+    assert_eq!(
+        booked.cancellation_policy.as_ref().map(|p| p.tiers.len()),
+        Some(1),
+        "the reservation carries its policy"
+    );
+    let mut jun = h.reservations(h.customer("jun")).await;
+    refused(
+        jun.cancel(CancelRequest {
+            request_id: rid(),
+            reservation_id: booked.reservation_id.clone(),
+            adjustment: Some(yeyak_proto::reservations::v1::cancel_request::Adjustment::FeeBps(0)),
+            ..Default::default()
+        })
+        .await,
+        Code::InvalidArgument,
+        "PARTNER_ONLY",
+    );
+    let cancelled = jun
+        .cancel(CancelRequest {
+            request_id: rid(),
+            reservation_id: booked.reservation_id.clone(),
+            reason: "일정 변경".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("cancel")
+        .into_inner();
+    assert_eq!(cancelled.state, ReservationState::Cancelled as i32);
+    assert_eq!(cancelled.cancellation_fee_krw, 18_000);
+    assert_eq!(cancelled.refunded_krw, 42_000, "refund = paid − fee");
+    assert!(!cancelled.ex_officio);
+    h.stop().await;
+}
