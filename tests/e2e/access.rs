@@ -9,7 +9,8 @@ use yeyak_proto::{
     },
     notifications::v1::ListPartnerMessagesRequest,
     reservations::v1::{
-        BookRequest, CancelRequest, ConfirmRequest, GetReservationRequest, ReservationState,
+        BookRequest, CancelRequest, ConfirmRequest, GetReservationRequest, ListReservationsRequest,
+        ReservationState,
     },
 };
 
@@ -38,6 +39,7 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
     .await;
     let get = |id: &str| GetReservationRequest {
         reservation_id: id.to_string(),
+        as_of: None,
     };
 
     // No token, or a token signed with another secret.
@@ -138,6 +140,28 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
     let mut granted = h
         .reservations(h.operator(seeded.partner_id, Some(vec![seeded.place_id])))
         .await;
+    // Listing: an operator granted some places names one of them.
+    let list = |place: String| ListReservationsRequest {
+        partner_id: seeded.partner_id.to_string(),
+        place_id: place,
+        ..Default::default()
+    };
+    refused(
+        granted.list_reservations(list(String::new())).await,
+        Code::InvalidArgument,
+        "PLACE_REQUIRED",
+    );
+    refused(
+        granted
+            .list_reservations(list(Uuid::new_v4().to_string()))
+            .await,
+        Code::PermissionDenied,
+        "PLACE_NOT_GRANTED",
+    );
+    granted
+        .list_reservations(list(seeded.place_id.to_string()))
+        .await
+        .expect("the granted place's reservations");
     let first = granted
         .confirm(confirm.clone())
         .await

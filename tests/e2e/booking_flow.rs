@@ -181,6 +181,7 @@ pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
     let read = partner_reservations
         .get_reservation(GetReservationRequest {
             reservation_id: booked.reservation_id.clone(),
+            as_of: None,
         })
         .await
         .expect("get")

@@ -81,7 +81,10 @@ async fn reflection_describes_the_booking_rpcs_and_their_messages() {
             "CancelPaymentOnly",
             "MarkNoShow",
             "SetCompletionCode",
-            "GetReservation"
+            "GetReservation",
+            "GetReservationHistory",
+            "ListReservations",
+            "GetDashboard"
         ]
     );
     assert!(file.message_type.iter().any(|m| m.name() == "BookRequest"));

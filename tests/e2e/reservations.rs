@@ -7,7 +7,10 @@ use yeyak_proto::{
         CancellationDeadline, CancellationKind, CancellationPolicy, ConfirmationMode, FeeTier,
         PaymentMode, cancellation_deadline,
     },
-    reservations::v1::{CancelRequest, GetReservationRequest, RejectRequest, ReservationState},
+    reservations::v1::{
+        CancelRequest, GetDashboardRequest, GetReservationHistoryRequest, GetReservationRequest,
+        RejectRequest, ReservationState,
+    },
 };
 
 use crate::support::{book, product_input, refused, rid, seed_with};
@@ -49,13 +52,68 @@ async fn an_unanswered_request_expires_and_a_partner_rejects_with_a_reason() {
         "a rejection refunds the payment"
     );
 
+    // Its history, and its state as it was before the rejection.
+    let history = partner
+        .get_reservation_history(GetReservationHistoryRequest {
+            reservation_id: rejected.reservation_id.clone(),
+        })
+        .await
+        .expect("history")
+        .into_inner();
+    let types: Vec<&str> = history
+        .events
+        .iter()
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "yeyak.reservations.events.v1.ReservationBooked",
+            "yeyak.reservations.events.v1.ReservationRejected"
+        ]
+    );
+    let then = partner
+        .get_reservation(GetReservationRequest {
+            reservation_id: rejected.reservation_id.clone(),
+            as_of: history.events[0].recorded_at,
+        })
+        .await
+        .expect("as of the booking")
+        .into_inner();
+    assert_eq!(then.state, ReservationState::Requested as i32);
+
+    // 예약현황: the request waiting for an answer is among the latest Requested.
+    until("the dashboard to list the request", || {
+        let mut p = partner.clone();
+        let partner_id = seeded.partner_id.to_string();
+        let waiting = waiting.reservation_id.clone();
+        async move {
+            let d = p
+                .get_dashboard(GetDashboardRequest {
+                    partner_id,
+                    place_id: String::new(),
+                })
+                .await
+                .expect("dashboard")
+                .into_inner();
+            d.latest_requested
+                .iter()
+                .any(|r| r.reservation_id == waiting)
+                .then_some(())
+        }
+    })
+    .await;
+
     let customer = h.reservations(h.customer("hana")).await;
     let expired = until("the request to expire at the usage start", || {
         let mut c = customer.clone();
         let id = waiting.reservation_id.clone();
         async move {
             let r = c
-                .get_reservation(GetReservationRequest { reservation_id: id })
+                .get_reservation(GetReservationRequest {
+                    reservation_id: id,
+                    as_of: None,
+                })
                 .await
                 .expect("get")
                 .into_inner();

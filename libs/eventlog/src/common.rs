@@ -32,6 +32,16 @@ pub(crate) const LOAD_CHECKPOINT: &str =
 pub(crate) const SAVE_CHECKPOINT: &str = "INSERT INTO checkpoints (name, commit_id, position, updated_at_us) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (name) DO UPDATE SET commit_id = excluded.commit_id, position = excluded.position, updated_at_us = excluded.updated_at_us";
 
+pub(crate) const UPSERT_ROW: &str = "INSERT INTO projection_rows (projection, key, partition_key, place, day, state, sort, value) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (projection, key) DO UPDATE SET \
+     partition_key = excluded.partition_key, place = excluded.place, day = excluded.day, \
+     state = excluded.state, sort = excluded.sort, value = excluded.value";
+pub(crate) const QUERY_ROWS: &str = "SELECT key, partition_key, place, day, state, sort, value FROM projection_rows \
+     WHERE projection = $1 AND partition_key = $2 AND ($3 = '' OR place = $3) AND ($4 = '' OR day = $4) \
+     AND ($5 = '' OR state = $5) AND sort < $6 ORDER BY sort DESC, key DESC LIMIT $7";
+pub(crate) const DELETE_ROWS: &str = "DELETE FROM projection_rows WHERE projection = $1";
+pub(crate) const DELETE_CHECKPOINT: &str = "DELETE FROM checkpoints WHERE name = $1";
+
 pub(crate) fn now_us() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
@@ -379,6 +389,77 @@ macro_rules! impl_event_store {
 
             fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
                 self.commits.subscribe()
+            }
+
+            async fn upsert_rows(
+                &self,
+                projection: &str,
+                rows: Vec<$crate::ProjectionRow>,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.writer.begin().await?;
+                for row in rows {
+                    sqlx::query($crate::common::UPSERT_ROW)
+                        .bind(projection)
+                        .bind(row.key)
+                        .bind(row.partition)
+                        .bind(row.place)
+                        .bind(row.day)
+                        .bind(row.state)
+                        .bind(row.sort)
+                        .bind(row.value)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn query_rows(
+                &self,
+                query: &$crate::ProjectionQuery,
+            ) -> Result<Vec<$crate::ProjectionRow>, $crate::StoreError> {
+                use sqlx::Row;
+                let rows = sqlx::query($crate::common::QUERY_ROWS)
+                    .bind(&query.projection)
+                    .bind(&query.partition)
+                    .bind(query.place.as_deref().unwrap_or(""))
+                    .bind(query.day.as_deref().unwrap_or(""))
+                    .bind(query.state.as_deref().unwrap_or(""))
+                    .bind(query.before_sort.unwrap_or(i64::MAX))
+                    .bind(i64::from(query.limit))
+                    .fetch_all(&self.reader)
+                    .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok($crate::ProjectionRow {
+                            key: r.try_get("key")?,
+                            partition: r.try_get("partition_key")?,
+                            place: r.try_get("place")?,
+                            day: r.try_get("day")?,
+                            state: r.try_get("state")?,
+                            sort: r.try_get("sort")?,
+                            value: r.try_get("value")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn reset_projection(
+                &self,
+                projection: &str,
+                checkpoint: &str,
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query($crate::common::DELETE_ROWS)
+                    .bind(projection)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query($crate::common::DELETE_CHECKPOINT)
+                    .bind(checkpoint)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn $crate::Lease>>, $crate::StoreError> {

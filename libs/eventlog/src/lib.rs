@@ -65,6 +65,20 @@ pub trait EventStore: Send + Sync + 'static {
     /// LISTEN/NOTIFY on PostgreSQL). Subscribers also poll, so a missed signal only delays.
     fn commits(&self) -> tokio::sync::watch::Receiver<u64>;
 
+    /// Inserts or replaces rows of a read model (`projection`), in one transaction. Read models
+    /// are derived from the log and can be rebuilt, so their rows may change.
+    async fn upsert_rows(
+        &self,
+        projection: &str,
+        rows: Vec<ProjectionRow>,
+    ) -> Result<(), StoreError>;
+
+    /// Rows of a read model in one partition, filtered, newest `sort` first.
+    async fn query_rows(&self, query: &ProjectionQuery) -> Result<Vec<ProjectionRow>, StoreError>;
+
+    /// Drops a read model's rows and its consumer's `checkpoint`, so it rebuilds from position 0.
+    async fn reset_projection(&self, projection: &str, checkpoint: &str) -> Result<(), StoreError>;
+
     /// Tries to become the only holder of `name` among all processes sharing this log (the
     /// single active relay of a topic, say). The lease lasts while the guard lives and
     /// [`Lease::is_held`] says so.
@@ -74,6 +88,34 @@ pub trait EventStore: Send + Sync + 'static {
     #[cfg(feature = "testing")]
     async fn append_held(&self, request: AppendRequest)
     -> Result<Box<dyn HeldAppend>, AppendError>;
+}
+
+/// A row of a read model: a key, the columns it is filtered by, and its encoded value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProjectionRow {
+    pub key: String,
+    /// Rows are always queried within one partition (a partner, say).
+    pub partition: String,
+    pub place: String,
+    /// A calendar day, `YYYY-MM-DD`.
+    pub day: String,
+    pub state: String,
+    /// Newest first: larger sorts first.
+    pub sort: i64,
+    pub value: Vec<u8>,
+}
+
+/// Which rows of a read model to read: one partition, optional filters (exact match), a page.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ProjectionQuery {
+    pub projection: String,
+    pub partition: String,
+    pub place: Option<String>,
+    pub day: Option<String>,
+    pub state: Option<String>,
+    /// Only rows with `sort` below this (the previous page's last), for paging.
+    pub before_sort: Option<i64>,
+    pub limit: u32,
 }
 
 /// Exclusive ownership of a name, from [`EventStore::try_lease`]; released on drop.

@@ -132,6 +132,13 @@ fn migrator() -> Migrator {
             include_str!("../migrations/sqlite/0002_trace_context.sql").into_sql_str(),
             false,
         ),
+        Migration::new(
+            3,
+            "projection rows".into(),
+            MigrationType::Simple,
+            include_str!("../migrations/sqlite/0003_projection_rows.sql").into_sql_str(),
+            false,
+        ),
     ])
 }
 

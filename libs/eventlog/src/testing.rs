@@ -114,6 +114,94 @@ pub mod conformance {
     use tokio::sync::Barrier;
 
     use super::event;
+
+    /// Read-model rows: upserted, filtered within a partition newest first, paged, and dropped
+    /// with their checkpoint for a rebuild.
+    pub async fn projection_rows_are_upserted_filtered_and_reset(store: Arc<dyn EventStore>) {
+        use crate::{ProjectionQuery, ProjectionRow};
+        let row = |key: &str, partition: &str, state: &str, sort: i64| ProjectionRow {
+            key: key.into(),
+            partition: partition.into(),
+            place: "pl".into(),
+            day: "2026-12-24".into(),
+            state: state.into(),
+            sort,
+            value: key.as_bytes().to_vec(),
+        };
+        store
+            .upsert_rows(
+                "list",
+                vec![
+                    row("a", "p1", "Requested", 1),
+                    row("b", "p1", "Confirmed", 2),
+                    row("c", "p1", "Requested", 3),
+                    row("d", "p2", "Requested", 4),
+                ],
+            )
+            .await
+            .expect("upsert");
+        store
+            .upsert_rows("list", vec![row("a", "p1", "Confirmed", 5)])
+            .await
+            .expect("replace a row");
+        let query = |state: Option<&str>, before: Option<i64>, limit| ProjectionQuery {
+            projection: "list".into(),
+            partition: "p1".into(),
+            state: state.map(str::to_string),
+            before_sort: before,
+            limit,
+            ..Default::default()
+        };
+        let keys = |rows: Vec<ProjectionRow>| rows.into_iter().map(|r| r.key).collect::<Vec<_>>();
+        assert_eq!(
+            keys(store.query_rows(&query(None, None, 10)).await.unwrap()),
+            ["a", "c", "b"]
+        );
+        assert_eq!(
+            keys(
+                store
+                    .query_rows(&query(Some("Confirmed"), None, 10))
+                    .await
+                    .unwrap()
+            ),
+            ["a", "b"]
+        );
+        assert_eq!(
+            keys(store.query_rows(&query(None, Some(5), 1)).await.unwrap()),
+            ["c"]
+        );
+        let other_day = ProjectionQuery {
+            day: Some("2026-12-25".into()),
+            ..query(None, None, 10)
+        };
+        assert!(store.query_rows(&other_day).await.unwrap().is_empty());
+        store
+            .save_checkpoint(
+                "list@x",
+                Position {
+                    commit: 3,
+                    position: 9,
+                },
+            )
+            .await
+            .unwrap();
+        store
+            .reset_projection("list", "list@x")
+            .await
+            .expect("reset");
+        assert!(
+            store
+                .query_rows(&query(None, None, 10))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            store.load_checkpoint("list@x").await.unwrap(),
+            Position::START
+        );
+    }
+
     use crate::{
         AppendError, AppendRequest, AppendStatus, Backend, EventStore, ExpectedVersion, Position,
         Subscription,

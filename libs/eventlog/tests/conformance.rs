@@ -11,4 +11,5 @@ yeyak_eventlog::conformance_tests!(
     subscription_wakes_on_commit,
     a_lease_has_one_holder_at_a_time,
     metadata_is_stored_as_given,
+    projection_rows_are_upserted_filtered_and_reset,
 );

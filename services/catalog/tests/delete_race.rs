@@ -19,7 +19,7 @@ use yeyak_catalog::{
 };
 use yeyak_eventlog::{
     AppendError, AppendRequest, AppendResult, Backend, EventStore, ExpectedVersion, HeldAppend,
-    Lease, Position, RecordedEvent, StoreError, testing,
+    Lease, Position, ProjectionQuery, ProjectionRow, RecordedEvent, StoreError, testing,
 };
 use yeyak_kit::{
     auth::{Caller, PlaceScope, Role},
@@ -113,6 +113,22 @@ impl EventStore for RacingStore {
 
     async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, StoreError> {
         self.inner.try_lease(name).await
+    }
+
+    async fn upsert_rows(
+        &self,
+        projection: &str,
+        rows: Vec<ProjectionRow>,
+    ) -> Result<(), StoreError> {
+        self.inner.upsert_rows(projection, rows).await
+    }
+
+    async fn query_rows(&self, query: &ProjectionQuery) -> Result<Vec<ProjectionRow>, StoreError> {
+        self.inner.query_rows(query).await
+    }
+
+    async fn reset_projection(&self, projection: &str, checkpoint: &str) -> Result<(), StoreError> {
+        self.inner.reset_projection(projection, checkpoint).await
     }
 
     async fn append_held(

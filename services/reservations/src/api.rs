@@ -14,6 +14,7 @@ use crate::{
         ReservationError,
         reservation::{Adjustment, MAX_QUANTITY, Reservation, State},
     },
+    listing,
 };
 
 /// Who may call each reservations RPC. Resource checks (own reservation, granted place) follow
@@ -31,6 +32,31 @@ pub static POLICY: Policy = Policy {
         (
             "SetCompletionCode",
             &[Role::PartnerOperator, Role::PlatformOps],
+        ),
+        (
+            "ListReservations",
+            &[
+                Role::PartnerOperator,
+                Role::PlatformOps,
+                Role::InternalService,
+            ],
+        ),
+        (
+            "GetDashboard",
+            &[
+                Role::PartnerOperator,
+                Role::PlatformOps,
+                Role::InternalService,
+            ],
+        ),
+        (
+            "GetReservationHistory",
+            &[
+                Role::Customer,
+                Role::PartnerOperator,
+                Role::PlatformOps,
+                Role::InternalService,
+            ],
         ),
         (
             "GetReservation",
@@ -61,6 +87,36 @@ pub fn domain_status(e: ReservationError) -> Status {
     }
 }
 
+/// The partner and place a list query may read: operators need the partner, and a place they
+/// were granted when they were not granted all.
+fn list_filter(caller: &Caller, partner: &str, place: &str) -> Result<listing::Filter, Status> {
+    let partner_id = parse_uuid("partner_id", partner)?;
+    caller.require_partner(partner_id)?;
+    let place_id = if place.is_empty() {
+        None
+    } else {
+        Some(parse_uuid("place_id", place)?)
+    };
+    match place_id {
+        Some(p) => caller.require_place(partner_id, p)?,
+        None if caller.role == Role::PartnerOperator
+            && caller.places != yeyak_kit::auth::PlaceScope::All =>
+        {
+            return Err(invalid_field(
+                "place_id",
+                "PLACE_REQUIRED",
+                "an operator granted some places names one",
+            ));
+        }
+        None => {}
+    }
+    Ok(listing::Filter {
+        partner_id,
+        place_id,
+        ..Default::default()
+    })
+}
+
 pub struct ReservationsApi {
     app: Reservations,
 }
@@ -71,7 +127,7 @@ impl ReservationsApi {
     }
 }
 
-fn state_pb(state: Option<State>) -> ReservationState {
+pub fn state_pb(state: Option<State>) -> ReservationState {
     match state {
         None => ReservationState::Unspecified,
         Some(State::Requested) => ReservationState::Requested,
@@ -83,9 +139,14 @@ fn state_pb(state: Option<State>) -> ReservationState {
     }
 }
 
-fn reservation_pb((r, version): (Reservation, u64)) -> Response<pb::Reservation> {
+fn reservation_pb(folded: (Reservation, u64)) -> Response<pb::Reservation> {
+    Response::new(view(folded))
+}
+
+/// A reservation as the API shows it.
+pub fn view((r, version): (Reservation, u64)) -> pb::Reservation {
     let b = r.booked.unwrap_or_default();
-    Response::new(pb::Reservation {
+    pb::Reservation {
         reservation_id: b.reservation_id,
         state: state_pb(r.state) as i32,
         customer_id: b.customer_id,
@@ -108,7 +169,7 @@ fn reservation_pb((r, version): (Reservation, u64)) -> Response<pb::Reservation>
         expires_at: b.expires_at,
         payment_cancelled: r.payment_cancelled,
         no_show: r.no_show,
-    })
+    }
 }
 
 impl ReservationsApi {
@@ -267,8 +328,109 @@ impl ReservationsService for ReservationsApi {
         request: Request<pb::GetReservationRequest>,
     ) -> Result<Response<pb::Reservation>, Status> {
         let caller = Caller::of(&request)?;
+        let r = request.get_ref();
+        let id = parse_uuid("reservation_id", &r.reservation_id)?;
+        let as_of = r
+            .as_of
+            .as_ref()
+            .map(|t| {
+                yeyak_proto::time::to_micros(t).ok_or_else(|| {
+                    invalid_field("as_of", "OUT_OF_RANGE", "is not a valid timestamp")
+                })
+            })
+            .transpose()?;
+        self.app.get(&caller, id, as_of).await.map(reservation_pb)
+    }
+
+    async fn list_reservations(
+        &self,
+        request: Request<pb::ListReservationsRequest>,
+    ) -> Result<Response<pb::ReservationPage>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let mut filter = list_filter(&caller, &r.partner_id, &r.place_id)?;
+        if !r.date.is_empty() {
+            r.date
+                .parse::<jiff::civil::Date>()
+                .map_err(|_| invalid_field("date", "MALFORMED", "a KST date, YYYY-MM-DD"))?;
+            filter.day = Some(r.date.clone());
+        }
+        if r.state != 0 {
+            filter.state = Some(ReservationState::try_from(r.state).map_err(|_| {
+                invalid_field("state", "UNKNOWN_ENUM_VALUE", "not a reservation state")
+            })?);
+        }
+        filter.limit = match r.page_size {
+            0 => 20,
+            n @ 1..=100 => n,
+            _ => {
+                return Err(invalid_field(
+                    "page_size",
+                    "OUT_OF_RANGE",
+                    "a page has 1 to 100 reservations",
+                ));
+            }
+        };
+        if !r.page_token.is_empty() {
+            filter.before_sort = Some(r.page_token.parse().map_err(|_| {
+                invalid_field("page_token", "MALFORMED", "use the previous page's token")
+            })?);
+        }
+        let (reservations, next) = listing::list(&**self.app.log(), &filter).await?;
+        Ok(Response::new(pb::ReservationPage {
+            reservations,
+            next_page_token: next.map(|n| n.to_string()).unwrap_or_default(),
+        }))
+    }
+
+    async fn get_dashboard(
+        &self,
+        request: Request<pb::GetDashboardRequest>,
+    ) -> Result<Response<pb::Dashboard>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let filter = list_filter(&caller, &r.partner_id, &r.place_id)?;
+        let latest = |state| listing::Filter {
+            state: Some(state),
+            limit: 10,
+            ..filter.clone()
+        };
+        let log = self.app.log();
+        let (latest_requested, _) =
+            listing::list(&**log, &latest(ReservationState::Requested)).await?;
+        let (latest_confirmed, _) =
+            listing::list(&**log, &latest(ReservationState::Confirmed)).await?;
+        Ok(Response::new(pb::Dashboard {
+            latest_requested,
+            latest_confirmed,
+        }))
+    }
+
+    async fn get_reservation_history(
+        &self,
+        request: Request<pb::GetReservationHistoryRequest>,
+    ) -> Result<Response<pb::ReservationHistory>, Status> {
+        let caller = Caller::of(&request)?;
         let id = parse_uuid("reservation_id", &request.get_ref().reservation_id)?;
-        self.app.get(&caller, id).await.map(reservation_pb)
+        let events = self.app.history(&caller, id).await?;
+        Ok(Response::new(pb::ReservationHistory {
+            reservation_id: id.to_string(),
+            events: events
+                .into_iter()
+                .map(|e| pb::HistoryEntry {
+                    version: e.stream_version,
+                    event_id: e.event_id.to_string(),
+                    payload: Some(prost_types::Any {
+                        type_url: format!("type.googleapis.com/{}", e.event_type),
+                        value: e.payload,
+                    }),
+                    event_type: e.event_type,
+                    occurred_at: Some(yeyak_proto::time::from_micros(e.metadata.occurred_at_us)),
+                    recorded_at: Some(yeyak_proto::time::from_micros(e.recorded_at_us)),
+                    actor: e.metadata.actor,
+                })
+                .collect(),
+        }))
     }
 }
 

@@ -123,6 +123,10 @@ impl Reservations {
         }
     }
 
+    pub fn log(&self) -> &Arc<dyn EventStore> {
+        &self.log
+    }
+
     fn booking_lane(&self, schedule_id: Uuid) -> &tokio::sync::Mutex<()> {
         &self.booking_lanes[(schedule_id.as_u128() % BOOKING_LANES as u128) as usize]
     }
@@ -140,6 +144,53 @@ impl Reservations {
         )
         .await
         .map_err(from_load)
+    }
+
+    /// The reservation as it was at `as_of_us`: the fold of the events recorded up to then, with
+    /// how many they were.
+    pub async fn reservation_as_of(
+        &self,
+        id: Uuid,
+        as_of_us: i64,
+    ) -> Result<(Reservation, Option<u64>), Status> {
+        let (state, _) = load(
+            &*self.log,
+            &reservation_stream(id),
+            (Reservation::default(), None),
+            |(s, version): &mut (Reservation, Option<u64>), e| {
+                if e.recorded_at_us <= as_of_us {
+                    s.apply(ReservationEvent::decode(e)?);
+                    *version = Some(e.stream_version);
+                }
+                Ok(())
+            },
+        )
+        .await
+        .map_err(from_load)?;
+        Ok(state)
+    }
+
+    /// Every event of a reservation the caller may see, oldest first.
+    pub async fn history(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+    ) -> Result<Vec<yeyak_eventlog::RecordedEvent>, Status> {
+        let (r, _) = self.reservation(id).await?;
+        self.authorize(caller, &r)?;
+        let mut events = Vec::new();
+        loop {
+            let page = self
+                .log
+                .read_stream(&reservation_stream(id), events.len() as u64 + 1, 512)
+                .await
+                .map_err(yeyak_kit::status::from_store)?;
+            let done = page.len() < 512;
+            events.extend(page);
+            if done {
+                return Ok(events);
+            }
+        }
     }
 
     pub async fn inventory(&self, schedule_id: &str) -> Result<(Inventory, Option<u64>), Status> {
@@ -454,15 +505,27 @@ impl Reservations {
         Ok(!code.is_empty())
     }
 
-    /// Reads a reservation the caller may see.
+    /// Reads a reservation the caller may see, now or as it was at `as_of_us`.
     pub async fn get(
         &self,
         caller: &Caller,
         reservation_id: Uuid,
+        as_of_us: Option<i64>,
     ) -> Result<(Reservation, u64), Status> {
         let (r, version) = self.reservation(reservation_id).await?;
         self.authorize(caller, &r)?;
-        Ok((r, version.unwrap_or(0)))
+        let Some(as_of) = as_of_us else {
+            return Ok((r, version.unwrap_or(0)));
+        };
+        let (then, version) = self.reservation_as_of(reservation_id, as_of).await?;
+        if then.booked.is_none() {
+            return Err(status(
+                Code::NotFound,
+                "NOT_YET_BOOKED",
+                "the reservation did not exist yet at that instant",
+            ));
+        }
+        Ok((then, version.unwrap_or(0)))
     }
 
     /// A customer sees only their own reservations (others look missing); an operator only those

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod app;
 pub mod domain;
+pub mod listing;
 pub mod scheduled;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -19,7 +20,7 @@ use yeyak_kit::{
     auth::{Authenticated, Authenticator},
 };
 use yeyak_proto::reservations::v1::reservations_service_server::ReservationsServiceServer;
-use yeyak_transport::{LogTailTransport, Transport};
+use yeyak_transport::{EventHandler, LogTailTransport, Transport};
 
 /// The reservations' name as an event source.
 pub const SOURCE: &str = "reservations";
@@ -29,8 +30,8 @@ pub const CATALOG_SOURCE: &str = "catalog";
 pub const DEFAULT_PORT: u16 = 50052;
 
 /// Serves the reservations API on `listener`, consumes the catalog's events through
-/// `transport`, and runs the expiry scheduler (with its index over this service's own log),
-/// until `shutdown`.
+/// `transport`, and runs the scheduler, its index and the reservation list over this service's
+/// own log, until `shutdown`.
 pub async fn serve(
     log: Arc<dyn EventStore>,
     transport: Arc<dyn Transport>,
@@ -38,18 +39,24 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), yeyak_kit::config::BoxError> {
-    let own = LogTailTransport::new(log.clone()).with_source(SOURCE, log.clone());
-    let indexing = {
-        let (index, shutdown) = (
-            Arc::new(scheduled::DueIndex::new(log.clone())),
-            shutdown.clone(),
-        );
-        tokio::spawn(async move {
-            let result = own.consume(SOURCE, index, shutdown.clone()).await;
-            shutdown.cancel();
-            result
+    // This service's own log feeds its scheduled-work index and its reservation list.
+    let own: Arc<dyn Transport> =
+        Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log.clone()));
+    let own_consumers: [Arc<dyn EventHandler>; 2] = [
+        Arc::new(scheduled::DueIndex::new(log.clone())),
+        Arc::new(listing::ReservationList::new(log.clone())),
+    ];
+    let indexing: Vec<_> = own_consumers
+        .into_iter()
+        .map(|handler| {
+            let (own, shutdown) = (own.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                let result = own.consume(SOURCE, handler, shutdown.clone()).await;
+                shutdown.cancel();
+                result
+            })
         })
-    };
+        .collect();
     let scheduling = tokio::spawn(scheduled::Scheduler::new(log.clone()).run(shutdown.clone()));
     let consumer = Arc::new(app::CatalogConsumer::new(log.clone()));
     let api =
@@ -66,7 +73,9 @@ pub async fn serve(
     )
     .await;
     shutdown.cancel();
-    indexing.await??;
+    for task in indexing {
+        task.await??;
+    }
     scheduling.await??;
     served
 }
