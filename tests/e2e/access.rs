@@ -8,9 +8,12 @@ use yeyak_proto::{
         v1::RegisterPartnerRequest,
     },
     notifications::v1::ListPartnerMessagesRequest,
-    reservations::v1::{
-        BookRequest, CancelRequest, ConfirmRequest, GetReservationRequest, ListReservationsRequest,
-        ReservationState,
+    reservations::{
+        events::v1::PaymentMethod,
+        v1::{
+            BookRequest, CancelRequest, ConfirmRequest, GetReservationRequest,
+            ListReservationsRequest, ReservationState,
+        },
     },
 };
 
@@ -194,6 +197,7 @@ async fn bad_input_gets_a_precise_status_and_reason() {
         request_id: request_id.to_string(),
         reservation_schedule_id: schedule.to_string(),
         quantity,
+        payment_method: PaymentMethod::CreditCard as i32,
         ..Default::default()
     };
     let schedule = seeded.schedule_id();

@@ -20,7 +20,7 @@ use yeyak_proto::{
     },
 };
 
-use crate::support::{book, seed};
+use crate::support::{book, reservation_when, seed};
 
 /// The partner's messages, once `ready` holds for them.
 async fn messages_when(
@@ -176,6 +176,20 @@ pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
         })
     })
     .await;
+
+    // The payment, separate from the reservation: captured by card, refunded by the scheduler.
+    let payment = until("the refund through the payment gateway", || {
+        reservation_when(&partner_reservations, &booked.reservation_id, |r| {
+            r.payment.as_ref().is_some_and(|p| p.refunded_krw == 60_000)
+        })
+    })
+    .await
+    .payment
+    .expect("a payment");
+    assert_eq!(
+        (payment.captured_krw, payment.refund_pending_krw),
+        (60_000, 0)
+    );
 
     // The reservation read back is the fold of its four events.
     let read = partner_reservations

@@ -13,7 +13,7 @@ use yeyak_proto::{
     },
 };
 
-use crate::support::{book, product_input, refused, rid, seed_with};
+use crate::support::{book, product_input, refused, reservation_when, rid, seed_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_request_expires_and_a_partner_rejects_with_a_reason() {
@@ -106,19 +106,9 @@ async fn an_unanswered_request_expires_and_a_partner_rejects_with_a_reason() {
 
     let customer = h.reservations(h.customer("hana")).await;
     let expired = until("the request to expire at the usage start", || {
-        let mut c = customer.clone();
-        let id = waiting.reservation_id.clone();
-        async move {
-            let r = c
-                .get_reservation(GetReservationRequest {
-                    reservation_id: id,
-                    as_of: None,
-                })
-                .await
-                .expect("get")
-                .into_inner();
-            (r.state == ReservationState::Expired as i32).then_some(r)
-        }
+        reservation_when(&customer, &waiting.reservation_id, |r| {
+            r.state == ReservationState::Expired as i32
+        })
     })
     .await;
     assert_eq!(expired.refunded_krw, 40_000, "expiry refunds the payment");

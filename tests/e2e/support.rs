@@ -11,7 +11,10 @@ use yeyak_proto::{
             RegisterProductRequest, ReviewRequest, ScheduleInput,
         },
     },
-    reservations::v1::{BookRequest, Reservation},
+    reservations::{
+        events::v1::PaymentMethod,
+        v1::{BookRequest, Reservation},
+    },
 };
 
 pub struct Seeded {
@@ -183,6 +186,7 @@ pub async fn book(
             request_id: request_id.to_string(),
             reservation_schedule_id: schedule_id.to_string(),
             quantity,
+            payment_method: PaymentMethod::KakaoPayCard as i32,
             ..Default::default()
         };
         async move {
@@ -201,9 +205,30 @@ pub async fn book(
             request_id: request_id.to_string(),
             reservation_schedule_id: schedule_id.to_string(),
             quantity,
+            payment_method: PaymentMethod::KakaoPayCard as i32,
             ..Default::default()
         })
         .await
         .expect("retry returns the booking")
         .into_inner()
+}
+
+/// A reservation read back (as `client` may see it) once `ready` holds for it.
+pub async fn reservation_when(
+    client: &yeyak_proto::reservations::v1::reservations_service_client::ReservationsServiceClient<
+        yeyak_e2e::Authed,
+    >,
+    reservation_id: &str,
+    ready: impl Fn(&Reservation) -> bool,
+) -> Option<Reservation> {
+    let read = client
+        .clone()
+        .get_reservation(yeyak_proto::reservations::v1::GetReservationRequest {
+            reservation_id: reservation_id.to_string(),
+            as_of: None,
+        })
+        .await
+        .expect("get reservation")
+        .into_inner();
+    ready(&read).then_some(read)
 }

@@ -4,6 +4,7 @@ use yeyak_kit::{
     auth::{Caller, Policy, Role},
     status::{invalid_field, parse_uuid, request_id, status, text},
 };
+use yeyak_proto::reservations::events::v1::PaymentMethod;
 use yeyak_proto::reservations::v1::{
     self as pb, ReservationState, reservations_service_server::ReservationsService,
 };
@@ -169,7 +170,20 @@ pub fn view((r, version): (Reservation, u64)) -> pb::Reservation {
         expires_at: b.expires_at,
         payment_cancelled: r.payment_cancelled,
         no_show: r.no_show,
+        payment: None,
     }
+}
+
+/// The payment as the API shows it.
+pub fn payment_view(p: &crate::payments::Payment) -> Option<pb::Payment> {
+    let captured = p.captured.as_ref()?;
+    Some(pb::Payment {
+        method: captured.method,
+        captured_krw: captured.amount_krw,
+        refunded_krw: p.refunded_krw,
+        refund_pending_krw: p.pending_krw(),
+        credited_krw: p.credited_krw,
+    })
 }
 
 impl ReservationsApi {
@@ -207,7 +221,20 @@ impl ReservationsService for ReservationsApi {
             ));
         }
         self.app
-            .book(&caller, request_id, schedule, r.quantity, r.answers)
+            .book(
+                &caller,
+                request_id,
+                schedule,
+                r.quantity,
+                r.answers,
+                PaymentMethod::try_from(r.payment_method).map_err(|_| {
+                    invalid_field(
+                        "payment_method",
+                        "UNKNOWN_ENUM_VALUE",
+                        "not a payment method",
+                    )
+                })?,
+            )
             .await
             .map(reservation_pb)
     }
@@ -339,7 +366,11 @@ impl ReservationsService for ReservationsApi {
                 })
             })
             .transpose()?;
-        self.app.get(&caller, id, as_of).await.map(reservation_pb)
+        let (r, version) = self.app.get(&caller, id, as_of).await?;
+        let (payment, _) = self.app.payment(id).await?;
+        let mut reply = view((r, version));
+        reply.payment = payment_view(&payment);
+        Ok(Response::new(reply))
     }
 
     async fn list_reservations(

@@ -19,7 +19,9 @@ use yeyak_proto::{
     },
     reservations::events::v1::{
         CompletionCodeSet, InventoryCapacityChanged, InventoryOpened, InventoryReleased,
-        PaymentMode, PlaceAvailabilityChanged, ProductAvailabilityChanged, ProductTerms,
+        PaymentCaptured, PaymentMethod, PaymentMode, PaymentRefunded, PlaceAvailabilityChanged,
+        ProductAvailabilityChanged, ProductTerms, RefundCreditedAsBalance, RefundFailed,
+        RefundRequested, ReservationBooked,
     },
 };
 use yeyak_transport::{EventHandler, HandlerError};
@@ -30,6 +32,9 @@ use crate::domain::{
     inventory::Inventory,
     reservation::{self, Availability, Book, Canceller, Completion, Reservation},
 };
+use crate::payments::{
+    self, Payment, PaymentError, PaymentEvent, PaymentGateway, SimulatedGateway,
+};
 
 /// How many times a booking reloads and decides again after losing a race for the inventory.
 pub const BOOKING_ATTEMPTS: u32 = 8;
@@ -39,6 +44,10 @@ pub fn reservation_stream(id: Uuid) -> String {
 }
 pub fn inventory_stream(id: &str) -> String {
     format!("inventory-{id}")
+}
+/// A reservation's payment, separate from its state.
+pub fn payment_stream(reservation_id: Uuid) -> String {
+    format!("payment-{reservation_id}")
 }
 /// What the catalog said about booking a product.
 pub fn product_stream(id: &str) -> String {
@@ -65,6 +74,7 @@ pub struct Reservations {
     /// costs one append per booking instead of a storm of version conflicts. Replicas still meet
     /// at the expected-version check, which alone guarantees no overselling.
     booking_lanes: Arc<[tokio::sync::Mutex<()>]>,
+    gateway: Arc<dyn PaymentGateway>,
 }
 
 const BOOKING_LANES: usize = 64;
@@ -114,13 +124,86 @@ fn now_us() -> i64 {
 }
 
 impl Reservations {
+    /// Over `log`, with a simulated payment provider that never fails.
     pub fn new(log: Arc<dyn EventStore>) -> Self {
+        Self::with_gateway(log, Arc::new(SimulatedGateway::default()))
+    }
+
+    /// Over `log`, taking payments through `gateway`.
+    pub fn with_gateway(log: Arc<dyn EventStore>, gateway: Arc<dyn PaymentGateway>) -> Self {
         Self {
             log,
             booking_lanes: (0..BOOKING_LANES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            gateway,
         }
+    }
+
+    /// The payment of a reservation, folded from its own stream, with the stream's version.
+    pub async fn payment(&self, reservation_id: Uuid) -> Result<(Payment, Option<u64>), Status> {
+        load(
+            &*self.log,
+            &payment_stream(reservation_id),
+            Payment::default(),
+            |p, e| {
+                let event = if let Some(v) = decode_as(e)? {
+                    PaymentEvent::Captured(v)
+                } else if let Some(v) = decode_as(e)? {
+                    PaymentEvent::RefundRequested(e.event_id.to_string(), v)
+                } else if let Some(v) = decode_as(e)? {
+                    PaymentEvent::Refunded(v)
+                } else if let Some(v) = decode_as(e)? {
+                    PaymentEvent::RefundFailed(v)
+                } else if let Some(v) = decode_as(e)? {
+                    PaymentEvent::Credited(v)
+                } else {
+                    return Ok(());
+                };
+                p.apply(event);
+                Ok(())
+            },
+        )
+        .await
+        .map_err(from_load)
+    }
+
+    /// Charges a booking's amount; the idempotency key is the reservation, so deciding again
+    /// after a lost race charges once.
+    async fn charge(
+        &self,
+        booked: &ReservationBooked,
+        method: PaymentMethod,
+    ) -> Result<PaymentCaptured, Status> {
+        if method == PaymentMethod::Unspecified {
+            return Err(yeyak_kit::status::invalid_field(
+                "payment_method",
+                "PAYMENT_METHOD_REQUIRED",
+                "this price is paid at booking: choose a payment method",
+            ));
+        }
+        let capture_id = self
+            .gateway
+            .charge(&booked.reservation_id, method, booked.paid_krw)
+            .await
+            .map_err(|e| match e {
+                PaymentError::Declined(why) => status(
+                    Code::FailedPrecondition,
+                    "PAYMENT_DECLINED",
+                    format!("the payment was declined ({why}); nothing was booked"),
+                ),
+                PaymentError::Unavailable(why) => status(
+                    Code::Unavailable,
+                    "PAYMENT_UNAVAILABLE",
+                    format!("the payment provider did not answer ({why}); nothing was booked"),
+                ),
+            })?;
+        Ok(PaymentCaptured {
+            reservation_id: booked.reservation_id.clone(),
+            method: method as i32,
+            amount_krw: booked.paid_krw,
+            capture_id,
+        })
     }
 
     pub fn log(&self) -> &Arc<dyn EventStore> {
@@ -250,10 +333,60 @@ impl Reservations {
         schedule_id: Uuid,
         quantity: u32,
         answers: Vec<String>,
+        method: PaymentMethod,
     ) -> Result<(Reservation, u64), Status> {
         let reservation_id = created_id("reservation", &caller.actor(), request_id);
         let stream = reservation_stream(reservation_id);
         let _lane = self.booking_lane(schedule_id).lock().await;
+        let mut captured: Option<PaymentCaptured> = None;
+        let outcome = self
+            .book_once(
+                caller,
+                request_id,
+                schedule_id,
+                quantity,
+                &answers,
+                method,
+                &mut captured,
+            )
+            .await;
+        // Charged, but no booking came of it: the money goes back, durably.
+        if let (Err(_), Some(capture)) = (&outcome, captured) {
+            let cause = cause(caller, request_id, now_us());
+            let refund = RefundRequested {
+                reservation_id: reservation_id.to_string(),
+                amount_krw: capture.amount_krw,
+                reason: "the booking failed after its payment".into(),
+                requested_at: Some(yeyak_proto::time::from_micros(now_us())),
+            };
+            let request = AppendRequest::single(
+                payment_stream(reservation_id),
+                ExpectedVersion::Any,
+                vec![
+                    encode(derived_id("book", &stream, 10), &capture, &cause),
+                    encode(derived_id("book", &stream, 11), &refund, &cause),
+                ],
+            );
+            if let Err(e) = self.log.append(request).await {
+                tracing::error!(reservation_id = %reservation_id, error = %e, "a payment without a booking could not be recorded for its refund");
+            }
+        }
+        outcome
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn book_once(
+        &self,
+        caller: &Caller,
+        request_id: Uuid,
+        schedule_id: Uuid,
+        quantity: u32,
+        answers: &[String],
+        method: PaymentMethod,
+        captured: &mut Option<PaymentCaptured>,
+    ) -> Result<(Reservation, u64), Status> {
+        let reservation_id = created_id("reservation", &caller.actor(), request_id);
+        let stream = reservation_stream(reservation_id);
         for _ in 0..BOOKING_ATTEMPTS {
             let (existing, version) = self.reservation(reservation_id).await?;
             if let Some(v) = version {
@@ -267,7 +400,7 @@ impl Reservations {
                 reservation_id,
                 customer_id: caller.subject.clone(),
                 quantity,
-                answers: answers.clone(),
+                answers: answers.to_vec(),
                 now_us: now,
             };
             let (held, booked) = reservation::book(&inventory, &availability, &existing, cmd)
@@ -283,10 +416,24 @@ impl Reservations {
                 ExpectedVersion::NoStream,
                 vec![encode(derived_id("book", &stream, 1), &booked, &cause)],
             );
+            // Paid at booking: charge before anything is written; a refusal writes nothing.
+            let request = if booked.paid_krw > 0 {
+                let capture = self.charge(&booked, method).await?;
+                let event = encode(derived_id("book", &stream, 2), &capture, &cause);
+                *captured = Some(capture);
+                request.and(
+                    payment_stream(reservation_id),
+                    ExpectedVersion::NoStream,
+                    vec![event],
+                )
+            } else {
+                request
+            };
             match self.log.append(request).await {
                 // A concurrent retry of this request stored its booking first: return that one.
                 Ok(result) if result.status == yeyak_eventlog::AppendStatus::Duplicate => continue,
                 Ok(_) => {
+                    *captured = None;
                     let mut r = Reservation::default();
                     r.apply(ReservationEvent::Booked(booked));
                     return Ok((r, 1));
@@ -391,10 +538,20 @@ impl Reservations {
                     (ReservationEvent::NoShow(e), new, None)
                 }
             };
-        let mut request = AppendRequest::single(stream, expected(version), vec![new]);
+        let mut request = AppendRequest::single(stream.clone(), expected(version), vec![new]);
         if let Some(release) = release {
             // Releasing seats never oversells, so it needs no expected version.
             request = request.and(inventory, ExpectedVersion::Any, vec![release]);
+        }
+        if let Some(refund) = self
+            .refund_request(reservation_id, refunded(&event), action.name(), now)
+            .await?
+        {
+            request = request.and(
+                payment_stream(reservation_id),
+                ExpectedVersion::Any,
+                vec![encode(id(2), &refund, &cause)],
+            );
         }
         self.log.append(request).await.map_err(from_append)?;
         let mut next = current;
@@ -406,7 +563,10 @@ impl Reservations {
     /// nothing to do (answered, not due, already expired).
     pub async fn expire(&self, reservation_id: Uuid, now_us: i64) -> Result<bool, Status> {
         self.by_scheduler(reservation_id, "expire", now_us, |r| {
-            reservation::expire(r, now_us).map(|(e, released)| (e, Some(released)))
+            reservation::expire(r, now_us).map(|(e, released)| {
+                let refund = e.refunded_krw;
+                (e, Some(released), refund)
+            })
         })
         .await
     }
@@ -415,7 +575,7 @@ impl Reservations {
     /// there is nothing to do.
     pub async fn auto_complete(&self, reservation_id: Uuid, now_us: i64) -> Result<bool, Status> {
         self.by_scheduler(reservation_id, "auto-complete", now_us, |r| {
-            reservation::complete(r, Completion::Automatic, None, now_us).map(|e| (e, None))
+            reservation::complete(r, Completion::Automatic, None, now_us).map(|e| (e, None, 0))
         })
         .await
     }
@@ -428,11 +588,13 @@ impl Reservations {
         reservation_id: Uuid,
         work: &str,
         now_us: i64,
-        decide: impl FnOnce(&Reservation) -> Result<(E, Option<InventoryReleased>), ReservationError>,
+        decide: impl FnOnce(
+            &Reservation,
+        ) -> Result<(E, Option<InventoryReleased>, i64), ReservationError>,
     ) -> Result<bool, Status> {
         let stream = reservation_stream(reservation_id);
         let (current, version) = self.reservation(reservation_id).await?;
-        let Ok((event, released)) = decide(&current) else {
+        let Ok((event, released, refund)) = decide(&current) else {
             return Ok(false);
         };
         let cause = Cause::command(format!("service:{work}"), reservation_id, now_us);
@@ -442,6 +604,16 @@ impl Reservations {
             expected(version),
             vec![encode(id(0), &event, &cause)],
         );
+        if let Some(refund) = self
+            .refund_request(reservation_id, refund, work, now_us)
+            .await?
+        {
+            request = request.and(
+                payment_stream(reservation_id),
+                ExpectedVersion::Any,
+                vec![encode(id(2), &refund, &cause)],
+            );
+        }
         if let (Some(released), Some(b)) = (released, &current.booked) {
             request = request.and(
                 inventory_stream(&b.reservation_schedule_id),
@@ -452,6 +624,110 @@ impl Reservations {
         match self.log.append(request).await {
             Ok(r) => Ok(r.status == yeyak_eventlog::AppendStatus::Committed),
             // Moved on meanwhile: the next look decides again.
+            Err(AppendError::Conflict { .. }) => Ok(false),
+            Err(e) => Err(from_append(e)),
+        }
+    }
+
+    /// The refund a reservation event owes, when money was captured for it.
+    async fn refund_request(
+        &self,
+        reservation_id: Uuid,
+        amount_krw: i64,
+        why: &str,
+        now_us: i64,
+    ) -> Result<Option<RefundRequested>, Status> {
+        if amount_krw <= 0 {
+            return Ok(None);
+        }
+        let (payment, _) = self.payment(reservation_id).await?;
+        Ok(payment.captured.map(|c| RefundRequested {
+            reservation_id: c.reservation_id,
+            amount_krw: amount_krw.min(c.amount_krw),
+            reason: why.to_string(),
+            requested_at: Some(yeyak_proto::time::from_micros(now_us)),
+        }))
+    }
+
+    /// Tries a requested refund through the gateway: refunded; or failed and tried again later;
+    /// or, after 3 business days of failures, credited to the customer's balance (환불적립).
+    /// `Ok(false)` when there is nothing to do. Event ids derive from the request and the
+    /// attempt, so racing schedulers record each outcome once.
+    pub async fn refund(
+        &self,
+        reservation_id: Uuid,
+        request_id: &str,
+        now_us: i64,
+    ) -> Result<bool, Status> {
+        let (payment, version) = self.payment(reservation_id).await?;
+        let (Some(owed), Some(capture)) = (payment.owed.get(request_id), &payment.captured) else {
+            return Ok(false);
+        };
+        // Settled, or backing off after a failure.
+        if owed.settled || now_us < owed.next_attempt_us {
+            return Ok(false);
+        }
+        let attempt = owed.attempts + 1;
+        let stream = payment_stream(reservation_id);
+        let id = derived_id("refund", &format!("{request_id}/{attempt}"), 0);
+        let cause = Cause::command("service:refund".into(), reservation_id, now_us);
+        let event = match self
+            .gateway
+            .refund(request_id, &capture.capture_id, owed.amount_krw)
+            .await
+        {
+            Ok(refund_id) => encode(
+                id,
+                &PaymentRefunded {
+                    reservation_id: reservation_id.to_string(),
+                    request_id: request_id.to_string(),
+                    amount_krw: owed.amount_krw,
+                    refund_id,
+                },
+                &cause,
+            ),
+            Err(e)
+                if now_us
+                    >= payments::business_days_after(
+                        owed.requested_at_us,
+                        payments::REFUND_RETRY_BUSINESS_DAYS,
+                    ) =>
+            {
+                tracing::warn!(reservation_id = %reservation_id, error = %e, "refund failed for 3 business days; crediting the balance");
+                encode(
+                    id,
+                    &RefundCreditedAsBalance {
+                        reservation_id: reservation_id.to_string(),
+                        request_id: request_id.to_string(),
+                        amount_krw: owed.amount_krw,
+                    },
+                    &cause,
+                )
+            }
+            Err(e) => encode(
+                id,
+                &RefundFailed {
+                    reservation_id: reservation_id.to_string(),
+                    request_id: request_id.to_string(),
+                    attempt,
+                    reason: e.to_string(),
+                    next_attempt_at: Some(yeyak_proto::time::from_micros(payments::next_attempt(
+                        now_us, attempt,
+                    ))),
+                },
+                &cause,
+            ),
+        };
+        match self
+            .log
+            .append(AppendRequest::single(
+                stream,
+                expected(version),
+                vec![event],
+            ))
+            .await
+        {
+            Ok(r) => Ok(r.status == yeyak_eventlog::AppendStatus::Committed),
             Err(AppendError::Conflict { .. }) => Ok(false),
             Err(e) => Err(from_append(e)),
         }
@@ -553,6 +829,17 @@ impl Reservations {
                 Ok(booked)
             }
         }
+    }
+}
+
+/// What a reservation event owes the customer back.
+fn refunded(event: &ReservationEvent) -> i64 {
+    match event {
+        ReservationEvent::Rejected(e) => e.refunded_krw,
+        ReservationEvent::Cancelled(e) => e.refunded_krw,
+        ReservationEvent::Expired(e) => e.refunded_krw,
+        ReservationEvent::PaymentCancelled(e) => e.refunded_krw,
+        _ => 0,
     }
 }
 

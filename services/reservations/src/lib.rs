@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod domain;
 pub mod listing;
+pub mod payments;
 pub mod scheduled;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -57,10 +58,16 @@ pub async fn serve(
             })
         })
         .collect();
-    let scheduling = tokio::spawn(scheduled::Scheduler::new(log.clone()).run(shutdown.clone()));
+    // The simulated payment provider, with failures from the environment; a real provider
+    // implements `payments::PaymentGateway`.
+    let gateway: Arc<dyn payments::PaymentGateway> =
+        Arc::new(payments::SimulatedGateway::from_env());
+    let app = app::Reservations::with_gateway(log.clone(), gateway);
+    let scheduling = tokio::spawn(
+        scheduled::Scheduler::with_app(log.clone(), app.clone()).run(shutdown.clone()),
+    );
     let consumer = Arc::new(app::CatalogConsumer::new(log.clone()));
-    let api =
-        ReservationsServiceServer::new(api::ReservationsApi::new(app::Reservations::new(log)));
+    let api = ReservationsServiceServer::new(api::ReservationsApi::new(app));
     let service = Authenticated::new(api, auth.clone(), &api::POLICY);
     let served = yeyak_kit::server::serve_with_consumer(
         listener,

@@ -1,6 +1,6 @@
 //! Durable scheduled work, done exactly once even across restarts and replicas: unanswered
 //! `Requested` reservations expire; free and reservation-only reservations complete the day
-//! after their use.
+//! after their use; refunds go through the payment gateway, retried for up to 3 business days.
 //!
 //! - [`DueIndex`], a consumer of this service's own log, files the work every `ReservationBooked`
 //!   implies under the UTC hour it is due in (`due-<YYYYMMDDHH>`), with its inbox row: the index
@@ -10,7 +10,11 @@
 //!   expected version and an event id derived from the reservation, so two schedulers, or one
 //!   that restarts mid-way, cannot do it twice; a reservation that moved on is left alone. A
 //!   bucket whose hour has passed and whose work is all handled is marked done.
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
 
 use tonic::Status;
 use uuid::Uuid;
@@ -21,7 +25,9 @@ use yeyak_kit::{
     status::from_store,
 };
 use yeyak_proto::{
-    reservations::events::v1::{DueBucketDone, ReservationBooked, ScheduledWork, WorkKind},
+    reservations::events::v1::{
+        DueBucketDone, RefundFailed, RefundRequested, ReservationBooked, ScheduledWork, WorkKind,
+    },
     time::{from_micros, to_micros},
 };
 use yeyak_transport::{EventHandler, HandlerError};
@@ -68,18 +74,36 @@ impl EventHandler for DueIndex {
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
-        let Some(booked) = decode_as::<ReservationBooked>(event)
-            .map_err(|e| HandlerError::Poison(e.to_string()))?
-        else {
-            return Ok(());
-        };
+        let poison = |e: yeyak_kit::events::DecodeError| HandlerError::Poison(e.to_string());
+        // (reservation, kind, due, reference) for each piece of work this event implies.
+        let work: Vec<(String, WorkKind, i64, String)> =
+            if let Some(booked) = decode_as::<ReservationBooked>(event).map_err(poison)? {
+                work(&booked)
+                    .into_iter()
+                    .map(|(kind, due)| (booked.reservation_id.clone(), kind, due, String::new()))
+                    .collect()
+            } else if let Some(r) = decode_as::<RefundRequested>(event).map_err(poison)? {
+                let due = r.requested_at.as_ref().and_then(to_micros).unwrap_or(0);
+                vec![(
+                    r.reservation_id,
+                    WorkKind::Refund,
+                    due,
+                    event.event_id.to_string(),
+                )]
+            } else if let Some(f) = decode_as::<RefundFailed>(event).map_err(poison)? {
+                let due = f.next_attempt_at.as_ref().and_then(to_micros).unwrap_or(0);
+                vec![(f.reservation_id, WorkKind::Refund, due, f.request_id)]
+            } else {
+                return Ok(());
+            };
         let cause = Cause::reaction(Self::NAME, event);
         let mut request = AppendRequest::default().with_inbox(Self::NAME, event.event_id);
-        for (n, (kind, due)) in work(&booked).into_iter().enumerate() {
+        for (n, (reservation_id, kind, due, reference)) in work.into_iter().enumerate() {
             let item = ScheduledWork {
-                reservation_id: booked.reservation_id.clone(),
+                reservation_id,
                 due_at: Some(from_micros(due)),
                 kind: kind as i32,
+                reference,
             };
             let id = derived_id(Self::NAME, &event.event_id.to_string(), n as u32);
             request = request.and(
@@ -131,14 +155,22 @@ pub struct Scheduler {
     log: Arc<dyn EventStore>,
     /// Work read per bucket, and how far each bucket was read.
     read: HashMap<i64, (Vec<ScheduledWork>, u64)>,
+    /// Work this scheduler already saw through (done, or nothing left to do).
+    handled: HashSet<(String, i32, String, i64)>,
 }
 
 impl Scheduler {
     pub fn new(log: Arc<dyn EventStore>) -> Self {
+        Self::with_app(log.clone(), Reservations::new(log))
+    }
+
+    /// A scheduler working through `app` (and its payment gateway).
+    pub fn with_app(log: Arc<dyn EventStore>, app: Reservations) -> Self {
         Self {
-            app: Reservations::new(log.clone()),
+            app,
             log,
             read: HashMap::new(),
+            handled: HashSet::new(),
         }
     }
 
@@ -182,7 +214,7 @@ impl Scheduler {
         let mut done = None;
         let mut all_handled = true;
         for bucket in first..=current {
-            let due: Vec<(String, WorkKind)> = self
+            let due: Vec<(String, WorkKind, String, i64)> = self
                 .refresh(bucket)
                 .await?
                 .iter()
@@ -192,14 +224,34 @@ impl Scheduler {
                         .and_then(to_micros)
                         .is_some_and(|d| d <= now_us)
                 })
-                .map(|p| (p.reservation_id.clone(), p.kind()))
+                .map(|p| {
+                    (
+                        p.reservation_id.clone(),
+                        p.kind(),
+                        p.reference.clone(),
+                        p.due_at.as_ref().and_then(to_micros).unwrap_or(0),
+                    )
+                })
                 .collect();
-            for (id, kind) in due {
+            let due: Vec<_> = due
+                .into_iter()
+                .filter(|(id, kind, reference, at)| {
+                    !self
+                        .handled
+                        .contains(&(id.clone(), *kind as i32, reference.clone(), *at))
+                })
+                .collect();
+            for (id, kind, reference, at) in due {
                 let reservation = Uuid::parse_str(&id).unwrap_or_default();
                 let done = match kind {
                     WorkKind::AutoComplete => self.app.auto_complete(reservation, now_us).await,
+                    WorkKind::Refund => self.app.refund(reservation, &reference, now_us).await,
                     _ => self.app.expire(reservation, now_us).await,
                 };
+                if done.is_ok() {
+                    self.handled
+                        .insert((id.clone(), kind as i32, reference.clone(), at));
+                }
                 match done {
                     Ok(true) => done_now += 1,
                     Ok(false) => {}

@@ -23,6 +23,16 @@ pub async fn open_schedule_with(
     capacity: u32,
     mode: ConfirmationMode,
 ) -> Uuid {
+    open_unit(log, capacity, mode, 0).await
+}
+
+/// Like [`open_schedule_with`], at `price_krw` paid at booking (free when 0).
+pub async fn open_unit(
+    log: Arc<dyn EventStore>,
+    capacity: u32,
+    mode: ConfirmationMode,
+    price_krw: i64,
+) -> Uuid {
     let schedule = Uuid::new_v4();
     let product_id = Uuid::new_v4().to_string();
     let product = ProductApproved {
@@ -40,8 +50,12 @@ pub async fn open_schedule_with(
                     jiff::Timestamp::now().as_microsecond() + 3_600_000_000,
                 )),
                 capacity,
-                price_krw: 0,
-                payment_mode: PaymentMode::ReservationOnly as i32,
+                price_krw,
+                payment_mode: if price_krw > 0 {
+                    PaymentMode::PayAtBooking as i32
+                } else {
+                    PaymentMode::ReservationOnly as i32
+                },
                 visible: true,
                 inventory_key: schedule.to_string(),
                 ..Default::default()

@@ -96,9 +96,16 @@ async fn opened_with_two_held(capacity: u32, price: i64) -> (CatalogConsumer, Re
         )))
         .await
         .expect("opened");
-    app.book(&customer(1), Uuid::new_v4(), id, 2, vec![])
-        .await
-        .expect("booked");
+    app.book(
+        &customer(1),
+        Uuid::new_v4(),
+        id,
+        2,
+        vec![],
+        yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
+    )
+    .await
+    .expect("booked");
     (consumer, app, id)
 }
 
@@ -133,7 +140,14 @@ async fn a_capacity_change_applies_and_lowering_it_below_what_is_held_closes_the
     let (inventory, _) = app.inventory(&id.to_string()).await.expect("inventory");
     assert_eq!((inventory.held(), inventory.remaining()), (2, 0));
     let refusal = app
-        .book(&customer(2), Uuid::new_v4(), id, 1, vec![])
+        .book(
+            &customer(2),
+            Uuid::new_v4(),
+            id,
+            1,
+            vec![],
+            yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
+        )
         .await
         .expect_err("closed");
     assert_eq!(
@@ -177,7 +191,14 @@ async fn status_pause_and_visibility_from_the_catalog_gate_bookings() {
     let (consumer, app, id) = opened_with_two_held(10, 0).await;
     let refused = |app: Reservations| async move {
         let s = app
-            .book(&customer(9), Uuid::new_v4(), id, 1, vec![])
+            .book(
+                &customer(9),
+                Uuid::new_v4(),
+                id,
+                1,
+                vec![],
+                yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
+            )
             .await
             .expect_err("refused");
         yeyak_kit::status::reason(&s).unwrap_or_default()

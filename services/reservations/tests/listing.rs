@@ -39,7 +39,14 @@ async fn rebuilding_the_list_from_position_0_gives_the_same_list(log: Arc<dyn Ev
             places: PlaceScope::All,
         };
         let (r, _) = app
-            .book(&customer, Uuid::new_v4(), unit, 1, vec![])
+            .book(
+                &customer,
+                Uuid::new_v4(),
+                unit,
+                1,
+                vec![],
+                yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
+            )
             .await
             .expect("booked");
         ids.push(r.booked.expect("booked"));

@@ -23,7 +23,15 @@ async fn many_customers_race_for_one_schedule(log: Arc<dyn EventStore>) {
                 partner_id: None,
                 places: PlaceScope::All,
             };
-            app.book(&caller, Uuid::new_v4(), schedule, 1, vec![]).await
+            app.book(
+                &caller,
+                Uuid::new_v4(),
+                schedule,
+                1,
+                vec![],
+                yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
+            )
+            .await
         }));
     }
     let (mut booked, mut sold_out) = (0, 0);
@@ -79,7 +87,15 @@ async fn two_replicas_race_for_one_schedule(log: Arc<dyn EventStore>) {
                 partner_id: None,
                 places: PlaceScope::All,
             };
-            app.book(&caller, Uuid::new_v4(), schedule, 1, vec![]).await
+            app.book(
+                &caller,
+                Uuid::new_v4(),
+                schedule,
+                1,
+                vec![],
+                yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
+            )
+            .await
         }));
     }
     let mut booked = 0;

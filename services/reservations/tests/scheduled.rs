@@ -35,7 +35,14 @@ async fn booked(
         places: PlaceScope::All,
     };
     let (r, _) = app
-        .book(&caller, Uuid::new_v4(), unit, quantity, vec![])
+        .book(
+            &caller,
+            Uuid::new_v4(),
+            unit,
+            quantity,
+            vec![],
+            yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
+        )
         .await
         .expect("booked");
     (app, unit, r.booked.expect("booked"))

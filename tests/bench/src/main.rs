@@ -127,9 +127,16 @@ async fn bookings(
             let mut n = c;
             while n < bookings {
                 let t = Instant::now();
-                app.book(&customer(n), Uuid::new_v4(), ids[n % ids.len()], 1, vec![])
-                    .await
-                    .expect("book");
+                app.book(
+                    &customer(n),
+                    Uuid::new_v4(),
+                    ids[n % ids.len()],
+                    1,
+                    vec![],
+                    yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
+                )
+                .await
+                .expect("book");
                 latencies.push(t.elapsed());
                 n += concurrency;
             }
@@ -158,7 +165,14 @@ async fn hot_schedule(
             tokio::spawn(async move {
                 let t = Instant::now();
                 let ok = app
-                    .book(&customer(n), Uuid::new_v4(), schedule, 1, vec![])
+                    .book(
+                        &customer(n),
+                        Uuid::new_v4(),
+                        schedule,
+                        1,
+                        vec![],
+                        yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
+                    )
                     .await
                     .is_ok();
                 (t.elapsed(), ok)
