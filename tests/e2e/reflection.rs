@@ -81,6 +81,7 @@ async fn reflection_describes_the_booking_rpcs_and_their_messages() {
             "CancelPaymentOnly",
             "MarkNoShow",
             "SetCompletionCode",
+            "SetDefaultRejectText",
             "GetReservation",
             "GetReservationHistory",
             "ListReservations",

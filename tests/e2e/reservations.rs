@@ -9,7 +9,7 @@ use yeyak_proto::{
     },
     reservations::v1::{
         CancelRequest, GetDashboardRequest, GetReservationHistoryRequest, GetReservationRequest,
-        RejectRequest, ReservationState,
+        RejectRequest, ReservationState, SetDefaultRejectTextRequest,
     },
 };
 
@@ -51,6 +51,36 @@ async fn an_unanswered_request_expires_and_a_partner_rejects_with_a_reason() {
         answer.refunded_krw, 20_000,
         "a rejection refunds the payment"
     );
+
+    // Without a reason, the partner's default reject text is used; without one, refused.
+    let quiet = book(&h, "hana", &unit, 1, &rid()).await;
+    let reject_quietly = RejectRequest {
+        request_id: rid(),
+        reservation_id: quiet.reservation_id.clone(),
+        reason: String::new(),
+    };
+    refused(
+        partner.reject(reject_quietly.clone()).await,
+        Code::InvalidArgument,
+        "REASON_REQUIRED",
+    );
+    partner
+        .set_default_reject_text(SetDefaultRejectTextRequest {
+            request_id: rid(),
+            partner_id: seeded.partner_id.to_string(),
+            text: "죄송합니다. 예약이 마감되었습니다.".into(),
+        })
+        .await
+        .expect("default reject text");
+    let quietly = partner
+        .reject(RejectRequest {
+            request_id: rid(),
+            ..reject_quietly
+        })
+        .await
+        .expect("rejected with the default text")
+        .into_inner();
+    assert_eq!(quietly.state, ReservationState::Rejected as i32);
 
     // Its history, and its state as it was before the rejection.
     let history = partner

@@ -35,6 +35,10 @@ pub static POLICY: Policy = Policy {
             &[Role::PartnerOperator, Role::PlatformOps],
         ),
         (
+            "SetDefaultRejectText",
+            &[Role::PartnerOperator, Role::PlatformOps],
+        ),
+        (
             "ListReservations",
             &[
                 Role::PartnerOperator,
@@ -255,7 +259,7 @@ impl ReservationsService for ReservationsApi {
     ) -> Result<Response<pb::Reservation>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        let reason = text("reason", &r.reason, 1, 500)?;
+        let reason = text("reason", &r.reason, 0, 500)?;
         self.act(
             caller,
             &r.request_id,
@@ -330,6 +334,24 @@ impl ReservationsService for ReservationsApi {
             Action::MarkNoShow { no_show: r.no_show },
         )
         .await
+    }
+
+    async fn set_default_reject_text(
+        &self,
+        request: Request<pb::SetDefaultRejectTextRequest>,
+    ) -> Result<Response<pb::SetDefaultRejectTextResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.into_inner();
+        let request_id = request_id(&r.request_id)?;
+        let partner = parse_uuid("partner_id", &r.partner_id)?;
+        let text = text("text", &r.text, 0, 500)?;
+        self.app
+            .set_default_reject_text(&caller, request_id, partner, text.clone())
+            .await?;
+        Ok(Response::new(pb::SetDefaultRejectTextResponse {
+            partner_id: partner.to_string(),
+            text,
+        }))
     }
 
     async fn set_completion_code(

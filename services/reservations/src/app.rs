@@ -18,10 +18,10 @@ use yeyak_proto::{
         ReservationSchedule, SchedulesAdded, VisibilitySet,
     },
     reservations::events::v1::{
-        CompletionCodeSet, InventoryCapacityChanged, InventoryOpened, InventoryReleased,
-        PaymentCaptured, PaymentMethod, PaymentMode, PaymentRefunded, PlaceAvailabilityChanged,
-        ProductAvailabilityChanged, ProductTerms, RefundCreditedAsBalance, RefundFailed,
-        RefundRequested, ReservationBooked,
+        CompletionCodeSet, DefaultRejectTextSet, InventoryCapacityChanged, InventoryOpened,
+        InventoryReleased, PaymentCaptured, PaymentMethod, PaymentMode, PaymentRefunded,
+        PlaceAvailabilityChanged, ProductAvailabilityChanged, ProductTerms,
+        RefundCreditedAsBalance, RefundFailed, RefundRequested, ReservationBooked,
     },
 };
 use yeyak_transport::{EventHandler, HandlerError};
@@ -56,6 +56,10 @@ pub fn product_stream(id: &str) -> String {
 /// Whether the catalog paused a place.
 pub fn place_stream(id: &str) -> String {
     format!("place-{id}")
+}
+/// The partner's default reject text.
+pub fn reject_text_stream(partner_id: &str) -> String {
+    format!("reject-text-{partner_id}")
 }
 /// The partner's completion code (its hash).
 pub fn code_stream(partner_id: &str) -> String {
@@ -484,6 +488,21 @@ impl Reservations {
                     (ReservationEvent::Confirmed(e), new, None)
                 }
                 Action::Reject { reason } => {
+                    let reason = if reason.trim().is_empty() {
+                        let (default, _) = self
+                            .latest::<DefaultRejectTextSet>(&reject_text_stream(&booked.partner_id))
+                            .await?;
+                        default.map(|d| d.text).unwrap_or_default()
+                    } else {
+                        reason
+                    };
+                    if reason.trim().is_empty() {
+                        return Err(yeyak_kit::status::invalid_field(
+                            "reason",
+                            "REASON_REQUIRED",
+                            "give a reason, or set the partner's default reject text",
+                        ));
+                    }
                     let (e, released) =
                         reservation::reject(&current, reason).map_err(crate::api::domain_status)?;
                     let new = encode(id(0), &e, &cause);
@@ -733,6 +752,46 @@ impl Reservations {
         }
     }
 
+    /// Sets (or, with an empty text, removes) the partner's default reject text.
+    pub async fn set_default_reject_text(
+        &self,
+        caller: &Caller,
+        request_id: Uuid,
+        partner_id: Uuid,
+        text: String,
+    ) -> Result<(), Status> {
+        require_partner_settings(caller, partner_id)?;
+        let stream = reject_text_stream(&partner_id.to_string());
+        let set = DefaultRejectTextSet {
+            partner_id: partner_id.to_string(),
+            text,
+        };
+        self.set_partner_fact(caller, request_id, stream, &set)
+            .await
+    }
+
+    /// Appends a partner setting (a single-fact stream) for a request, once.
+    async fn set_partner_fact<M: prost::Message + prost::Name + Default>(
+        &self,
+        caller: &Caller,
+        request_id: Uuid,
+        stream: String,
+        fact: &M,
+    ) -> Result<(), Status> {
+        let (_, version) = self.latest::<M>(&stream).await?;
+        let cause = cause(caller, request_id, now_us());
+        let id = derived_id("partner-setting", &format!("{stream}/{request_id}"), 0);
+        self.log
+            .append(AppendRequest::single(
+                stream,
+                expected(version),
+                vec![encode(id, fact, &cause)],
+            ))
+            .await
+            .map_err(from_append)?;
+        Ok(())
+    }
+
     /// Sets (or, with an empty code, removes) the partner's completion code; only its hash is
     /// kept. Takes effect at once, for past reservations too.
     pub async fn set_completion_code(
@@ -742,15 +801,7 @@ impl Reservations {
         partner_id: Uuid,
         code: &str,
     ) -> Result<bool, Status> {
-        caller.require_partner(partner_id)?;
-        if caller.role == Role::PartnerOperator && caller.places != yeyak_kit::auth::PlaceScope::All
-        {
-            return Err(status(
-                Code::PermissionDenied,
-                "ALL_PLACES_REQUIRED",
-                "only operators granted all places set the completion code",
-            ));
-        }
+        require_partner_settings(caller, partner_id)?;
         if !reservation::valid_code(code) {
             return Err(yeyak_kit::status::invalid_field(
                 "code",
@@ -759,7 +810,6 @@ impl Reservations {
             ));
         }
         let stream = code_stream(&partner_id.to_string());
-        let (_, version) = self.latest::<CompletionCodeSet>(&stream).await?;
         let set = CompletionCodeSet {
             partner_id: partner_id.to_string(),
             code_sha256: if code.is_empty() {
@@ -768,16 +818,8 @@ impl Reservations {
                 reservation::code_hash(&partner_id.to_string(), code)
             },
         };
-        let cause = cause(caller, request_id, now_us());
-        let id = derived_id("completion-code", &format!("{stream}/{request_id}"), 0);
-        self.log
-            .append(AppendRequest::single(
-                stream,
-                expected(version),
-                vec![encode(id, &set, &cause)],
-            ))
-            .await
-            .map_err(from_append)?;
+        self.set_partner_fact(caller, request_id, stream, &set)
+            .await?;
         Ok(!code.is_empty())
     }
 
@@ -830,6 +872,19 @@ impl Reservations {
             }
         }
     }
+}
+
+/// Partner settings are set by the partner's operators granted all places, or by operations.
+fn require_partner_settings(caller: &Caller, partner_id: Uuid) -> Result<(), Status> {
+    caller.require_partner(partner_id)?;
+    if caller.role == Role::PartnerOperator && caller.places != yeyak_kit::auth::PlaceScope::All {
+        return Err(status(
+            Code::PermissionDenied,
+            "ALL_PLACES_REQUIRED",
+            "only operators granted all places change the partner's settings",
+        ));
+    }
+    Ok(())
 }
 
 /// What a reservation event owes the customer back.
