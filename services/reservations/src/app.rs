@@ -20,7 +20,7 @@ use yeyak_proto::{
     reservations::events::v1::{
         CompletionCodeSet, DefaultRejectTextSet, InventoryCapacityChanged, InventoryOpened,
         InventoryReleased, PaymentCaptured, PaymentMethod, PaymentMode, PaymentRefunded,
-        PlaceAvailabilityChanged, ProductAvailabilityChanged, ProductTerms,
+        PlaceAvailabilityChanged, PoolCapacitySet, ProductAvailabilityChanged, ProductTerms,
         RefundCreditedAsBalance, RefundFailed, RefundRequested, ReservationBooked,
     },
 };
@@ -281,15 +281,15 @@ impl Reservations {
     }
 
     pub async fn inventory(&self, schedule_id: &str) -> Result<(Inventory, Option<u64>), Status> {
-        load(
-            &*self.log,
-            &inventory_stream(schedule_id),
-            Inventory::default(),
-            |s, e| {
-                s.apply(InventoryEvent::decode(e)?);
-                Ok(())
-            },
-        )
+        self.inventory_at(&inventory_stream(schedule_id)).await
+    }
+
+    /// Any inventory stream folded: a unit, a pool, a price cap.
+    pub async fn inventory_at(&self, stream: &str) -> Result<(Inventory, Option<u64>), Status> {
+        load(&*self.log, stream, Inventory::default(), |s, e| {
+            s.apply(InventoryEvent::decode(e)?);
+            Ok(())
+        })
         .await
         .map_err(from_load)
     }
@@ -407,19 +407,38 @@ impl Reservations {
                 answers: answers.to_vec(),
                 now_us: now,
             };
-            let (held, booked) = reservation::book(&inventory, &availability, &existing, cmd)
-                .map_err(crate::api::domain_status)?;
+            // A unit of a pooled mode holds its seats in its pool (and its price's cap).
+            let mut shared = Vec::new();
+            if let Some(unit) = &inventory.opened {
+                for id in [&unit.pool_stream, &unit.price_cap_stream] {
+                    if !id.is_empty() {
+                        shared.push((id.clone(), self.inventory_at(id).await?));
+                    }
+                }
+            }
+            let pools: Vec<&Inventory> = shared.iter().map(|(_, (inv, _))| inv).collect();
+            let (held, mut booked) =
+                reservation::book(&inventory, &pools, &availability, &existing, cmd)
+                    .map_err(crate::api::domain_status)?;
+            let holds: Vec<(String, Option<u64>)> = if shared.is_empty() {
+                vec![(inventory_stream(&schedule), inventory_version)]
+            } else {
+                shared
+                    .iter()
+                    .map(|(id, (_, version))| (id.clone(), *version))
+                    .collect()
+            };
+            booked.held_streams = holds.iter().map(|(id, _)| id.clone()).collect();
             let cause = cause(caller, request_id, now);
-            let request = AppendRequest::single(
-                inventory_stream(&schedule),
-                expected(inventory_version),
-                vec![encode(derived_id("book", &stream, 0), &held, &cause)],
-            )
-            .and(
+            let mut request = AppendRequest::single(
                 stream.clone(),
                 ExpectedVersion::NoStream,
                 vec![encode(derived_id("book", &stream, 1), &booked, &cause)],
             );
+            for (n, (id, version)) in holds.into_iter().enumerate() {
+                let event_id = derived_id("book", &stream, if n == 0 { 0 } else { 20 + n as u32 });
+                request = request.and(id, expected(version), vec![encode(event_id, &held, &cause)]);
+            }
             // Paid at booking: charge before anything is written; a refusal writes nothing.
             let request = if booked.paid_krw > 0 {
                 let capture = self.charge(&booked, method).await?;
@@ -478,9 +497,9 @@ impl Reservations {
         check_actor(caller, &action)?;
         let now = now_us();
         let cause = cause(caller, request_id, now);
-        let inventory = inventory_stream(&booked.reservation_schedule_id);
-        // The reservation's event (first id) and, when seats come back, the inventory's (second id).
-        let (event, new, release): (ReservationEvent, NewEvent, Option<NewEvent>) =
+        let booked = booked.clone();
+        // The reservation's event (first id) and, when seats come back, the release.
+        let (event, new, release): (ReservationEvent, NewEvent, Option<InventoryReleased>) =
             match action.clone() {
                 Action::Confirm => {
                     let e = reservation::confirm(&current).map_err(crate::api::domain_status)?;
@@ -506,11 +525,7 @@ impl Reservations {
                     let (e, released) =
                         reservation::reject(&current, reason).map_err(crate::api::domain_status)?;
                     let new = encode(id(0), &e, &cause);
-                    (
-                        ReservationEvent::Rejected(e),
-                        new,
-                        Some(encode(id(1), &released, &cause)),
-                    )
+                    (ReservationEvent::Rejected(e), new, Some(released))
                 }
                 Action::Cancel { reason, adjustment } => {
                     let by = if caller.role == Role::Customer {
@@ -521,11 +536,7 @@ impl Reservations {
                     let (e, released) = reservation::cancel(&current, by, reason, adjustment, now)
                         .map_err(crate::api::domain_status)?;
                     let new = encode(id(0), &e, &cause);
-                    (
-                        ReservationEvent::Cancelled(e),
-                        new,
-                        released.map(|r| encode(id(1), &r, &cause)),
-                    )
+                    (ReservationEvent::Cancelled(e), new, released)
                 }
                 Action::Complete { code } => {
                     let (set, _) = self
@@ -558,9 +569,8 @@ impl Reservations {
                 }
             };
         let mut request = AppendRequest::single(stream.clone(), expected(version), vec![new]);
-        if let Some(release) = release {
-            // Releasing seats never oversells, so it needs no expected version.
-            request = request.and(inventory, ExpectedVersion::Any, vec![release]);
+        if let Some(released) = release {
+            request = give_back(request, &booked, &released, id, &cause);
         }
         if let Some(refund) = self
             .refund_request(reservation_id, refunded(&event), action.name(), now)
@@ -634,11 +644,7 @@ impl Reservations {
             );
         }
         if let (Some(released), Some(b)) = (released, &current.booked) {
-            request = request.and(
-                inventory_stream(&b.reservation_schedule_id),
-                ExpectedVersion::Any,
-                vec![encode(id(1), &released, &cause)],
-            );
+            request = give_back(request, b, &released, id, &cause);
         }
         match self.log.append(request).await {
             Ok(r) => Ok(r.status == yeyak_eventlog::AppendStatus::Committed),
@@ -874,6 +880,31 @@ impl Reservations {
     }
 }
 
+/// Gives a booking's seats back in every inventory stream it holds them in (its unit's, or its
+/// pool and price cap). Releasing never oversells, so it needs no expected version.
+fn give_back(
+    mut request: AppendRequest,
+    booked: &ReservationBooked,
+    released: &InventoryReleased,
+    id: impl Fn(u32) -> Uuid,
+    cause: &Cause,
+) -> AppendRequest {
+    let streams = if booked.held_streams.is_empty() {
+        vec![inventory_stream(&booked.reservation_schedule_id)]
+    } else {
+        booked.held_streams.clone()
+    };
+    for (n, stream) in streams.into_iter().enumerate() {
+        let event_id = id(if n == 0 { 1 } else { 30 + n as u32 });
+        request = request.and(
+            stream,
+            ExpectedVersion::Any,
+            vec![encode(event_id, released, cause)],
+        );
+    }
+    request
+}
+
 /// Partner settings are set by the partner's operators granted all places, or by operations.
 fn require_partner_settings(caller: &Caller, partner_id: Uuid) -> Result<(), Status> {
     caller.require_partner(partner_id)?;
@@ -916,9 +947,9 @@ fn check_actor(caller: &Caller, action: &Action) -> Result<(), Status> {
 /// revision changed; a capacity change applies to the unit's inventory. Each in one append with
 /// the inbox row.
 ///
-/// Only products whose inventory mode is per reservation schedule are opened: the pooled modes
-/// (per date-time, per date, per period) share one quantity across units, which this service's
-/// per-unit inventory cannot hold yet; opening them per unit could oversell.
+/// In the pooled modes (per date-time, per date, per period) units share one quantity: it lives
+/// on `pool-<product>-<inventory_key>`, and a price maximum across schedules on
+/// `price-cap-<product>-<price_id>`; bookings hold seats there.
 pub struct CatalogConsumer {
     log: Arc<dyn EventStore>,
 }
@@ -935,6 +966,20 @@ struct Units {
     revision: u32,
     policy: Option<CancellationPolicy>,
     units: Vec<ReservationSchedule>,
+    /// The pooled modes' shared quantities (empty per reservation schedule).
+    pools: Vec<yeyak_proto::catalog::events::v1::InventoryPool>,
+    /// Price maximums across schedules, by price id (`None`: not told, keep the last known).
+    price_caps: Option<std::collections::HashMap<String, u32>>,
+}
+
+/// The stream of a shared pool.
+pub fn pool_stream(product_id: &str, inventory_key: &str) -> String {
+    format!("pool-{product_id}-{inventory_key}")
+}
+
+/// The stream of a price's maximum across schedules.
+pub fn price_cap_stream(product_id: &str, price_id: &str) -> String {
+    format!("price-cap-{product_id}-{price_id}")
 }
 
 fn payment_mode(mode: i32) -> Option<PaymentMode> {
@@ -969,6 +1014,14 @@ impl CatalogConsumer {
                 revision: e.revision,
                 policy: def.cancellation_policy,
                 units: def.reservation_schedules,
+                pools: def.inventory_pools,
+                price_caps: Some(
+                    def.prices
+                        .iter()
+                        .filter(|p| p.max_quantity > 0)
+                        .map(|p| (p.price_id.clone(), p.max_quantity))
+                        .collect(),
+                ),
             }));
         }
         if let Some(e) = decode_as::<SchedulesAdded>(event).map_err(poison)? {
@@ -983,19 +1036,15 @@ impl CatalogConsumer {
                 revision: 0,
                 policy: None,
                 units: e.reservation_schedules,
+                pools: e.inventory_pools,
+                price_caps: None,
             }));
         }
         Ok(None)
     }
 
     async fn open(&self, event: &RecordedEvent, units: Units) -> Result<(), HandlerError> {
-        if units.inventory_mode != InventoryMode::PerReservationSchedule as i32 {
-            tracing::warn!(
-                product_id = %units.product_id,
-                "pooled inventory modes are not bookable yet; the product's units stay closed"
-            );
-            return Ok(());
-        }
+        let pooled = units.inventory_mode != InventoryMode::PerReservationSchedule as i32;
         let cause = Cause::reaction(Self::NAME, event);
         let mut request = AppendRequest::default().with_inbox(Self::NAME, event.event_id);
         // Schedules added to a live product take the terms of the last approval.
@@ -1010,6 +1059,7 @@ impl CatalogConsumer {
                 cancellation_policy: units.policy.clone(),
                 request_expiry_minutes: units.request_expiry_minutes,
                 class_product: units.class_product,
+                price_caps: units.price_caps.clone().unwrap_or_default(),
             };
             if terms.as_ref() != Some(&next) {
                 let id = derived_id(Self::NAME, &event.event_id.to_string(), u32::MAX);
@@ -1018,6 +1068,55 @@ impl CatalogConsumer {
                     expected(terms_version),
                     vec![encode(id, &next, &cause)],
                 );
+            }
+        }
+        // Pooled modes: each shared quantity opens once (later changes come as capacity
+        // changes); a price maximum follows the latest approval.
+        let caps = units
+            .price_caps
+            .clone()
+            .or_else(|| {
+                terms
+                    .as_ref()
+                    .map(|t| t.price_caps.clone().into_iter().collect())
+            })
+            .unwrap_or_default();
+        if pooled {
+            let app = Reservations::new(self.log.clone());
+            let mut shared: Vec<(String, u32, bool)> = units
+                .pools
+                .iter()
+                .map(|p| {
+                    (
+                        pool_stream(&units.product_id, &p.inventory_key),
+                        p.capacity,
+                        false,
+                    )
+                })
+                .collect();
+            shared.extend(
+                caps.iter()
+                    .map(|(price, cap)| (price_cap_stream(&units.product_id, price), *cap, true)),
+            );
+            for (n, (stream, capacity, follows)) in shared.into_iter().enumerate() {
+                let (current, version) = app
+                    .inventory_at(&stream)
+                    .await
+                    .map_err(|s| HandlerError::Retry(s.to_string()))?;
+                let open = current.pool_capacity.is_none()
+                    || (follows && current.pool_capacity != Some(capacity));
+                if open {
+                    let id = derived_id(
+                        Self::NAME,
+                        &event.event_id.to_string(),
+                        1_000_000 + n as u32,
+                    );
+                    request = request.and(
+                        stream,
+                        expected(version),
+                        vec![encode(id, &PoolCapacitySet { capacity }, &cause)],
+                    );
+                }
             }
         }
         let ids: Vec<&str> = units
@@ -1065,6 +1164,16 @@ impl CatalogConsumer {
                     terms.as_ref().is_some_and(|t| t.class_product)
                 } else {
                     units.class_product
+                },
+                pool_stream: if pooled {
+                    pool_stream(&units.product_id, &u.inventory_key)
+                } else {
+                    String::new()
+                },
+                price_cap_stream: if pooled && caps.contains_key(&u.price_id) {
+                    price_cap_stream(&units.product_id, &u.price_id)
+                } else {
+                    String::new()
                 },
             }))
         })
@@ -1173,13 +1282,25 @@ impl CatalogConsumer {
         event: &RecordedEvent,
         e: CapacityChanged,
     ) -> Result<(), HandlerError> {
-        // Per reservation schedule, the pool is the unit: its key is the unit's id.
+        // Per reservation schedule, the pool is the unit: its key is the unit's id. Pooled modes
+        // keep the quantity on the pool's stream.
         let (inventory, version) = self
             .inventory_of(&e.inventory_key)
             .await
             .map_err(|s| HandlerError::Retry(s.to_string()))?;
         if inventory.opened.is_none() {
-            return Ok(());
+            let pool = pool_stream(&e.product_id, &e.inventory_key);
+            let (shared, version) = Reservations::new(self.log.clone())
+                .inventory_at(&pool)
+                .await
+                .map_err(|s| HandlerError::Retry(s.to_string()))?;
+            if shared.pool_capacity.is_none() {
+                return Ok(());
+            }
+            let set = PoolCapacitySet {
+                capacity: e.capacity,
+            };
+            return self.append_one(event, pool, version, &set).await;
         }
         let cause = Cause::reaction(Self::NAME, event);
         let id = derived_id(Self::NAME, &event.event_id.to_string(), 0);

@@ -10,6 +10,7 @@ use yeyak_proto::catalog::events::v1::{
     ProductApproved, ProductDefinition, ProductStatus, ProductStatusSet, ReservationSchedule,
     SchedulesAdded, UnitVisibility, VisibilitySet,
 };
+use yeyak_proto::reservations::events::v1::PaymentMethod;
 use yeyak_reservations::app::{CatalogConsumer, Reservations};
 use yeyak_transport::EventHandler;
 
@@ -157,19 +158,11 @@ async fn a_capacity_change_applies_and_lowering_it_below_what_is_held_closes_the
 }
 
 #[tokio::test]
-async fn pooled_modes_and_schedules_of_a_draft_open_nothing() {
+async fn schedules_of_a_draft_open_nothing() {
     let log = store().await;
     let consumer = CatalogConsumer::new(log.clone());
     let app = Reservations::new(log.clone());
-    let (pooled, drafted) = (Uuid::new_v4(), Uuid::new_v4());
-    consumer
-        .handle(&recorded(&approved(
-            InventoryMode::PerDate,
-            1,
-            vec![unit(pooled, 5, 0)],
-        )))
-        .await
-        .expect("handled");
+    let drafted = Uuid::new_v4();
     consumer
         .handle(&recorded(&SchedulesAdded {
             product_id: "p".into(),
@@ -180,10 +173,14 @@ async fn pooled_modes_and_schedules_of_a_draft_open_nothing() {
         }))
         .await
         .expect("handled");
-    for id in [pooled, drafted] {
-        let (inventory, _) = app.inventory(&id.to_string()).await.expect("inventory");
-        assert!(inventory.opened.is_none(), "{id} must stay closed");
-    }
+    let (inventory, _) = app
+        .inventory(&drafted.to_string())
+        .await
+        .expect("inventory");
+    assert!(
+        inventory.opened.is_none(),
+        "a draft's schedule stays closed"
+    );
 }
 
 #[tokio::test]
@@ -237,4 +234,162 @@ async fn status_pause_and_visibility_from_the_catalog_gate_bookings() {
     }))
     .await;
     assert_eq!(refused(app.clone()).await, "SCHEDULE_HIDDEN");
+}
+
+fn pooled_unit(id: Uuid, key: &str, price_id: &str) -> ReservationSchedule {
+    ReservationSchedule {
+        inventory_key: key.into(),
+        price_id: price_id.into(),
+        ..unit(id, 100, 0)
+    }
+}
+
+#[tokio::test]
+async fn units_sharing_a_pool_never_oversell_it_and_a_cancel_gives_back_to_the_pool() {
+    let log = store().await;
+    let consumer = CatalogConsumer::new(log.clone());
+    let app = Reservations::new(log.clone());
+    let (adult, child) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut product = approved(
+        InventoryMode::PerDateTime,
+        1,
+        vec![
+            pooled_unit(adult, "slot-1", "adult"),
+            pooled_unit(child, "slot-1", "child"),
+        ],
+    );
+    let def = product.definition.as_mut().unwrap();
+    def.inventory_pools = vec![yeyak_proto::catalog::events::v1::InventoryPool {
+        inventory_key: "slot-1".into(),
+        capacity: 5,
+    }];
+    consumer.handle(&recorded(&product)).await.expect("opened");
+    let mut tasks = Vec::new();
+    for n in 0..40u32 {
+        let app = app.clone();
+        let unit = if n % 2 == 0 { adult } else { child };
+        tasks.push(tokio::spawn(async move {
+            app.book(
+                &customer(n),
+                Uuid::new_v4(),
+                unit,
+                1,
+                vec![],
+                PaymentMethod::Unspecified,
+            )
+            .await
+        }));
+    }
+    let mut sold = Vec::new();
+    for t in tasks {
+        if let Ok((r, _)) = t.await.expect("task") {
+            sold.push(r.booked.expect("booked"));
+        }
+    }
+    assert_eq!(sold.len(), 5, "two prices share the slot's 5 seats");
+    let ops = Caller {
+        subject: "ops".into(),
+        role: Role::PlatformOps,
+        partner_id: None,
+        places: PlaceScope::All,
+    };
+    app.act(
+        &ops,
+        Uuid::new_v4(),
+        Uuid::parse_str(&sold[0].reservation_id).unwrap(),
+        yeyak_reservations::app::Action::Cancel {
+            reason: String::new(),
+            adjustment: None,
+        },
+    )
+    .await
+    .expect("cancelled");
+    app.book(
+        &customer(99),
+        Uuid::new_v4(),
+        child,
+        1,
+        vec![],
+        PaymentMethod::Unspecified,
+    )
+    .await
+    .expect("the seat came back to the pool");
+}
+
+#[tokio::test]
+async fn a_price_maximum_caps_the_price_across_schedules() {
+    let log = store().await;
+    let consumer = CatalogConsumer::new(log.clone());
+    let app = Reservations::new(log.clone());
+    let (monday, tuesday) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut product = approved(
+        InventoryMode::PerDate,
+        1,
+        vec![
+            pooled_unit(monday, "date-mon", "adult"),
+            pooled_unit(tuesday, "date-tue", "adult"),
+        ],
+    );
+    let def = product.definition.as_mut().unwrap();
+    def.inventory_pools = ["date-mon", "date-tue"]
+        .map(|k| yeyak_proto::catalog::events::v1::InventoryPool {
+            inventory_key: k.into(),
+            capacity: 10,
+        })
+        .to_vec();
+    def.prices = vec![yeyak_proto::catalog::events::v1::Price {
+        price_id: "adult".into(),
+        max_quantity: 3,
+        ..Default::default()
+    }];
+    consumer.handle(&recorded(&product)).await.expect("opened");
+    app.book(
+        &customer(1),
+        Uuid::new_v4(),
+        monday,
+        2,
+        vec![],
+        PaymentMethod::Unspecified,
+    )
+    .await
+    .expect("two on monday");
+    let refusal = app
+        .book(
+            &customer(2),
+            Uuid::new_v4(),
+            tuesday,
+            2,
+            vec![],
+            PaymentMethod::Unspecified,
+        )
+        .await
+        .expect_err("the price's maximum is 3 across days");
+    assert_eq!(
+        yeyak_kit::status::reason(&refusal).as_deref(),
+        Some("SOLD_OUT")
+    );
+    app.book(
+        &customer(3),
+        Uuid::new_v4(),
+        tuesday,
+        1,
+        vec![],
+        PaymentMethod::Unspecified,
+    )
+    .await
+    .expect("the third");
+    // Capacity changes of a pool land on the pool.
+    consumer
+        .handle(&recorded(&CapacityChanged {
+            product_id: "p".into(),
+            inventory_key: "date-mon".into(),
+            capacity: 2,
+        }))
+        .await
+        .expect("changed");
+    let (pool, _) = app
+        .inventory_at(&yeyak_reservations::app::pool_stream("p", "date-mon"))
+        .await
+        .expect("pool");
+    assert_eq!((pool.capacity(), pool.remaining()), (2, 0));
 }

@@ -3,8 +3,8 @@ use yeyak_eventlog::RecordedEvent;
 use yeyak_kit::events::{DecodeError, decode_as};
 use yeyak_proto::reservations::events::v1::{
     InventoryCapacityChanged, InventoryOpened, InventoryReleased, InventoryReserved, NoShowMarked,
-    ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationConfirmed,
-    ReservationExpired, ReservationPaymentCancelled, ReservationRejected,
+    PoolCapacitySet, ReservationBooked, ReservationCancelled, ReservationCompleted,
+    ReservationConfirmed, ReservationExpired, ReservationPaymentCancelled, ReservationRejected,
 };
 
 /// Events of an `inventory-<id>` stream.
@@ -14,6 +14,7 @@ pub enum InventoryEvent {
     Reserved(InventoryReserved),
     Released(InventoryReleased),
     CapacityChanged(InventoryCapacityChanged),
+    PoolCapacity(PoolCapacitySet),
 }
 
 /// Events of a `reservation-<id>` stream.
@@ -42,6 +43,9 @@ impl InventoryEvent {
         }
         if let Some(v) = decode_as(e)? {
             return Ok(Self::CapacityChanged(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::PoolCapacity(v));
         }
         Err(DecodeError::UnknownType(
             e.event_type.clone(),

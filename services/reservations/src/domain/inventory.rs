@@ -1,4 +1,5 @@
-//! The inventory of one reservation schedule: its capacity and the seats held.
+//! An inventory stream folded: a reservation schedule's terms and quantity, or a pool (or price
+//! cap) several units share; and the seats held in it.
 use std::collections::HashMap;
 
 use yeyak_proto::reservations::events::v1::InventoryOpened;
@@ -11,6 +12,8 @@ pub struct Inventory {
     pub opened: Option<InventoryOpened>,
     /// Seats held per reservation.
     holds: HashMap<String, u32>,
+    /// A shared pool's (or price cap's) quantity.
+    pub pool_capacity: Option<u32>,
 }
 
 impl Inventory {
@@ -28,6 +31,7 @@ impl Inventory {
                     opened.capacity = e.capacity;
                 }
             }
+            InventoryEvent::PoolCapacity(e) => self.pool_capacity = Some(e.capacity),
         }
     }
 
@@ -36,11 +40,16 @@ impl Inventory {
         self.holds.values().sum()
     }
 
+    /// The quantity: a pool's, or the unit's own.
+    pub fn capacity(&self) -> u32 {
+        self.pool_capacity
+            .or(self.opened.as_ref().map(|o| o.capacity))
+            .unwrap_or(0)
+    }
+
     /// Seats still bookable.
     pub fn remaining(&self) -> u32 {
-        self.opened
-            .as_ref()
-            .map_or(0, |o| o.capacity.saturating_sub(self.held()))
+        self.capacity().saturating_sub(self.held())
     }
 
     /// Whether this reservation holds seats here.

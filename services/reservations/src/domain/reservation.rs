@@ -185,11 +185,13 @@ fn check_available(a: &Availability) -> Result<(), ReservationError> {
 }
 
 /// Books seats if the product is bookable, the unit shown, its booking window open, the
-/// headcount within the slot's limits and there is room. `Instant` products are confirmed at
+/// headcount within the slot's limits and there is room — in the unit's own inventory, or in
+/// every `shared` one (its pool, its price cap) when it has them. `Instant` products are confirmed at
 /// once; `Approval` products wait in `Requested`. Pay-at-booking and deposit prices are paid at
 /// booking. The reservation keeps a snapshot of the cancellation policy.
 pub fn book(
     inventory: &Inventory,
+    shared: &[&Inventory],
     availability: &Availability,
     existing: &Reservation,
     cmd: Book,
@@ -269,15 +271,21 @@ pub fn book(
             message: format!("this slot takes {min} to {max} people per booking"),
         });
     }
-    let remaining = inventory.remaining();
-    if cmd.quantity > remaining {
-        return Err(ReservationError::precondition(
-            "SOLD_OUT",
-            format!(
-                "sold out: {remaining} of {} seats left, {} asked",
-                schedule.capacity, cmd.quantity
-            ),
-        ));
+    // The unit's own quantity, or the pool and price cap it shares with other units.
+    let own = [inventory];
+    let holds: &[&Inventory] = if shared.is_empty() { &own } else { shared };
+    for pool in holds {
+        let remaining = pool.remaining();
+        if cmd.quantity > remaining {
+            return Err(ReservationError::precondition(
+                "SOLD_OUT",
+                format!(
+                    "sold out: {remaining} of {} seats left, {} asked",
+                    pool.capacity(),
+                    cmd.quantity
+                ),
+            ));
+        }
     }
     let reservation_id = cmd.reservation_id.to_string();
     let payment_mode = schedule.payment_mode;
@@ -311,6 +319,8 @@ pub fn book(
             answers: cmd.answers,
             booked_at: Some(from_micros(cmd.now_us)),
             class_product: schedule.class_product,
+            // The application names the streams it holds the seats in.
+            held_streams: vec![],
             expires_at: schedule.requires_approval.then(|| {
                 from_micros(expires_at(
                     cmd.now_us,
@@ -663,6 +673,7 @@ mod tests {
     ) -> Result<(InventoryReserved, ReservationBooked), ReservationError> {
         book(
             inv,
+            &[],
             &Availability::default(),
             &Reservation::default(),
             Book {
@@ -750,6 +761,7 @@ mod tests {
         let inv = given_inventory(5, false, PaymentMode::ReservationOnly);
         let late = book(
             &inv,
+            &[],
             &Availability::default(),
             &Reservation::default(),
             Book {
@@ -878,6 +890,7 @@ mod tests {
     fn refusal(inv: &Inventory, availability: &Availability, quantity: u32) -> &'static str {
         book(
             inv,
+            &[],
             availability,
             &Reservation::default(),
             Book {
@@ -1271,5 +1284,43 @@ mod tests {
             mark_no_show(&r, false, after).unwrap().unwrap(),
         ));
         assert!(!r.no_show);
+    }
+
+    #[test]
+    fn units_sharing_a_pool_or_a_price_cap_are_sold_out_together() {
+        let unit = given_inventory(10, false, PaymentMode::ReservationOnly);
+        let mut pool = Inventory::default();
+        pool.apply(InventoryEvent::PoolCapacity(
+            yeyak_proto::reservations::events::v1::PoolCapacitySet { capacity: 3 },
+        ));
+        let mut cap = Inventory::default();
+        cap.apply(InventoryEvent::PoolCapacity(
+            yeyak_proto::reservations::events::v1::PoolCapacitySet { capacity: 2 },
+        ));
+        let with = |shared: &[&Inventory], quantity| {
+            book(
+                &unit,
+                shared,
+                &Availability::default(),
+                &Reservation::default(),
+                Book {
+                    reservation_id: uuid::Uuid::new_v4(),
+                    customer_id: "c".into(),
+                    quantity,
+                    answers: vec![],
+                    now_us: NOW,
+                },
+            )
+        };
+        assert!(with(&[&pool], 3).is_ok());
+        assert_eq!(with(&[&pool], 4).unwrap_err().reason(), "SOLD_OUT");
+        assert_eq!(
+            with(&[&pool, &cap], 3).unwrap_err().reason(),
+            "SOLD_OUT",
+            "the price cap binds too"
+        );
+        let (held, _) = with(&[&pool], 2).unwrap();
+        pool.apply(InventoryEvent::Reserved(held));
+        assert_eq!(with(&[&pool], 2).unwrap_err().reason(), "SOLD_OUT");
     }
 }
