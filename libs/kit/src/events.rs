@@ -71,7 +71,6 @@ pub enum DecodeError {
     Malformed(String, prost::DecodeError),
 }
 
-/// Decodes `event` as `M` when it has M's type; `Ok(None)` when it is another type.
 /// The events of one kind of stream, as one enum over their protobuf messages.
 pub trait EventSet: Sized {
     /// The event as a log event.
@@ -105,6 +104,7 @@ macro_rules! event_set {
     };
 }
 
+/// Decodes `event` as `M` when it has M's type; `Ok(None)` when it is another type.
 pub fn decode_as<M: Message + Name + Default>(
     event: &RecordedEvent,
 ) -> Result<Option<M>, DecodeError> {

@@ -276,10 +276,22 @@ impl ReservationsService for ReservationsApi {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let reason = text("reason", &r.reason, 0, 500)?;
-        let adjustment = r.adjustment.map(|a| match a {
-            pb::cancel_request::Adjustment::FeeBps(fee_bps) => Adjustment::Rate { fee_bps },
-            pb::cancel_request::Adjustment::FeeKrw(fee_krw) => Adjustment::Amount { fee_krw },
-        });
+        let adjustment = match r.adjustment {
+            Some(pb::cancel_request::Adjustment::FeeBps(fee_bps)) if fee_bps <= 10_000 => {
+                Some(Adjustment::Rate { fee_bps })
+            }
+            Some(pb::cancel_request::Adjustment::FeeKrw(fee_krw)) if fee_krw >= 0 => {
+                Some(Adjustment::Amount { fee_krw })
+            }
+            Some(_) => {
+                return Err(invalid_field(
+                    "adjustment",
+                    "OUT_OF_RANGE",
+                    "a fee is 0 to 10000 bps, or 0 won or more",
+                ));
+            }
+            None => None,
+        };
         self.act(
             caller,
             &r.request_id,

@@ -354,8 +354,12 @@ impl Reservations {
                 &mut captured,
             )
             .await;
-        // Charged, but no booking came of it: the money goes back, durably.
-        if let (Err(_), Some(capture)) = (&outcome, captured) {
+        // Charged, but no booking came of it (checked: an append whose commit was reported as
+        // failed may have committed): the money goes back, durably.
+        let booked_anyway = outcome.is_err()
+            && captured.is_some()
+            && self.reservation(reservation_id).await?.1.is_some();
+        if let (Err(_), Some(capture), false) = (&outcome, captured, booked_anyway) {
             let cause = cause(caller, request_id, now_us());
             let refund = RefundRequested {
                 reservation_id: reservation_id.to_string(),
@@ -391,6 +395,15 @@ impl Reservations {
     ) -> Result<(Reservation, u64), Status> {
         let reservation_id = created_id("reservation", &caller.actor(), request_id);
         let stream = reservation_stream(reservation_id);
+        // An earlier try of this request was charged, failed and is being refunded.
+        let (payment, _) = self.payment(reservation_id).await?;
+        if !payment.owed.is_empty() && self.reservation(reservation_id).await?.1.is_none() {
+            return Err(status(
+                Code::FailedPrecondition,
+                "BOOKING_FAILED_REFUNDED",
+                "this request's booking failed after its payment, which is being refunded; book again with a new request_id",
+            ));
+        }
         for _ in 0..BOOKING_ATTEMPTS {
             let (existing, version) = self.reservation(reservation_id).await?;
             if let Some(v) = version {
@@ -753,7 +766,13 @@ impl Reservations {
             .await
         {
             Ok(r) => Ok(r.status == yeyak_eventlog::AppendStatus::Committed),
-            Err(AppendError::Conflict { .. }) => Ok(false),
+            // Someone else wrote meanwhile: look again on the next tick (the gateway's key makes
+            // a repeated refund move no money twice).
+            Err(AppendError::Conflict { .. }) => Err(status(
+                Code::Aborted,
+                "REFUND_RACE",
+                "the payment changed meanwhile; retried",
+            )),
             Err(e) => Err(from_append(e)),
         }
     }
@@ -1052,23 +1071,51 @@ impl CatalogConsumer {
             .latest::<ProductTerms>(&terms_stream(&units.product_id))
             .await
             .map_err(|s| HandlerError::Retry(s.to_string()))?;
-        if units.revision > 0 {
-            let next = ProductTerms {
+        let ids: Vec<String> = units
+            .units
+            .iter()
+            .map(|u| u.reservation_schedule_id.clone())
+            .collect();
+        // Units of the last approval that this one dropped are switched off.
+        let dropped: Vec<String> = match (&terms, units.revision > 0) {
+            (Some(t), true) => t
+                .unit_ids
+                .iter()
+                .filter(|id| !ids.contains(id))
+                .cloned()
+                .collect(),
+            _ => vec![],
+        };
+        let next = if units.revision > 0 {
+            Some(ProductTerms {
                 product_id: units.product_id.clone(),
                 revision: units.revision,
                 cancellation_policy: units.policy.clone(),
                 request_expiry_minutes: units.request_expiry_minutes,
                 class_product: units.class_product,
                 price_caps: units.price_caps.clone().unwrap_or_default(),
-            };
-            if terms.as_ref() != Some(&next) {
-                let id = derived_id(Self::NAME, &event.event_id.to_string(), u32::MAX);
-                request = request.and(
-                    terms_stream(&units.product_id),
-                    expected(terms_version),
-                    vec![encode(id, &next, &cause)],
-                );
-            }
+                unit_ids: ids.clone(),
+            })
+        } else {
+            // Schedules added to the live product join its units.
+            terms.clone().map(|mut t| {
+                for id in &ids {
+                    if !t.unit_ids.contains(id) {
+                        t.unit_ids.push(id.clone());
+                    }
+                }
+                t
+            })
+        };
+        if let Some(next) = next
+            && terms.as_ref() != Some(&next)
+        {
+            let id = derived_id(Self::NAME, &event.event_id.to_string(), u32::MAX);
+            request = request.and(
+                terms_stream(&units.product_id),
+                expected(terms_version),
+                vec![encode(id, &next, &cause)],
+            );
         }
         // Pooled modes: each shared quantity opens once (later changes come as capacity
         // changes); a price maximum follows the latest approval.
@@ -1119,13 +1166,15 @@ impl CatalogConsumer {
                 }
             }
         }
-        let ids: Vec<&str> = units
-            .units
-            .iter()
-            .map(|u| u.reservation_schedule_id.as_str())
-            .collect();
-        self.reopen(event, request, &ids, |n, current| {
-            let u = &units.units[n];
+        let all: Vec<&str> = ids.iter().chain(&dropped).map(String::as_str).collect();
+        self.reopen(event, request, &all, |n, current| {
+            let Some(u) = units.units.get(n) else {
+                // Dropped by this revision: no longer shown nor bookable; its holds stay.
+                return Ok(current.map(|o| InventoryOpened {
+                    visible: false,
+                    ..o.clone()
+                }));
+            };
             let Some(payment_mode) = payment_mode(u.payment_mode) else {
                 return Err(HandlerError::Poison(format!(
                     "unit {} has no payment mode",

@@ -39,6 +39,9 @@ const HOUR_US: i64 = 3_600_000_000;
 const FIRST_LOOKBACK_HOURS: i64 = 8 * 24;
 /// The longest a scheduler waits between two looks at the current bucket.
 const TICK: Duration = Duration::from_secs(1);
+/// A bucket is closed only this long after its hour ended, so work the index files late (it files
+/// under the later of the due time and its own clock) still lands in an open bucket.
+const CLOSE_GRACE_US: i64 = 10 * 60 * 1_000_000;
 
 fn bucket_of(us: i64) -> i64 {
     us.div_euclid(HOUR_US)
@@ -106,8 +109,11 @@ impl EventHandler for DueIndex {
                 reference,
             };
             let id = derived_id(Self::NAME, &event.event_id.to_string(), n as u32);
+            // Never into a bucket whose hour has passed: a scheduler may have closed it. The
+            // bucket only decides when the work is read; `due_at` still says when it is due.
+            let filed_at = due.max(jiff::Timestamp::now().as_microsecond());
             request = request.and(
-                bucket_stream(bucket_of(due)),
+                bucket_stream(bucket_of(filed_at)),
                 ExpectedVersion::Any,
                 vec![encode(id, &item, &cause)],
             );
@@ -126,12 +132,15 @@ pub fn work(booked: &ReservationBooked) -> Vec<(WorkKind, i64)> {
     if let Some(due) = booked.expires_at.as_ref().and_then(to_micros) {
         work.push((WorkKind::Expire, due));
     }
+    // The day after the use ends (a pass over several days completes after its last day).
+    let last_moment = booked
+        .ends_at
+        .as_ref()
+        .and_then(to_micros)
+        .map(|end| end - 1)
+        .or_else(|| booked.starts_at.as_ref().and_then(to_micros));
     if booked.paid_krw == 0
-        && let Some(due) = booked
-            .starts_at
-            .as_ref()
-            .and_then(to_micros)
-            .and_then(day_after_use)
+        && let Some(due) = last_moment.and_then(day_after_use)
     {
         work.push((WorkKind::AutoComplete, due));
     }
@@ -155,8 +164,8 @@ pub struct Scheduler {
     log: Arc<dyn EventStore>,
     /// Work read per bucket, and how far each bucket was read.
     read: HashMap<i64, (Vec<ScheduledWork>, u64)>,
-    /// Work this scheduler already saw through (done, or nothing left to do).
-    handled: HashSet<(String, i32, String, i64)>,
+    /// Per open bucket, the work this scheduler already saw through (done, or nothing left).
+    handled: HashMap<i64, HashSet<(String, i32, String, i64)>>,
 }
 
 impl Scheduler {
@@ -170,7 +179,7 @@ impl Scheduler {
             app,
             log,
             read: HashMap::new(),
-            handled: HashSet::new(),
+            handled: HashMap::new(),
         }
     }
 
@@ -210,6 +219,7 @@ impl Scheduler {
     pub async fn tick(&mut self, now_us: i64) -> Result<usize, Status> {
         let (first, cursor_version) = self.cursor(now_us).await?;
         let current = bucket_of(now_us);
+        let closable = bucket_of(now_us - CLOSE_GRACE_US);
         let mut done_now = 0;
         let mut done = None;
         let mut all_handled = true;
@@ -236,9 +246,9 @@ impl Scheduler {
             let due: Vec<_> = due
                 .into_iter()
                 .filter(|(id, kind, reference, at)| {
-                    !self
-                        .handled
-                        .contains(&(id.clone(), *kind as i32, reference.clone(), *at))
+                    !self.handled.get(&bucket).is_some_and(|h| {
+                        h.contains(&(id.clone(), *kind as i32, reference.clone(), *at))
+                    })
                 })
                 .collect();
             for (id, kind, reference, at) in due {
@@ -249,8 +259,12 @@ impl Scheduler {
                     _ => self.app.expire(reservation, now_us).await,
                 };
                 if done.is_ok() {
-                    self.handled
-                        .insert((id.clone(), kind as i32, reference.clone(), at));
+                    self.handled.entry(bucket).or_default().insert((
+                        id.clone(),
+                        kind as i32,
+                        reference.clone(),
+                        at,
+                    ));
                 }
                 match done {
                     Ok(true) => done_now += 1,
@@ -261,9 +275,10 @@ impl Scheduler {
                     }
                 }
             }
-            if bucket < current && all_handled {
+            if bucket < closable && all_handled {
                 done = Some(bucket);
                 self.read.remove(&bucket);
+                self.handled.remove(&bucket);
             }
         }
         if let Some(bucket) = done {

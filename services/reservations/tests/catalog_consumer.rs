@@ -393,3 +393,52 @@ async fn a_price_maximum_caps_the_price_across_schedules() {
         .expect("pool");
     assert_eq!((pool.capacity(), pool.remaining()), (2, 0));
 }
+
+#[tokio::test]
+async fn a_unit_a_revision_drops_is_switched_off() {
+    let log = store().await;
+    let consumer = CatalogConsumer::new(log.clone());
+    let app = Reservations::new(log.clone());
+    let (kept, dropped) = (Uuid::new_v4(), Uuid::new_v4());
+    consumer
+        .handle(&recorded(&approved(
+            InventoryMode::PerReservationSchedule,
+            1,
+            vec![unit(kept, 5, 0), unit(dropped, 5, 0)],
+        )))
+        .await
+        .expect("opened");
+    consumer
+        .handle(&recorded(&approved(
+            InventoryMode::PerReservationSchedule,
+            2,
+            vec![unit(kept, 5, 0)],
+        )))
+        .await
+        .expect("revised");
+    let refusal = app
+        .book(
+            &customer(1),
+            Uuid::new_v4(),
+            dropped,
+            1,
+            vec![],
+            PaymentMethod::Unspecified,
+        )
+        .await
+        .expect_err("dropped");
+    assert_eq!(
+        yeyak_kit::status::reason(&refusal).as_deref(),
+        Some("SCHEDULE_HIDDEN")
+    );
+    app.book(
+        &customer(2),
+        Uuid::new_v4(),
+        kept,
+        1,
+        vec![],
+        PaymentMethod::Unspecified,
+    )
+    .await
+    .expect("the kept unit is bookable");
+}

@@ -9,7 +9,9 @@ use yeyak_kit::{
     status::from_load,
 };
 use yeyak_proto::{
-    reservations::events::v1::{ReservationCompleted, ReservationPaymentCancelled},
+    reservations::events::v1::{
+        ReservationCancelled, ReservationCompleted, ReservationPaymentCancelled,
+    },
     settlement::events::v1::SettlementLineRecorded,
 };
 use yeyak_transport::{EventHandler, HandlerError};
@@ -76,16 +78,33 @@ impl EventHandler for ReservationConsumer {
             event.event_id.to_string(),
             self.app.commission_bps,
         );
-        let line =
-            if let Some(completed) = decode_as::<ReservationCompleted>(event).map_err(poison)? {
-                domain::line(&completed, line_id, source, bps)
-            } else if let Some(cancelled) =
-                decode_as::<ReservationPaymentCancelled>(event).map_err(poison)?
-            {
-                domain::reversal(&cancelled, line_id, source, bps)
-            } else {
+        let line = if let Some(completed) =
+            decode_as::<ReservationCompleted>(event).map_err(poison)?
+        {
+            domain::line(&completed, line_id, source, bps)
+        } else if let Some(c) = decode_as::<ReservationPaymentCancelled>(event).map_err(poison)? {
+            let facts = (
+                &*c.partner_id,
+                &*c.reservation_id,
+                c.refunded_krw,
+                c.payment_mode,
+            );
+            domain::reversal(facts, line_id, source, bps)
+        } else if let Some(c) = decode_as::<ReservationCancelled>(event).map_err(poison)? {
+            // Only a cancel after completion has a line to reverse.
+            if !c.after_completion || c.refunded_krw <= 0 {
                 return Ok(());
-            };
+            }
+            let facts = (
+                &*c.partner_id,
+                &*c.reservation_id,
+                c.refunded_krw,
+                c.payment_mode,
+            );
+            domain::reversal(facts, line_id, source, bps)
+        } else {
+            return Ok(());
+        };
         let request = AppendRequest::single(
             ledger_stream(&line.partner_id),
             ExpectedVersion::Any,

@@ -2,7 +2,7 @@
 //! reversing line; the reservation-management fee (commission) is charged only when the customer
 //! paid. Pure; no I/O.
 use yeyak_proto::{
-    reservations::events::v1::{PaymentMode, ReservationCompleted, ReservationPaymentCancelled},
+    reservations::events::v1::{PaymentMode, ReservationCompleted},
     settlement::events::v1::SettlementLineRecorded,
 };
 
@@ -64,23 +64,24 @@ fn ledger_line(
     }
 }
 
-/// The reversing ledger line of 결제만 취소: the refunded amount leaves the partner's gross and
-/// the commission charged on it is given back.
+/// The reversing ledger line of money given back after completion (결제만 취소, or a cancel after
+/// 이용완료): the refunded amount leaves the partner's gross and the commission charged on it is
+/// given back.
 pub fn reversal(
-    cancelled: &ReservationPaymentCancelled,
+    (partner_id, reservation_id, refunded_krw, payment_mode): (&str, &str, i64, i32),
     line_id: String,
     source_event_id: String,
     bps: u32,
 ) -> SettlementLineRecorded {
-    let refunded = if paid_online(cancelled.payment_mode) {
-        cancelled.refunded_krw.max(0)
+    let refunded = if paid_online(payment_mode) {
+        refunded_krw.max(0)
     } else {
         0
     };
-    let fee = commission(refunded, cancelled.payment_mode, bps);
+    let fee = commission(refunded, payment_mode, bps);
     ledger_line(
-        &cancelled.partner_id,
-        &cancelled.reservation_id,
+        partner_id,
+        reservation_id,
         (-refunded, -fee, bps),
         line_id,
         source_event_id,
@@ -140,13 +141,7 @@ mod tests {
     #[test]
     fn cancel_payment_only_reverses_the_gross_and_gives_the_commission_back() {
         let line = reversal(
-            &ReservationPaymentCancelled {
-                reservation_id: "r".into(),
-                partner_id: "p".into(),
-                refunded_krw: 60_000,
-                payment_mode: PaymentMode::PayAtBooking as i32,
-                ..Default::default()
-            },
+            ("p", "r", 60_000, PaymentMode::PayAtBooking as i32),
             "l".into(),
             "e".into(),
             300,

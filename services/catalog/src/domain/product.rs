@@ -577,7 +577,9 @@ pub fn add_schedules(
     now_us: i64,
 ) -> Result<Vec<ProductEvent>, CatalogError> {
     let id = require_changeable(state)?;
-    let def = &state.working;
+    // New schedules go live at once: they take the live (reviewed) prices and terms, never a
+    // pending revision's.
+    let def = state.live.as_ref().unwrap_or(&state.working);
     if def.reservation_type() == ReservationType::AlwaysOpen {
         return Err(CatalogError::precondition(
             "ALWAYS_OPEN_HAS_ONE_SCHEDULE",

@@ -22,7 +22,10 @@ pub struct Quote {
 
 impl Quote {
     pub fn at_rate(paid_krw: i64, fee_bps: u32) -> Self {
-        let fee_krw = paid_krw.max(0) * i64::from(fee_bps) / i64::from(FULL_BPS);
+        let fee_bps = fee_bps.min(FULL_BPS);
+        // In i128: exact for any amount.
+        let fee_krw =
+            (i128::from(paid_krw.max(0)) * i128::from(fee_bps) / i128::from(FULL_BPS)) as i64;
         Self {
             fee_bps,
             fee_krw,
@@ -33,6 +36,7 @@ impl Quote {
     /// A fixed fee; the refund never goes below zero.
     pub fn at_amount(paid_krw: i64, fee_krw: i64) -> Self {
         let paid = paid_krw.max(0);
+        let fee_krw = fee_krw.max(0);
         Self {
             fee_bps: if paid == 0 {
                 0
@@ -41,7 +45,7 @@ impl Quote {
                     as u32
             },
             fee_krw,
-            refund_krw: (paid - fee_krw).max(0),
+            refund_krw: paid.saturating_sub(fee_krw).max(0),
         }
     }
 }

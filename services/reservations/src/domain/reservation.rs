@@ -321,6 +321,7 @@ pub fn book(
             class_product: schedule.class_product,
             // The application names the streams it holds the seats in.
             held_streams: vec![],
+            ends_at: schedule.ends_at,
             expires_at: schedule.requires_approval.then(|| {
                 from_micros(expires_at(
                     cmd.now_us,
@@ -469,6 +470,8 @@ pub fn cancel(
             default_fee_bps: default_bps,
             ex_officio,
             adjusted: adjustment.is_some(),
+            after_completion: state == State::Completed,
+            payment_mode: b.payment_mode,
         },
         released,
     ))
@@ -525,7 +528,12 @@ pub enum Completion {
 }
 
 fn usage_date_starts(b: &ReservationBooked) -> i64 {
-    let start = micros(&b.starts_at);
+    midnight_kst(micros(&b.starts_at))
+}
+
+/// 00:00 KST of the day of an instant.
+fn midnight_kst(at_us: i64) -> i64 {
+    let start = at_us;
     yeyak_kit::kst::date_of(start)
         .and_then(|d| {
             yeyak_kit::kst::kst()
@@ -566,7 +574,18 @@ pub fn complete(
             false
         }
         Completion::Automatic => {
-            let day_after = usage_date_starts(b) + 24 * 3_600_000_000;
+            // The day after the use ends (the last day of a pass), 00:00 KST.
+            let last_day = match &b.ends_at {
+                Some(end) => midnight_kst(micros(&Some(*end)) - 1),
+                None => usage_date_starts(b),
+            };
+            let day_after = last_day + 24 * 3_600_000_000;
+            if r.no_show {
+                return Err(ReservationError::precondition(
+                    "NO_SHOW",
+                    "a no-show is not completed by itself",
+                ));
+            }
             if b.paid_krw != 0 || now_us < day_after {
                 return Err(ReservationError::precondition(
                     "NOT_DUE",
@@ -1322,5 +1341,40 @@ mod tests {
         let (held, _) = with(&[&pool], 2).unwrap();
         pool.apply(InventoryEvent::Reserved(held));
         assert_eq!(with(&[&pool], 2).unwrap_err().reason(), "SOLD_OUT");
+    }
+
+    #[test]
+    fn a_pass_completes_by_itself_after_its_last_day_and_a_no_show_never_does() {
+        let inv = unit(|o| {
+            o.payment_mode = PaymentMode::ReservationOnly as i32;
+            o.ends_at = Some(from_micros(NOW + 24 * HOUR + 72 * HOUR));
+        });
+        let (_, event) = when_booking(&inv, 1).unwrap();
+        let mut r = Reservation::default();
+        r.apply(ReservationEvent::Booked(event));
+        assert_eq!(
+            complete(&r, Completion::Automatic, None, NOW + 72 * HOUR)
+                .unwrap_err()
+                .reason(),
+            "NOT_DUE",
+            "not the day after its first day"
+        );
+        assert!(complete(&r, Completion::Automatic, None, NOW + 5 * 24 * HOUR).is_ok());
+        let marked = mark_no_show(&r, true, NOW + 30 * HOUR).unwrap().unwrap();
+        r.apply(ReservationEvent::NoShow(marked));
+        assert_eq!(
+            complete(&r, Completion::Automatic, None, NOW + 5 * 24 * HOUR)
+                .unwrap_err()
+                .reason(),
+            "NO_SHOW"
+        );
+    }
+
+    #[test]
+    fn fees_never_overflow_and_refunds_never_go_negative() {
+        let q = Quote::at_rate(i64::MAX, u32::MAX);
+        assert_eq!(q.fee_bps, policy::FULL_BPS);
+        assert_eq!(q.refund_krw, 0);
+        assert_eq!(Quote::at_amount(1_000, i64::MIN).fee_krw, 0);
     }
 }
