@@ -38,7 +38,8 @@ pub(crate) const UPSERT_ROW: &str = "INSERT INTO projection_rows (projection, ke
      state = excluded.state, sort = excluded.sort, value = excluded.value";
 pub(crate) const QUERY_ROWS: &str = "SELECT key, partition_key, place, day, state, sort, value FROM projection_rows \
      WHERE projection = $1 AND partition_key = $2 AND ($3 = '' OR place = $3) AND ($4 = '' OR day = $4) \
-     AND ($5 = '' OR state = $5) AND sort < $6 ORDER BY sort DESC, key DESC LIMIT $7";
+     AND ($5 = '' OR state = $5) AND (sort < $6 OR (sort = $6 AND key < $7)) \
+     ORDER BY sort DESC, key DESC LIMIT $8";
 pub(crate) const DELETE_ROWS: &str = "DELETE FROM projection_rows WHERE projection = $1";
 pub(crate) const DELETE_CHECKPOINT: &str = "DELETE FROM checkpoints WHERE name = $1";
 
@@ -425,7 +426,8 @@ macro_rules! impl_event_store {
                     .bind(query.place.as_deref().unwrap_or(""))
                     .bind(query.day.as_deref().unwrap_or(""))
                     .bind(query.state.as_deref().unwrap_or(""))
-                    .bind(query.before_sort.unwrap_or(i64::MAX))
+                    .bind(query.after.as_ref().map_or(i64::MAX, |(sort, _)| *sort))
+                    .bind(query.after.as_ref().map_or("", |(_, key)| key.as_str()))
                     .bind(i64::from(query.limit))
                     .fetch_all(&self.reader)
                     .await?;

@@ -113,8 +113,8 @@ pub struct ProjectionQuery {
     pub place: Option<String>,
     pub day: Option<String>,
     pub state: Option<String>,
-    /// Only rows with `sort` below this (the previous page's last), for paging.
-    pub before_sort: Option<i64>,
+    /// Only rows after this `(sort, key)` in the order (the previous page's last), for paging.
+    pub after: Option<(i64, String)>,
     pub limit: u32,
 }
 

@@ -144,11 +144,11 @@ pub mod conformance {
             .upsert_rows("list", vec![row("a", "p1", "Confirmed", 5)])
             .await
             .expect("replace a row");
-        let query = |state: Option<&str>, before: Option<i64>, limit| ProjectionQuery {
+        let query = |state: Option<&str>, after: Option<(i64, &str)>, limit| ProjectionQuery {
             projection: "list".into(),
             partition: "p1".into(),
             state: state.map(str::to_string),
-            before_sort: before,
+            after: after.map(|(sort, key)| (sort, key.to_string())),
             limit,
             ..Default::default()
         };
@@ -167,8 +167,37 @@ pub mod conformance {
             ["a", "b"]
         );
         assert_eq!(
-            keys(store.query_rows(&query(None, Some(5), 1)).await.unwrap()),
+            keys(
+                store
+                    .query_rows(&query(None, Some((5, "a")), 1))
+                    .await
+                    .unwrap()
+            ),
             ["c"]
+        );
+        // Rows of one sort value are paged by key, none skipped.
+        store
+            .upsert_rows(
+                "list",
+                vec![
+                    row("e", "p1", "Requested", 7),
+                    row("f", "p1", "Requested", 7),
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            keys(store.query_rows(&query(None, None, 1)).await.unwrap()),
+            ["f"]
+        );
+        assert_eq!(
+            keys(
+                store
+                    .query_rows(&query(None, Some((7, "f")), 1))
+                    .await
+                    .unwrap()
+            ),
+            ["e"]
         );
         let other_day = ProjectionQuery {
             day: Some("2026-12-25".into()),

@@ -437,14 +437,17 @@ impl ReservationsService for ReservationsApi {
             }
         };
         if !r.page_token.is_empty() {
-            filter.before_sort = Some(r.page_token.parse().map_err(|_| {
-                invalid_field("page_token", "MALFORMED", "use the previous page's token")
-            })?);
+            let malformed =
+                || invalid_field("page_token", "MALFORMED", "use the previous page's token");
+            let (sort, key) = r.page_token.split_once(':').ok_or_else(malformed)?;
+            filter.after = Some((sort.parse().map_err(|_| malformed())?, key.to_string()));
         }
         let (reservations, next) = listing::list(&**self.app.log(), &filter).await?;
         Ok(Response::new(pb::ReservationPage {
             reservations,
-            next_page_token: next.map(|n| n.to_string()).unwrap_or_default(),
+            next_page_token: next
+                .map(|(sort, key)| format!("{sort}:{key}"))
+                .unwrap_or_default(),
         }))
     }
 

@@ -98,15 +98,16 @@ pub struct Filter {
     /// KST usage date, `YYYY-MM-DD`.
     pub day: Option<String>,
     pub state: Option<pb::ReservationState>,
-    pub before_sort: Option<i64>,
+    /// The previous page's last row, `(sort, key)`.
+    pub after: Option<(i64, String)>,
     pub limit: u32,
 }
 
-/// One page of the list, newest booking first, with the sort key to continue after.
+/// One page of the list, newest booking first, with the row to continue after.
 pub async fn list(
     log: &dyn EventStore,
     filter: &Filter,
-) -> Result<(Vec<pb::Reservation>, Option<i64>), Status> {
+) -> Result<(Vec<pb::Reservation>, Option<(i64, String)>), Status> {
     let rows = log
         .query_rows(&ProjectionQuery {
             projection: PROJECTION.into(),
@@ -114,13 +115,13 @@ pub async fn list(
             place: filter.place_id.map(|p| p.to_string()),
             day: filter.day.clone(),
             state: filter.state.map(|s| s.as_str_name().to_string()),
-            before_sort: filter.before_sort,
+            after: filter.after.clone(),
             limit: filter.limit,
         })
         .await
         .map_err(from_store)?;
     let next = (rows.len() as u32 == filter.limit)
-        .then(|| rows.last().map(|r| r.sort))
+        .then(|| rows.last().map(|r| (r.sort, r.key.clone())))
         .flatten();
     let items = rows
         .iter()

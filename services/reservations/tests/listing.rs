@@ -95,13 +95,13 @@ async fn rebuilding_the_list_from_position_0_gives_the_same_list(log: Arc<dyn Ev
 
     // Paging: two, two, one.
     let mut pages = Vec::new();
-    let mut before_sort = None;
+    let mut after = None;
     loop {
         let (page, next) = listing::list(
             &*log,
             &Filter {
                 limit: 2,
-                before_sort,
+                after: after.clone(),
                 ..all.clone()
             },
         )
@@ -109,7 +109,7 @@ async fn rebuilding_the_list_from_position_0_gives_the_same_list(log: Arc<dyn Ev
         .expect("page");
         pages.push(page.len());
         match next {
-            Some(n) => before_sort = Some(n),
+            Some(n) => after = Some(n),
             None => break,
         }
     }

@@ -410,6 +410,31 @@ pub fn edit(
         ));
     }
     let current = state.live.as_ref().unwrap_or(&state.working);
+    // A new or tighter price maximum would start counting from zero while seats of that price
+    // are already held: refused once the price has reservations.
+    let booked = bookings.booked();
+    for price in &def.prices {
+        let before = current
+            .prices
+            .iter()
+            .find(|p| p.price_id == price.price_id)
+            .map_or(0, |p| p.max_quantity);
+        let tighter = price.max_quantity > 0 && (before == 0 || price.max_quantity < before);
+        let reserved = current
+            .reservation_schedules
+            .iter()
+            .filter(|u| u.price_id == price.price_id)
+            .any(|u| booked.contains_key(u.reservation_schedule_id.as_str()));
+        if tighter && reserved {
+            return Err(CatalogError::precondition(
+                "PRICE_MAXIMUM_LOCKED",
+                format!(
+                    "price {} has reservations: its maximum quantity can no longer be added or lowered",
+                    price.name
+                ),
+            ));
+        }
+    }
     if bookings.any() {
         let kept = operating_period(&def);
         if operating_period(current).iter().any(|s| !kept.contains(s)) {
@@ -1071,6 +1096,58 @@ mod tests {
             "OPERATING_PERIOD_LOCKED"
         );
         assert!(edit(&p, &verified(false), &Bookings::default(), moved).is_ok());
+    }
+
+    #[test]
+    fn a_price_maximum_cannot_be_added_to_a_price_with_reservations() {
+        let mode = yeyak_proto::catalog::events::v1::InventoryMode::PerDate;
+        let pooled = ProductSpec {
+            inventory_mode: mode,
+            ..spec()
+        };
+        let def = build("p", pooled.clone(), None, NOW).unwrap();
+        let p = given(
+            register(
+                &Product::default(),
+                &place(true),
+                &verified(false),
+                "p",
+                def,
+            )
+            .unwrap(),
+        );
+        let p = then(p.clone(), submit(&p));
+        let p = then(p.clone(), review(&p, true, String::new()));
+        let mut b = Bookings::default();
+        b.apply(BookingsEvent::Tracked(ReservationTracked {
+            product_id: "p".into(),
+            reservation_id: "r".into(),
+            reservation_schedule_id: p.working.reservation_schedules[0]
+                .reservation_schedule_id
+                .clone(),
+            quantity: 1,
+            state: TrackedState::Active as i32,
+        }));
+        let capped = build(
+            "p",
+            ProductSpec {
+                prices: vec![definition::PriceSpec {
+                    max_quantity: 3,
+                    ..price("성인", 0, PaymentMode::ReservationOnly)
+                }],
+                ..pooled
+            },
+            Some(&p.working),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            edit(&p, &verified(false), &b, capped.clone())
+                .unwrap_err()
+                .reason(),
+            "PRICE_MAXIMUM_LOCKED"
+        );
+        assert!(edit(&p, &verified(false), &Bookings::default(), capped).is_ok());
     }
 
     #[test]
