@@ -976,6 +976,7 @@ pub struct CatalogConsumer {
 /// What the catalog said about a product's units.
 struct Units {
     request_expiry_minutes: u32,
+    question_count: u32,
     class_product: bool,
     product_id: String,
     partner_id: String,
@@ -1024,6 +1025,7 @@ impl CatalogConsumer {
             let def = e.definition.unwrap_or_default();
             return Ok(Some(Units {
                 request_expiry_minutes: def.request_expiry_minutes,
+                question_count: def.custom_questions.len() as u32,
                 class_product: def.class_product,
                 product_id: e.product_id,
                 partner_id: e.partner_id,
@@ -1046,6 +1048,7 @@ impl CatalogConsumer {
         if let Some(e) = decode_as::<SchedulesAdded>(event).map_err(poison)? {
             return Ok(e.live.then_some(Units {
                 request_expiry_minutes: 0,
+                question_count: 0,
                 class_product: false,
                 product_id: e.product_id,
                 partner_id: e.partner_id,
@@ -1095,6 +1098,7 @@ impl CatalogConsumer {
                 class_product: units.class_product,
                 price_caps: units.price_caps.clone().unwrap_or_default(),
                 unit_ids: ids.clone(),
+                question_count: units.question_count,
             })
         } else {
             // Schedules added to the live product join its units.
@@ -1208,6 +1212,11 @@ impl CatalogConsumer {
                     terms.as_ref().map_or(0, |t| t.request_expiry_minutes)
                 } else {
                     units.request_expiry_minutes
+                },
+                question_count: if units.revision == 0 {
+                    terms.as_ref().map_or(0, |t| t.question_count)
+                } else {
+                    units.question_count
                 },
                 class_product: if units.revision == 0 {
                     terms.as_ref().is_some_and(|t| t.class_product)

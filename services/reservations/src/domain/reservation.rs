@@ -229,6 +229,17 @@ pub fn book(
             ),
         });
     }
+    let asked = schedule.question_count as usize;
+    if cmd.answers.len() != asked {
+        return Err(ReservationError::Invalid {
+            field: "answers",
+            reason: "ANSWERS_MISMATCH",
+            message: format!(
+                "answer each of the product's {asked} questions, in order ({} given)",
+                cmd.answers.len()
+            ),
+        });
+    }
     check_available(availability)?;
     if !schedule.visible {
         return Err(ReservationError::precondition(
@@ -1376,5 +1387,31 @@ mod tests {
         assert_eq!(q.fee_bps, policy::FULL_BPS);
         assert_eq!(q.refund_krw, 0);
         assert_eq!(Quote::at_amount(1_000, i64::MIN).fee_krw, 0);
+    }
+
+    #[test]
+    fn the_customer_answers_each_of_the_products_questions() {
+        let asks = unit(|o| o.question_count = 2);
+        let with = |answers: Vec<String>| {
+            book(
+                &asks,
+                &[],
+                &Availability::default(),
+                &Reservation::default(),
+                Book {
+                    reservation_id: uuid::Uuid::new_v4(),
+                    customer_id: "c".into(),
+                    quantity: 1,
+                    answers,
+                    now_us: NOW,
+                },
+            )
+        };
+        assert_eq!(
+            with(vec!["없음".into()]).unwrap_err().reason(),
+            "ANSWERS_MISMATCH"
+        );
+        let (_, booked) = with(vec!["없음".into(), "창가 자리".into()]).unwrap();
+        assert_eq!(booked.answers, ["없음", "창가 자리"]);
     }
 }
