@@ -307,8 +307,7 @@ impl Catalog {
         .await
     }
 
-    /// The ids of a partner's places (for invitations): read from the partner's operators'
-    /// grants and the places registered under it.
+    /// Invites an operator; the places named must be places of the partner.
     pub async fn invite_operator(
         &self,
         caller: &Caller,

@@ -395,15 +395,6 @@ impl Reservations {
     ) -> Result<(Reservation, u64), Status> {
         let reservation_id = created_id("reservation", &caller.actor(), request_id);
         let stream = reservation_stream(reservation_id);
-        // An earlier try of this request was charged, failed and is being refunded.
-        let (payment, _) = self.payment(reservation_id).await?;
-        if !payment.owed.is_empty() && self.reservation(reservation_id).await?.1.is_none() {
-            return Err(status(
-                Code::FailedPrecondition,
-                "BOOKING_FAILED_REFUNDED",
-                "this request's booking failed after its payment, which is being refunded; book again with a new request_id",
-            ));
-        }
         for _ in 0..BOOKING_ATTEMPTS {
             let (existing, version) = self.reservation(reservation_id).await?;
             if let Some(v) = version {
@@ -473,6 +464,20 @@ impl Reservations {
                     let mut r = Reservation::default();
                     r.apply(ReservationEvent::Booked(booked));
                     return Ok((r, 1));
+                }
+                // The payment stream exists without a booking: an earlier try of this request was
+                // charged, failed, and is being refunded (its capture is that try's, already
+                // recorded).
+                Err(AppendError::Conflict { stream_id, .. })
+                    if stream_id == payment_stream(reservation_id)
+                        && self.reservation(reservation_id).await?.1.is_none() =>
+                {
+                    *captured = None;
+                    return Err(status(
+                        Code::FailedPrecondition,
+                        "BOOKING_FAILED_REFUNDED",
+                        "this request's booking failed after its payment, which is being refunded; book again with a new request_id",
+                    ));
                 }
                 // Another booking took seats first (or a concurrent retry booked this one): decide again.
                 Err(AppendError::Conflict { .. }) => continue,
@@ -971,6 +976,8 @@ fn check_actor(caller: &Caller, action: &Action) -> Result<(), Status> {
 /// `price-cap-<product>-<price_id>`; bookings hold seats there.
 pub struct CatalogConsumer {
     log: Arc<dyn EventStore>,
+    /// Reads of this service's streams (built once, not per event).
+    app: Reservations,
 }
 
 /// What the catalog said about a product's units.
@@ -1016,7 +1023,10 @@ impl CatalogConsumer {
     pub const NAME: &'static str = "reservations-inventory";
 
     pub fn new(log: Arc<dyn EventStore>) -> Self {
-        Self { log }
+        Self {
+            app: Reservations::new(log.clone()),
+            log,
+        }
     }
 
     fn units(event: &RecordedEvent) -> Result<Option<Units>, HandlerError> {
@@ -1070,7 +1080,8 @@ impl CatalogConsumer {
         let cause = Cause::reaction(Self::NAME, event);
         let mut request = AppendRequest::default().with_inbox(Self::NAME, event.event_id);
         // Schedules added to a live product take the terms of the last approval.
-        let (terms, terms_version) = Reservations::new(self.log.clone())
+        let (terms, terms_version) = self
+            .app
             .latest::<ProductTerms>(&terms_stream(&units.product_id))
             .await
             .map_err(|s| HandlerError::Retry(s.to_string()))?;
@@ -1133,7 +1144,7 @@ impl CatalogConsumer {
             })
             .unwrap_or_default();
         if pooled {
-            let app = Reservations::new(self.log.clone());
+            let app = &self.app;
             let mut shared: Vec<(String, u32, bool)> = units
                 .pools
                 .iter()
@@ -1282,7 +1293,8 @@ impl CatalogConsumer {
         product_id: &str,
         change: impl FnOnce(&mut ProductAvailabilityChanged),
     ) -> Result<(), HandlerError> {
-        let (latest, version) = Reservations::new(self.log.clone())
+        let (latest, version) = self
+            .app
             .latest::<ProductAvailabilityChanged>(&product_stream(product_id))
             .await
             .map_err(|s| HandlerError::Retry(s.to_string()))?;
@@ -1332,7 +1344,7 @@ impl CatalogConsumer {
     }
 
     async fn inventory_of(&self, id: &str) -> Result<(Inventory, Option<u64>), Status> {
-        Reservations::new(self.log.clone()).inventory(id).await
+        self.app.inventory(id).await
     }
 
     async fn change_capacity(
@@ -1348,7 +1360,8 @@ impl CatalogConsumer {
             .map_err(|s| HandlerError::Retry(s.to_string()))?;
         if inventory.opened.is_none() {
             let pool = pool_stream(&e.product_id, &e.inventory_key);
-            let (shared, version) = Reservations::new(self.log.clone())
+            let (shared, version) = self
+                .app
                 .inventory_at(&pool)
                 .await
                 .map_err(|s| HandlerError::Retry(s.to_string()))?;
@@ -1419,7 +1432,8 @@ impl EventHandler for CatalogConsumer {
                 .map(|e| (e.place_id, false))
         };
         if let Some((place_id, paused)) = paused {
-            let (_, version) = Reservations::new(self.log.clone())
+            let (_, version) = self
+                .app
                 .latest::<PlaceAvailabilityChanged>(&place_stream(&place_id))
                 .await
                 .map_err(|s| HandlerError::Retry(s.to_string()))?;
