@@ -385,6 +385,7 @@ async fn a_product_goes_live_is_listed_revised_copied_and_deleted_by_the_rules()
             ends_at: s.ends_at,
             min_headcount: s.min_headcount,
             max_headcount: s.max_headcount,
+            headcount_multiple: s.headcount_multiple,
         })
         .collect();
     let pending = operator

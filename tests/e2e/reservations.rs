@@ -1,5 +1,6 @@
 //! The reservation lifecycle end to end: an approval request nobody answers expires by itself,
-//! a partner rejects, a customer cancel pays the snapshot policy's tiered fee.
+//! a partner rejects, a customer cancel pays the snapshot policy's tiered fee, a reservation of
+//! two prices is cancelled by line.
 use tonic::Code;
 use yeyak_e2e::{Harness, Storage, until};
 use yeyak_proto::{
@@ -7,13 +8,20 @@ use yeyak_proto::{
         CancellationDeadline, CancellationKind, CancellationPolicy, ConfirmationMode, FeeTier,
         PaymentMode, cancellation_deadline,
     },
+    catalog::v1::PriceInput,
     reservations::v1::{
         CancelRequest, GetDashboardRequest, GetReservationHistoryRequest, GetReservationRequest,
         RejectRequest, ReservationState, SetDefaultRejectTextRequest,
     },
+    reservations::{
+        events::v1::PaymentMethod,
+        v1::{BookLine, BookRequest},
+    },
 };
 
-use crate::support::{book, product_input, refused, reservation_when, rid, seed_with};
+use crate::support::{
+    book, book_request, product_input, refused, reservation_when, rid, seed_with,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unanswered_request_expires_and_a_partner_rejects_with_a_reason() {
@@ -156,18 +164,7 @@ async fn a_customer_cancel_pays_the_tiered_fee_of_the_policy_at_booking() {
         4,
         30_000,
     );
-    input.cancellation_policy = Some(CancellationPolicy {
-        kind: CancellationKind::Tiered as i32,
-        deadline: Some(CancellationDeadline {
-            kind: Some(cancellation_deadline::Kind::MinutesBeforeUse(60)),
-        }),
-        tiers: vec![FeeTier {
-            // The slot is about a day away: within three days, 30 %.
-            within_minutes_before_use: 3 * 24 * 60,
-            fee_bps: 3_000,
-        }],
-        full_refund_minutes_after_booking: 0,
-    });
+    input.cancellation_policy = Some(thirty_percent_within_three_days());
     let seeded = seed_with(&h, input).await;
     let booked = book(&h, "jun", &seeded.schedule_id(), 2, &rid()).await;
     assert_eq!(booked.paid_krw, 60_000);
@@ -203,4 +200,117 @@ async fn a_customer_cancel_pays_the_tiered_fee_of_the_policy_at_booking() {
     assert_eq!(cancelled.refunded_krw, 42_000, "refund = paid − fee");
     assert!(!cancelled.ex_officio);
     h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reservation_of_two_prices_is_cancelled_by_line() {
+    let h = Harness::start(Storage::EmbeddedSqlite)
+        .await
+        .expect("start");
+    let mut input = product_input(
+        ConfirmationMode::Instant,
+        PaymentMode::PayAtBooking,
+        4,
+        30_000,
+    );
+    input.prices.push(PriceInput {
+        name: "아동".into(),
+        amount_krw: 10_000,
+        payment_mode: PaymentMode::PayAtBooking as i32,
+        ..Default::default()
+    });
+    input.cancellation_policy = Some(thirty_percent_within_three_days());
+    let seeded = seed_with(&h, input).await;
+    let unit_of = |price: i64| {
+        seeded
+            .product
+            .reservation_schedules
+            .iter()
+            .find(|u| u.price_krw == price)
+            .expect("a unit per price")
+            .reservation_schedule_id
+            .clone()
+    };
+    let (adult, child) = (unit_of(30_000), unit_of(10_000));
+    let booked = book_request(
+        &h,
+        "mina",
+        BookRequest {
+            request_id: rid(),
+            lines: vec![
+                BookLine {
+                    reservation_schedule_id: adult.clone(),
+                    quantity: 2,
+                },
+                BookLine {
+                    reservation_schedule_id: child.clone(),
+                    quantity: 1,
+                },
+            ],
+            payment_method: PaymentMethod::KakaoPayCard as i32,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!((booked.quantity, booked.paid_krw), (3, 70_000));
+    assert_eq!(booked.lines.len(), 2);
+    let mut mina = h.reservations(h.customer("mina")).await;
+    refused(
+        mina.book(BookRequest {
+            request_id: rid(),
+            reservation_schedule_id: adult.clone(),
+            quantity: 1,
+            lines: vec![BookLine {
+                reservation_schedule_id: child.clone(),
+                quantity: 1,
+            }],
+            ..Default::default()
+        })
+        .await,
+        Code::InvalidArgument,
+        "EXCLUSIVE",
+    );
+    let partial = mina
+        .cancel(CancelRequest {
+            request_id: rid(),
+            reservation_id: booked.reservation_id.clone(),
+            reason: "아이가 못 가요".into(),
+            line_numbers: vec![2],
+            ..Default::default()
+        })
+        .await
+        .expect("partial cancel")
+        .into_inner();
+    assert_eq!(partial.state, ReservationState::Confirmed as i32);
+    assert_eq!(partial.quantity, 2, "the adults stay");
+    assert!(partial.lines[1].cancelled && !partial.lines[0].cancelled);
+    assert_eq!(partial.refunded_krw, 7_000, "10 000 less the 30 % tier");
+    refused(
+        mina.cancel(CancelRequest {
+            request_id: rid(),
+            reservation_id: booked.reservation_id.clone(),
+            line_numbers: vec![2],
+            ..Default::default()
+        })
+        .await,
+        Code::FailedPrecondition,
+        "LINE_ALREADY_CANCELLED",
+    );
+    h.stop().await;
+}
+
+/// Fee tiers: 30 % within three days of use (the seeded slot is about a day away); cancellable
+/// until an hour before.
+fn thirty_percent_within_three_days() -> CancellationPolicy {
+    CancellationPolicy {
+        kind: CancellationKind::Tiered as i32,
+        deadline: Some(CancellationDeadline {
+            kind: Some(cancellation_deadline::Kind::MinutesBeforeUse(60)),
+        }),
+        tiers: vec![FeeTier {
+            within_minutes_before_use: 3 * 24 * 60,
+            fee_bps: 3_000,
+        }],
+        full_refund_minutes_after_booking: 0,
+    }
 }

@@ -179,16 +179,26 @@ pub async fn book(
     quantity: u32,
     request_id: &str,
 ) -> Reservation {
-    let mut client = h.reservations(h.customer(customer)).await;
-    until("the schedule to become bookable", || {
-        let mut client = client.clone();
-        let request = BookRequest {
+    book_request(
+        h,
+        customer,
+        BookRequest {
             request_id: request_id.to_string(),
             reservation_schedule_id: schedule_id.to_string(),
             quantity,
             payment_method: PaymentMethod::KakaoPayCard as i32,
             ..Default::default()
-        };
+        },
+    )
+    .await
+}
+
+/// Like [`book`], with the whole request (several lines, answers).
+pub async fn book_request(h: &Harness, customer: &str, request: BookRequest) -> Reservation {
+    let client = h.reservations(h.customer(customer)).await;
+    until("the schedule to become bookable", || {
+        let mut client = client.clone();
+        let request = request.clone();
         async move {
             match client.book(request).await {
                 Ok(r) => Some(r.into_inner()),
@@ -201,13 +211,8 @@ pub async fn book(
     })
     .await;
     client
-        .book(BookRequest {
-            request_id: request_id.to_string(),
-            reservation_schedule_id: schedule_id.to_string(),
-            quantity,
-            payment_method: PaymentMethod::KakaoPayCard as i32,
-            ..Default::default()
-        })
+        .clone()
+        .book(request)
         .await
         .expect("retry returns the booking")
         .into_inner()

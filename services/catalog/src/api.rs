@@ -162,6 +162,7 @@ fn schedule_spec(s: &pb::ScheduleInput) -> Result<ScheduleSpec, Status> {
         ends_us: micros("schedules.ends_at", &s.ends_at)?,
         min_headcount: s.min_headcount,
         max_headcount: s.max_headcount,
+        headcount_multiple: s.headcount_multiple,
     })
 }
 
@@ -183,6 +184,7 @@ fn generator(g: &pb::SlotGenerator) -> Result<SlotGenerator, Status> {
         duration_minutes: g.duration_minutes,
         min_headcount: g.min_headcount,
         max_headcount: g.max_headcount,
+        headcount_multiple: g.headcount_multiple,
     })
 }
 

@@ -11,10 +11,12 @@ use yeyak_kit::{
     status::{from_append, from_load, from_store, status},
 };
 use yeyak_proto::{
-    catalog::events::v1::{ProductDefinition, ProductDeleted, ReservationTracked, TrackedState},
+    catalog::events::v1::{
+        ProductDefinition, ProductDeleted, ReservationTracked, TrackedLine, TrackedState,
+    },
     reservations::events::v1::{
         ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationExpired,
-        ReservationRejected,
+        ReservationLinesCancelled, ReservationRejected,
     },
 };
 use yeyak_transport::{EventHandler, HandlerError};
@@ -608,6 +610,8 @@ fn tracked(event: &RecordedEvent) -> Result<Option<ReservationTracked>, HandlerE
         reservation_schedule_id: String::new(),
         quantity: 0,
         state: state as i32,
+        lines: vec![],
+        cancelled_lines: vec![],
     };
     if let Some(e) = decode_as::<ReservationBooked>(event).map_err(poison)? {
         return Ok(Some(ReservationTracked {
@@ -616,6 +620,22 @@ fn tracked(event: &RecordedEvent) -> Result<Option<ReservationTracked>, HandlerE
             reservation_schedule_id: e.reservation_schedule_id,
             quantity: e.quantity,
             state: TrackedState::Active as i32,
+            lines: e
+                .lines
+                .into_iter()
+                .map(|l| TrackedLine {
+                    line_number: l.line_number,
+                    reservation_schedule_id: l.reservation_schedule_id,
+                    quantity: l.quantity,
+                })
+                .collect(),
+            cancelled_lines: vec![],
+        }));
+    }
+    if let Some(e) = decode_as::<ReservationLinesCancelled>(event).map_err(poison)? {
+        return Ok(Some(ReservationTracked {
+            cancelled_lines: e.line_numbers,
+            ..t(e.product_id, e.reservation_id, TrackedState::Active)
         }));
     }
     if let Some(e) = decode_as::<ReservationRejected>(event).map_err(poison)? {

@@ -65,6 +65,7 @@ impl EventStore for RacingStore {
                 reservation_schedule_id: "unit".into(),
                 quantity: 1,
                 state: TrackedState::Active as i32,
+                ..Default::default()
             });
             let cause = Cause::command("service:test".into(), Uuid::new_v4(), 0);
             self.inner
@@ -171,6 +172,7 @@ fn spec(now: i64) -> ProductSpec {
             ends_us: None,
             min_headcount: 0,
             max_headcount: 0,
+            headcount_multiple: 0,
         }],
         capacity: 5,
         booking_window: None,

@@ -127,6 +127,9 @@ pub fn reservation_fact(e: &RecordedEvent) -> Result<Option<ReservationFact>, De
     if let Some(v) = decode_as(e)? {
         return Ok(Some(ReservationFact::Expired(v)));
     }
+    if let Some(v) = decode_as(e)? {
+        return Ok(Some(ReservationFact::LinesCancelled(v)));
+    }
     Ok(None)
 }
 

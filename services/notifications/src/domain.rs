@@ -6,7 +6,8 @@ use yeyak_proto::{
     notifications::events::v1::{MessageKind, PartnerPreferencesChanged},
     reservations::events::v1::{
         ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationConfirmed,
-        ReservationExpired, ReservationPaymentCancelled, ReservationRejected,
+        ReservationExpired, ReservationLinesCancelled, ReservationPaymentCancelled,
+        ReservationRejected,
     },
 };
 
@@ -17,6 +18,8 @@ pub enum ReservationFact {
     Confirmed(ReservationConfirmed),
     Rejected(ReservationRejected),
     Cancelled(ReservationCancelled),
+    /// 부분취소.
+    LinesCancelled(ReservationLinesCancelled),
     Completed(ReservationCompleted),
     PaymentCancelled(ReservationPaymentCancelled),
     Expired(ReservationExpired),
@@ -71,6 +74,20 @@ pub fn draft(fact: &ReservationFact) -> Draft {
             &e.reservation_id,
             MessageKind::ReservationCancelled,
             "예약이 취소되었습니다.".to_string(),
+        ),
+        ReservationFact::LinesCancelled(e) => (
+            &e.partner_id,
+            &e.reservation_id,
+            MessageKind::ReservationCancelled,
+            format!(
+                "예약 일부가 취소되었습니다 (예약상세 {}, {}명).",
+                e.line_numbers
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                e.quantity
+            ),
         ),
         ReservationFact::Completed(e) => (
             &e.partner_id,
@@ -173,6 +190,25 @@ mod tests {
         assert_eq!(
             draft(&booked(false)).kind,
             MessageKind::ReservationConfirmed
+        );
+    }
+
+    #[test]
+    fn a_partial_cancel_names_the_cancelled_lines() {
+        let partial = draft(&ReservationFact::LinesCancelled(
+            ReservationLinesCancelled {
+                partner_id: "p".into(),
+                reservation_id: "r".into(),
+                line_numbers: vec![2, 3],
+                quantity: 3,
+                ..Default::default()
+            },
+        ));
+        assert_eq!(partial.kind, MessageKind::ReservationCancelled);
+        assert!(
+            partial.text.contains("2, 3") && partial.text.contains("3명"),
+            "{}",
+            partial.text
         );
     }
 

@@ -13,7 +13,7 @@ use crate::{
     app::{Action, Reservations},
     domain::{
         ReservationError,
-        reservation::{Adjustment, MAX_QUANTITY, Reservation, State},
+        reservation::{Adjustment, MAX_LINES, MAX_QUANTITY, Reservation, State},
     },
     listing,
 };
@@ -150,7 +150,7 @@ fn reservation_pb(folded: (Reservation, u64)) -> Response<pb::Reservation> {
 
 /// A reservation as the API shows it.
 pub fn view((r, version): (Reservation, u64)) -> pb::Reservation {
-    let b = r.booked.unwrap_or_default();
+    let b = r.booked.clone().unwrap_or_default();
     pb::Reservation {
         reservation_id: b.reservation_id,
         state: state_pb(r.state) as i32,
@@ -160,7 +160,7 @@ pub fn view((r, version): (Reservation, u64)) -> pb::Reservation {
         product_id: b.product_id,
         reservation_schedule_id: b.reservation_schedule_id,
         starts_at: b.starts_at,
-        quantity: b.quantity,
+        quantity: r.live_quantity(),
         unit_price_krw: b.unit_price_krw,
         paid_krw: b.paid_krw,
         refunded_krw: r.refunded_krw,
@@ -175,7 +175,68 @@ pub fn view((r, version): (Reservation, u64)) -> pb::Reservation {
         payment_cancelled: r.payment_cancelled,
         no_show: r.no_show,
         payment: None,
+        lines: r
+            .lines()
+            .into_iter()
+            .map(|l| pb::ReservationLineView {
+                cancelled: r.cancelled_lines.contains(&l.line_number),
+                line_number: l.line_number,
+                reservation_schedule_id: l.reservation_schedule_id,
+                quantity: l.quantity,
+                unit_price_krw: l.unit_price_krw,
+                paid_krw: l.paid_krw,
+            })
+            .collect(),
+        partial_cancel_restricted: b.partial_cancel_restricted,
     }
+}
+
+/// A booking's lines, from `lines` or from the one-line fields (exclusive).
+fn book_lines(r: &pb::BookRequest) -> Result<Vec<(uuid::Uuid, u32)>, Status> {
+    let quantity = |field: &str, q: u32| {
+        if q == 0 || q > MAX_QUANTITY {
+            Err(invalid_field(
+                field,
+                "OUT_OF_RANGE",
+                format!("book 1 to {MAX_QUANTITY} seats"),
+            ))
+        } else {
+            Ok(q)
+        }
+    };
+    if r.lines.is_empty() {
+        return Ok(vec![(
+            parse_uuid("reservation_schedule_id", &r.reservation_schedule_id)?,
+            quantity("quantity", r.quantity)?,
+        )]);
+    }
+    if !r.reservation_schedule_id.is_empty() || r.quantity != 0 {
+        return Err(invalid_field(
+            "lines",
+            "EXCLUSIVE",
+            "give either lines, or reservation_schedule_id and quantity",
+        ));
+    }
+    if r.lines.len() > MAX_LINES {
+        return Err(invalid_field(
+            "lines",
+            "OUT_OF_RANGE",
+            format!("a reservation has 1 to {MAX_LINES} lines"),
+        ));
+    }
+    r.lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            Ok((
+                parse_uuid(
+                    &format!("lines[{i}].reservation_schedule_id"),
+                    &l.reservation_schedule_id,
+                )?,
+                quantity(&format!("lines[{i}].quantity"), l.quantity)?,
+            ))
+        })
+        .collect()
 }
 
 /// The payment as the API shows it.
@@ -216,20 +277,12 @@ impl ReservationsService for ReservationsApi {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
         let request_id = request_id(&r.request_id)?;
-        let schedule = parse_uuid("reservation_schedule_id", &r.reservation_schedule_id)?;
-        if r.quantity == 0 || r.quantity > MAX_QUANTITY {
-            return Err(invalid_field(
-                "quantity",
-                "OUT_OF_RANGE",
-                format!("book 1 to {MAX_QUANTITY} seats"),
-            ));
-        }
+        let lines = book_lines(&r)?;
         self.app
             .book(
                 &caller,
                 request_id,
-                schedule,
-                r.quantity,
+                &lines,
                 r.answers,
                 PaymentMethod::try_from(r.payment_method).map_err(|_| {
                     invalid_field(
@@ -296,7 +349,11 @@ impl ReservationsService for ReservationsApi {
             caller,
             &r.request_id,
             &r.reservation_id,
-            Action::Cancel { reason, adjustment },
+            Action::Cancel {
+                reason,
+                adjustment,
+                line_numbers: r.line_numbers,
+            },
         )
         .await
     }

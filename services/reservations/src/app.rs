@@ -1,5 +1,5 @@
 //! Reservation command handlers (load → decide → append) and the catalog consumer.
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
 use tonic::{Code, Status};
 use uuid::Uuid;
@@ -19,9 +19,9 @@ use yeyak_proto::{
     },
     reservations::events::v1::{
         CompletionCodeSet, DefaultRejectTextSet, InventoryCapacityChanged, InventoryOpened,
-        InventoryReleased, PaymentCaptured, PaymentMethod, PaymentMode, PaymentRefunded,
-        PlaceAvailabilityChanged, PoolCapacitySet, ProductAvailabilityChanged, ProductTerms,
-        RefundCreditedAsBalance, RefundFailed, RefundRequested, ReservationBooked,
+        PaymentCaptured, PaymentMethod, PaymentMode, PaymentRefunded, PlaceAvailabilityChanged,
+        PoolCapacitySet, ProductAvailabilityChanged, ProductTerms, RefundCreditedAsBalance,
+        RefundFailed, RefundRequested, ReservationBooked,
     },
 };
 use yeyak_transport::{EventHandler, HandlerError};
@@ -30,7 +30,10 @@ use crate::domain::{
     ReservationError,
     events::{InventoryEvent, ReservationEvent},
     inventory::Inventory,
-    reservation::{self, Availability, Book, Canceller, Completion, Reservation},
+    reservation::{
+        self, Availability, Book, Booking, Cancelled, Canceller, Completion, Order, Releases,
+        Reservation,
+    },
 };
 use crate::payments::{
     self, Payment, PaymentError, PaymentEvent, PaymentGateway, SimulatedGateway,
@@ -43,7 +46,7 @@ pub fn reservation_stream(id: Uuid) -> String {
     format!("reservation-{id}")
 }
 pub fn inventory_stream(id: &str) -> String {
-    format!("inventory-{id}")
+    crate::domain::inventory::unit_stream(id)
 }
 /// A reservation's payment, separate from its state.
 pub fn payment_stream(reservation_id: Uuid) -> String {
@@ -93,6 +96,8 @@ pub enum Action {
     Cancel {
         reason: String,
         adjustment: Option<reservation::Adjustment>,
+        /// 부분취소: these lines only; empty: the whole reservation.
+        line_numbers: Vec<u32>,
     },
     Complete {
         /// The partner's completion code, checked when the partner set one.
@@ -214,8 +219,8 @@ impl Reservations {
         &self.log
     }
 
-    fn booking_lane(&self, schedule_id: Uuid) -> &tokio::sync::Mutex<()> {
-        &self.booking_lanes[(schedule_id.as_u128() % BOOKING_LANES as u128) as usize]
+    fn lane_of(&self, schedule_id: Uuid) -> usize {
+        (schedule_id.as_u128() % BOOKING_LANES as u128) as usize
     }
 
     /// The reservation rebuilt by folding its stream, with the stream's version.
@@ -326,33 +331,32 @@ impl Reservations {
         })
     }
 
-    /// Books seats for the calling customer. The reservation id derives from the caller and the
-    /// request id, so a retry returns the first booking. The inventory and reservation streams
-    /// are appended together with expected versions: a lost race reloads and decides again, at
-    /// most [`BOOKING_ATTEMPTS`] times.
+    /// Books seats for the calling customer: one or more lines, each a unit and its quantity. The
+    /// reservation id derives from the caller and the request id, so a retry returns the first
+    /// booking. The inventory and reservation streams are appended together with expected
+    /// versions: a lost race reloads and decides again, at most [`BOOKING_ATTEMPTS`] times.
     pub async fn book(
         &self,
         caller: &Caller,
         request_id: Uuid,
-        schedule_id: Uuid,
-        quantity: u32,
+        lines: &[(Uuid, u32)],
         answers: Vec<String>,
         method: PaymentMethod,
     ) -> Result<(Reservation, u64), Status> {
         let reservation_id = created_id("reservation", &caller.actor(), request_id);
         let stream = reservation_stream(reservation_id);
-        let _lane = self.booking_lane(schedule_id).lock().await;
+        // One booking at a time per unit in this process: every lane of the lines, in lane order
+        // (so two bookings never wait on each other).
+        let mut lanes: Vec<usize> = lines.iter().map(|(id, _)| self.lane_of(*id)).collect();
+        lanes.sort_unstable();
+        lanes.dedup();
+        let mut _held = Vec::with_capacity(lanes.len());
+        for lane in lanes {
+            _held.push(self.booking_lanes[lane].lock().await);
+        }
         let mut captured: Option<PaymentCaptured> = None;
         let outcome = self
-            .book_once(
-                caller,
-                request_id,
-                schedule_id,
-                quantity,
-                &answers,
-                method,
-                &mut captured,
-            )
+            .book_once(caller, request_id, lines, &answers, method, &mut captured)
             .await;
         // Charged, but no booking came of it (checked: an append whose commit was reported as
         // failed may have committed): the money goes back, durably.
@@ -382,13 +386,11 @@ impl Reservations {
         outcome
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn book_once(
         &self,
         caller: &Caller,
         request_id: Uuid,
-        schedule_id: Uuid,
-        quantity: u32,
+        lines: &[(Uuid, u32)],
         answers: &[String],
         method: PaymentMethod,
         captured: &mut Option<PaymentCaptured>,
@@ -400,47 +402,54 @@ impl Reservations {
             if let Some(v) = version {
                 return Ok((existing, v));
             }
-            let schedule = schedule_id.to_string();
-            let (inventory, inventory_version) = self.inventory(&schedule).await?;
-            let availability = self.availability(&inventory).await?;
+            // Each line's unit, and the pools and price caps they hold seats in, with the
+            // versions the append expects.
+            let mut versions: BTreeMap<String, Option<u64>> = BTreeMap::new();
+            let mut units = Vec::with_capacity(lines.len());
+            for (unit_id, _) in lines {
+                let id = unit_id.to_string();
+                let (unit, version) = self.inventory(&id).await?;
+                versions.insert(inventory_stream(&id), version);
+                units.push(unit);
+            }
+            let mut shared = BTreeMap::new();
+            for unit in units.iter().filter_map(|u| u.opened.as_ref()) {
+                for id in [&unit.pool_stream, &unit.price_cap_stream] {
+                    if !id.is_empty() && !shared.contains_key(id) {
+                        let (pool, version) = self.inventory_at(id).await?;
+                        versions.insert(id.clone(), version);
+                        shared.insert(id.clone(), pool);
+                    }
+                }
+            }
+            let availability = self.availability(&units[0]).await?;
+            let orders: Vec<Order<'_>> = units
+                .iter()
+                .zip(lines)
+                .map(|(unit, (_, quantity))| Order {
+                    unit,
+                    quantity: *quantity,
+                })
+                .collect();
             let now = now_us();
             let cmd = Book {
                 reservation_id,
                 customer_id: caller.subject.clone(),
-                quantity,
                 answers: answers.to_vec(),
                 now_us: now,
             };
-            // A unit of a pooled mode holds its seats in its pool (and its price's cap).
-            let mut shared = Vec::new();
-            if let Some(unit) = &inventory.opened {
-                for id in [&unit.pool_stream, &unit.price_cap_stream] {
-                    if !id.is_empty() {
-                        shared.push((id.clone(), self.inventory_at(id).await?));
-                    }
-                }
-            }
-            let pools: Vec<&Inventory> = shared.iter().map(|(_, (inv, _))| inv).collect();
-            let (held, mut booked) =
-                reservation::book(&inventory, &pools, &availability, &existing, cmd)
+            let Booking { holds, booked } =
+                reservation::book(&orders, &shared, &availability, &existing, cmd)
                     .map_err(crate::api::domain_status)?;
-            let holds: Vec<(String, Option<u64>)> = if shared.is_empty() {
-                vec![(inventory_stream(&schedule), inventory_version)]
-            } else {
-                shared
-                    .iter()
-                    .map(|(id, (_, version))| (id.clone(), *version))
-                    .collect()
-            };
-            booked.held_streams = holds.iter().map(|(id, _)| id.clone()).collect();
             let cause = cause(caller, request_id, now);
             let mut request = AppendRequest::single(
                 stream.clone(),
                 ExpectedVersion::NoStream,
                 vec![encode(derived_id("book", &stream, 1), &booked, &cause)],
             );
-            for (n, (id, version)) in holds.into_iter().enumerate() {
+            for (n, (id, held)) in holds.into_iter().enumerate() {
                 let event_id = derived_id("book", &stream, if n == 0 { 0 } else { 20 + n as u32 });
+                let version = versions.get(&id).copied().flatten();
                 request = request.and(id, expected(version), vec![encode(event_id, &held, &cause)]);
             }
             // Paid at booking: charge before anything is written; a refusal writes nothing.
@@ -517,79 +526,93 @@ impl Reservations {
         let cause = cause(caller, request_id, now);
         let booked = booked.clone();
         // The reservation's event (first id) and, when seats come back, the release.
-        let (event, new, release): (ReservationEvent, NewEvent, Option<InventoryReleased>) =
-            match action.clone() {
-                Action::Confirm => {
-                    let e = reservation::confirm(&current).map_err(crate::api::domain_status)?;
-                    let new = encode(id(0), &e, &cause);
-                    (ReservationEvent::Confirmed(e), new, None)
-                }
-                Action::Reject { reason } => {
-                    let reason = if reason.trim().is_empty() {
-                        let (default, _) = self
-                            .latest::<DefaultRejectTextSet>(&reject_text_stream(&booked.partner_id))
-                            .await?;
-                        default.map(|d| d.text).unwrap_or_default()
-                    } else {
-                        reason
-                    };
-                    if reason.trim().is_empty() {
-                        return Err(yeyak_kit::status::invalid_field(
-                            "reason",
-                            "REASON_REQUIRED",
-                            "give a reason, or set the partner's default reject text",
-                        ));
-                    }
-                    let (e, released) =
-                        reservation::reject(&current, reason).map_err(crate::api::domain_status)?;
-                    let new = encode(id(0), &e, &cause);
-                    (ReservationEvent::Rejected(e), new, Some(released))
-                }
-                Action::Cancel { reason, adjustment } => {
-                    let by = if caller.role == Role::Customer {
-                        Canceller::Customer
-                    } else {
-                        Canceller::Partner
-                    };
-                    let (e, released) = reservation::cancel(&current, by, reason, adjustment, now)
-                        .map_err(crate::api::domain_status)?;
-                    let new = encode(id(0), &e, &cause);
-                    (ReservationEvent::Cancelled(e), new, released)
-                }
-                Action::Complete { code } => {
-                    let (set, _) = self
-                        .latest::<CompletionCodeSet>(&code_stream(&booked.partner_id))
+        let (event, new, release): (ReservationEvent, NewEvent, Releases) = match action.clone() {
+            Action::Confirm => {
+                let e = reservation::confirm(&current).map_err(crate::api::domain_status)?;
+                let new = encode(id(0), &e, &cause);
+                (ReservationEvent::Confirmed(e), new, vec![])
+            }
+            Action::Reject { reason } => {
+                let reason = if reason.trim().is_empty() {
+                    let (default, _) = self
+                        .latest::<DefaultRejectTextSet>(&reject_text_stream(&booked.partner_id))
                         .await?;
-                    let e = reservation::complete(
-                        &current,
-                        Completion::Partner { code },
-                        set.as_ref().map(|c| c.code_sha256.as_str()),
-                        now,
-                    )
+                    default.map(|d| d.text).unwrap_or_default()
+                } else {
+                    reason
+                };
+                if reason.trim().is_empty() {
+                    return Err(yeyak_kit::status::invalid_field(
+                        "reason",
+                        "REASON_REQUIRED",
+                        "give a reason, or set the partner's default reject text",
+                    ));
+                }
+                let (e, released) =
+                    reservation::reject(&current, reason).map_err(crate::api::domain_status)?;
+                let new = encode(id(0), &e, &cause);
+                (ReservationEvent::Rejected(e), new, released)
+            }
+            Action::Cancel {
+                reason,
+                adjustment,
+                line_numbers,
+            } => {
+                let by = if caller.role == Role::Customer {
+                    Canceller::Customer
+                } else {
+                    Canceller::Partner
+                };
+                let (outcome, released) = if line_numbers.is_empty() {
+                    reservation::cancel(&current, by, reason, adjustment, now)
+                        .map(|(e, released)| (Cancelled::Whole(e), released))
+                } else {
+                    reservation::cancel_lines(&current, by, reason, adjustment, &line_numbers, now)
+                }
+                .map_err(crate::api::domain_status)?;
+                match outcome {
+                    Cancelled::Whole(e) => {
+                        let new = encode(id(0), &e, &cause);
+                        (ReservationEvent::Cancelled(e), new, released)
+                    }
+                    Cancelled::Lines(e) => {
+                        let new = encode(id(0), &e, &cause);
+                        (ReservationEvent::LinesCancelled(e), new, released)
+                    }
+                }
+            }
+            Action::Complete { code } => {
+                let (set, _) = self
+                    .latest::<CompletionCodeSet>(&code_stream(&booked.partner_id))
+                    .await?;
+                let e = reservation::complete(
+                    &current,
+                    Completion::Partner { code },
+                    set.as_ref().map(|c| c.code_sha256.as_str()),
+                    now,
+                )
+                .map_err(crate::api::domain_status)?;
+                let new = encode(id(0), &e, &cause);
+                (ReservationEvent::Completed(e), new, vec![])
+            }
+            Action::CancelPaymentOnly { reason } => {
+                let e = reservation::cancel_payment_only(&current, reason)
                     .map_err(crate::api::domain_status)?;
-                    let new = encode(id(0), &e, &cause);
-                    (ReservationEvent::Completed(e), new, None)
-                }
-                Action::CancelPaymentOnly { reason } => {
-                    let e = reservation::cancel_payment_only(&current, reason)
-                        .map_err(crate::api::domain_status)?;
-                    let new = encode(id(0), &e, &cause);
-                    (ReservationEvent::PaymentCancelled(e), new, None)
-                }
-                Action::MarkNoShow { no_show } => {
-                    let Some(e) = reservation::mark_no_show(&current, no_show, now)
-                        .map_err(crate::api::domain_status)?
-                    else {
-                        return Ok((current, version.unwrap_or(0)));
-                    };
-                    let new = encode(id(0), &e, &cause);
-                    (ReservationEvent::NoShow(e), new, None)
-                }
-            };
+                let new = encode(id(0), &e, &cause);
+                (ReservationEvent::PaymentCancelled(e), new, vec![])
+            }
+            Action::MarkNoShow { no_show } => {
+                let Some(e) = reservation::mark_no_show(&current, no_show, now)
+                    .map_err(crate::api::domain_status)?
+                else {
+                    return Ok((current, version.unwrap_or(0)));
+                };
+                let new = encode(id(0), &e, &cause);
+                (ReservationEvent::NoShow(e), new, vec![])
+            }
+        };
         let mut request = AppendRequest::single(stream.clone(), expected(version), vec![new]);
-        if let Some(released) = release {
-            request = give_back(request, &booked, &released, id, &cause);
-        }
+        request = give_back(request, &release, id, &cause);
         if let Some(refund) = self
             .refund_request(reservation_id, refunded(&event), action.name(), now)
             .await?
@@ -612,7 +635,7 @@ impl Reservations {
         self.by_scheduler(reservation_id, "expire", now_us, |r| {
             reservation::expire(r, now_us).map(|(e, released)| {
                 let refund = e.refunded_krw;
-                (e, Some(released), refund)
+                (e, released, refund)
             })
         })
         .await
@@ -622,7 +645,7 @@ impl Reservations {
     /// there is nothing to do.
     pub async fn auto_complete(&self, reservation_id: Uuid, now_us: i64) -> Result<bool, Status> {
         self.by_scheduler(reservation_id, "auto-complete", now_us, |r| {
-            reservation::complete(r, Completion::Automatic, None, now_us).map(|e| (e, None, 0))
+            reservation::complete(r, Completion::Automatic, None, now_us).map(|e| (e, vec![], 0))
         })
         .await
     }
@@ -635,9 +658,7 @@ impl Reservations {
         reservation_id: Uuid,
         work: &str,
         now_us: i64,
-        decide: impl FnOnce(
-            &Reservation,
-        ) -> Result<(E, Option<InventoryReleased>, i64), ReservationError>,
+        decide: impl FnOnce(&Reservation) -> Result<(E, Releases, i64), ReservationError>,
     ) -> Result<bool, Status> {
         let stream = reservation_stream(reservation_id);
         let (current, version) = self.reservation(reservation_id).await?;
@@ -661,9 +682,7 @@ impl Reservations {
                 vec![encode(id(2), &refund, &cause)],
             );
         }
-        if let (Some(released), Some(b)) = (released, &current.booked) {
-            request = give_back(request, b, &released, id, &cause);
-        }
+        request = give_back(request, &released, id, &cause);
         match self.log.append(request).await {
             Ok(r) => Ok(r.status == yeyak_eventlog::AppendStatus::Committed),
             // Moved on meanwhile: the next look decides again.
@@ -908,20 +927,14 @@ impl Reservations {
 /// pool and price cap). Releasing never oversells, so it needs no expected version.
 fn give_back(
     mut request: AppendRequest,
-    booked: &ReservationBooked,
-    released: &InventoryReleased,
+    releases: &Releases,
     id: impl Fn(u32) -> Uuid,
     cause: &Cause,
 ) -> AppendRequest {
-    let streams = if booked.held_streams.is_empty() {
-        vec![inventory_stream(&booked.reservation_schedule_id)]
-    } else {
-        booked.held_streams.clone()
-    };
-    for (n, stream) in streams.into_iter().enumerate() {
+    for (n, (stream, released)) in releases.iter().enumerate() {
         let event_id = id(if n == 0 { 1 } else { 30 + n as u32 });
         request = request.and(
-            stream,
+            stream.clone(),
             ExpectedVersion::Any,
             vec![encode(event_id, released, cause)],
         );
@@ -947,6 +960,7 @@ fn refunded(event: &ReservationEvent) -> i64 {
     match event {
         ReservationEvent::Rejected(e) => e.refunded_krw,
         ReservationEvent::Cancelled(e) => e.refunded_krw,
+        ReservationEvent::LinesCancelled(e) => e.refunded_krw,
         ReservationEvent::Expired(e) => e.refunded_krw,
         ReservationEvent::PaymentCancelled(e) => e.refunded_krw,
         _ => 0,
@@ -1212,6 +1226,7 @@ impl CatalogConsumer {
                 booking_closes_at: u.booking_closes_at,
                 min_headcount: u.min_headcount,
                 max_headcount: u.max_headcount,
+                headcount_multiple: u.headcount_multiple,
                 // Schedules added later share the product's live policy and revision.
                 revision: units.revision.max(terms.as_ref().map_or(0, |t| t.revision)),
                 cancellation_policy: units

@@ -100,8 +100,7 @@ async fn opened_with_two_held(capacity: u32, price: i64) -> (CatalogConsumer, Re
     app.book(
         &customer(1),
         Uuid::new_v4(),
-        id,
-        2,
+        &[(id, 2)],
         vec![],
         yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
     )
@@ -144,8 +143,7 @@ async fn a_capacity_change_applies_and_lowering_it_below_what_is_held_closes_the
         .book(
             &customer(2),
             Uuid::new_v4(),
-            id,
-            1,
+            &[(id, 1)],
             vec![],
             yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
         )
@@ -191,8 +189,7 @@ async fn status_pause_and_visibility_from_the_catalog_gate_bookings() {
             .book(
                 &customer(9),
                 Uuid::new_v4(),
-                id,
-                1,
+                &[(id, 1)],
                 vec![],
                 yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
             )
@@ -272,8 +269,7 @@ async fn units_sharing_a_pool_never_oversell_it_and_a_cancel_gives_back_to_the_p
             app.book(
                 &customer(n),
                 Uuid::new_v4(),
-                unit,
-                1,
+                &[(unit, 1)],
                 vec![],
                 PaymentMethod::Unspecified,
             )
@@ -300,6 +296,7 @@ async fn units_sharing_a_pool_never_oversell_it_and_a_cancel_gives_back_to_the_p
         yeyak_reservations::app::Action::Cancel {
             reason: String::new(),
             adjustment: None,
+            line_numbers: vec![],
         },
     )
     .await
@@ -307,13 +304,110 @@ async fn units_sharing_a_pool_never_oversell_it_and_a_cancel_gives_back_to_the_p
     app.book(
         &customer(99),
         Uuid::new_v4(),
-        child,
-        1,
+        &[(child, 1)],
         vec![],
         PaymentMethod::Unspecified,
     )
     .await
     .expect("the seat came back to the pool");
+}
+
+#[tokio::test]
+async fn reservations_of_several_lines_never_oversell_a_shared_pool_and_a_partial_cancel_gives_back_its_line()
+ {
+    let log = store().await;
+    let consumer = CatalogConsumer::new(log.clone());
+    let app = Reservations::new(log.clone());
+    let (adult, child) = (Uuid::new_v4(), Uuid::new_v4());
+    let starts_at = Some(yeyak_proto::time::from_micros(
+        jiff::Timestamp::now().as_microsecond() + 3_600_000_000,
+    ));
+    let paid = |id, key: &str, price_id: &str, price| ReservationSchedule {
+        starts_at,
+        payment_mode: PaymentMode::PayAtBooking as i32,
+        price_krw: price,
+        ..pooled_unit(id, key, price_id)
+    };
+    let mut product = approved(
+        InventoryMode::PerDateTime,
+        1,
+        vec![
+            paid(adult, "slot-1", "adult", 30_000),
+            paid(child, "slot-1", "child", 10_000),
+        ],
+    );
+    product.definition.as_mut().unwrap().inventory_pools =
+        vec![yeyak_proto::catalog::events::v1::InventoryPool {
+            inventory_key: "slot-1".into(),
+            capacity: 10,
+        }];
+    consumer.handle(&recorded(&product)).await.expect("opened");
+    // 30 families of 2 adults and 1 child race for 10 seats: 3 families fit.
+    let mut tasks = Vec::new();
+    for n in 0..30u32 {
+        let app = app.clone();
+        tasks.push(tokio::spawn(async move {
+            app.book(
+                &customer(n),
+                Uuid::new_v4(),
+                &[(adult, 2), (child, 1)],
+                vec![],
+                PaymentMethod::KakaoPayCard,
+            )
+            .await
+        }));
+    }
+    let (mut sold, mut refusals) = (Vec::new(), Vec::new());
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok((r, _)) => sold.push(r),
+            Err(s) => refusals.push(yeyak_kit::status::reason(&s).unwrap_or_default()),
+        }
+    }
+    assert_eq!(sold.len(), 3, "3 × 3 seats of 10: {refusals:?}");
+    assert!(refusals.iter().all(|r| r == "SOLD_OUT"), "{refusals:?}");
+    let pool = yeyak_reservations::app::pool_stream("p", "slot-1");
+    let held = || async { app.inventory_at(&pool).await.expect("pool").0.held() };
+    assert_eq!(held().await, 9);
+    let family = sold[0].booked.clone().expect("booked");
+    assert_eq!((family.lines.len(), family.paid_krw), (2, 70_000));
+    // The partner cancels the child's line only: its seat and its 10 000 won come back.
+    let ops = Caller {
+        subject: "ops".into(),
+        role: Role::PlatformOps,
+        partner_id: None,
+        places: PlaceScope::All,
+    };
+    let reservation_id = Uuid::parse_str(&family.reservation_id).unwrap();
+    let request = Uuid::new_v4();
+    let cancel_child = || yeyak_reservations::app::Action::Cancel {
+        reason: String::new(),
+        adjustment: None,
+        line_numbers: vec![2],
+    };
+    let (after, version) = app
+        .act(&ops, request, reservation_id, cancel_child())
+        .await
+        .expect("partial cancel");
+    assert_eq!(
+        after.state,
+        Some(yeyak_reservations::domain::reservation::State::Confirmed)
+    );
+    assert_eq!((after.live_quantity(), after.refunded_krw), (2, 10_000));
+    assert_eq!(held().await, 8, "only the child's seat came back");
+    let (payment, _) = app.payment(reservation_id).await.expect("payment");
+    assert_eq!(
+        payment.owed.values().map(|o| o.amount_krw).sum::<i64>(),
+        10_000,
+        "the cancelled line's payment is refunded"
+    );
+    // A retry of the same request appends nothing.
+    let (_, again) = app
+        .act(&ops, request, reservation_id, cancel_child())
+        .await
+        .expect("retry");
+    assert_eq!(again, version);
+    assert_eq!(held().await, 8);
 }
 
 #[tokio::test]
@@ -346,8 +440,7 @@ async fn a_price_maximum_caps_the_price_across_schedules() {
     app.book(
         &customer(1),
         Uuid::new_v4(),
-        monday,
-        2,
+        &[(monday, 2)],
         vec![],
         PaymentMethod::Unspecified,
     )
@@ -357,8 +450,7 @@ async fn a_price_maximum_caps_the_price_across_schedules() {
         .book(
             &customer(2),
             Uuid::new_v4(),
-            tuesday,
-            2,
+            &[(tuesday, 2)],
             vec![],
             PaymentMethod::Unspecified,
         )
@@ -371,8 +463,7 @@ async fn a_price_maximum_caps_the_price_across_schedules() {
     app.book(
         &customer(3),
         Uuid::new_v4(),
-        tuesday,
-        1,
+        &[(tuesday, 1)],
         vec![],
         PaymentMethod::Unspecified,
     )
@@ -420,8 +511,7 @@ async fn a_unit_a_revision_drops_is_switched_off() {
         .book(
             &customer(1),
             Uuid::new_v4(),
-            dropped,
-            1,
+            &[(dropped, 1)],
             vec![],
             PaymentMethod::Unspecified,
         )
@@ -434,8 +524,7 @@ async fn a_unit_a_revision_drops_is_switched_off() {
     app.book(
         &customer(2),
         Uuid::new_v4(),
-        kept,
-        1,
+        &[(kept, 1)],
         vec![],
         PaymentMethod::Unspecified,
     )

@@ -42,8 +42,7 @@ async fn rebuilding_the_list_from_position_0_gives_the_same_list(log: Arc<dyn Ev
             .book(
                 &customer,
                 Uuid::new_v4(),
-                unit,
-                1,
+                &[(unit, 1)],
                 vec![],
                 yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
             )
@@ -62,6 +61,7 @@ async fn rebuilding_the_list_from_position_0_gives_the_same_list(log: Arc<dyn Ev
         Action::Cancel {
             reason: String::new(),
             adjustment: None,
+            line_numbers: vec![],
         },
     )
     .await

@@ -26,8 +26,7 @@ async fn many_customers_race_for_one_schedule(log: Arc<dyn EventStore>) {
             app.book(
                 &caller,
                 Uuid::new_v4(),
-                schedule,
-                1,
+                &[(schedule, 1)],
                 vec![],
                 yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
             )
@@ -90,8 +89,7 @@ async fn two_replicas_race_for_one_schedule(log: Arc<dyn EventStore>) {
             app.book(
                 &caller,
                 Uuid::new_v4(),
-                schedule,
-                1,
+                &[(schedule, 1)],
                 vec![],
                 yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
             )

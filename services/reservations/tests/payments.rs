@@ -49,7 +49,13 @@ async fn a_declined_payment_leaves_no_reservation_and_holds_no_capacity() {
     let unit = open_unit(log.clone(), 3, ConfirmationMode::Instant, 20_000).await;
     let request = Uuid::new_v4();
     let refusal = app
-        .book(&customer(), request, unit, 2, vec![], PaymentMethod::Points)
+        .book(
+            &customer(),
+            request,
+            &[(unit, 2)],
+            vec![],
+            PaymentMethod::Points,
+        )
         .await
         .expect_err("declined");
     assert_eq!(refusal.code(), Code::FailedPrecondition);
@@ -61,8 +67,7 @@ async fn a_declined_payment_leaves_no_reservation_and_holds_no_capacity() {
         .book(
             &customer(),
             Uuid::new_v4(),
-            unit,
-            1,
+            &[(unit, 1)],
             vec![],
             PaymentMethod::Unspecified,
         )
@@ -91,8 +96,7 @@ async fn a_declined_payment_leaves_no_reservation_and_holds_no_capacity() {
         .book(
             &customer(),
             request,
-            unit,
-            2,
+            &[(unit, 2)],
             vec![],
             PaymentMethod::KakaoPayCard,
         )
@@ -113,8 +117,7 @@ async fn cancelled_paid(app: &Reservations, log: &Arc<dyn EventStore>) -> (Uuid,
         .book(
             &customer(),
             Uuid::new_v4(),
-            unit,
-            1,
+            &[(unit, 1)],
             vec![],
             PaymentMethod::KakaoPayMoney,
         )
@@ -128,6 +131,7 @@ async fn cancelled_paid(app: &Reservations, log: &Arc<dyn EventStore>) -> (Uuid,
         Action::Cancel {
             reason: String::new(),
             adjustment: None,
+            line_numbers: vec![],
         },
     )
     .await

@@ -38,8 +38,7 @@ async fn booked(
         .book(
             &caller,
             Uuid::new_v4(),
-            unit,
-            quantity,
+            &[(unit, quantity)],
             vec![],
             yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
         )

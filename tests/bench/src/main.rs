@@ -130,8 +130,7 @@ async fn bookings(
                 app.book(
                     &customer(n),
                     Uuid::new_v4(),
-                    ids[n % ids.len()],
-                    1,
+                    &[(ids[n % ids.len()], 1)],
                     vec![],
                     yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
                 )
@@ -168,8 +167,7 @@ async fn hot_schedule(
                     .book(
                         &customer(n),
                         Uuid::new_v4(),
-                        schedule,
-                        1,
+                        &[(schedule, 1)],
                         vec![],
                         yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
                     )

@@ -71,6 +71,8 @@ pub struct ScheduleSpec {
     pub min_headcount: u32,
     /// 0: the default (50).
     pub max_headcount: u32,
+    /// Headcount in multiples of n; 0 or 1: any.
+    pub headcount_multiple: u32,
 }
 
 /// What the operator gives.
@@ -213,6 +215,14 @@ pub fn build_schedules(
                     ),
                 ));
             }
+            let step = s.headcount_multiple.max(1);
+            if step > max || min.div_ceil(step) * step > max {
+                return Err(invalid(
+                    "schedules.headcount_multiple",
+                    "OUT_OF_RANGE",
+                    format!("no headcount from {min} to {max} is a multiple of {step}"),
+                ));
+            }
             Ok(Schedule {
                 schedule_id: schedule_id(product_id, s.starts_us),
                 starts_at: Some(from_micros(s.starts_us)),
@@ -220,6 +230,7 @@ pub fn build_schedules(
                 min_headcount: min,
                 max_headcount: max,
                 visible: true,
+                headcount_multiple: if step > 1 { step } else { 0 },
             })
         })
         .collect()
@@ -290,6 +301,7 @@ pub fn reservation_schedules(
                 min_headcount: s.min_headcount,
                 max_headcount: s.max_headcount,
                 inventory_key: key,
+                headcount_multiple: s.headcount_multiple,
             });
         }
     }
@@ -607,6 +619,7 @@ pub struct SlotGenerator {
     pub duration_minutes: u32,
     pub min_headcount: u32,
     pub max_headcount: u32,
+    pub headcount_multiple: u32,
 }
 
 /// Expands a generator into schedules; at most [`MAX_SCHEDULES`] slots.
@@ -645,6 +658,7 @@ pub fn generate_slots(g: &SlotGenerator) -> Result<Vec<ScheduleSpec>, CatalogErr
                 ends_us: Some(starts + i64::from(g.duration_minutes) * 60_000_000),
                 min_headcount: g.min_headcount,
                 max_headcount: g.max_headcount,
+                headcount_multiple: g.headcount_multiple,
             });
             if slots.len() > MAX_SCHEDULES {
                 return Err(invalid(
@@ -837,6 +851,7 @@ pub(crate) mod tests {
             ends_us: None,
             min_headcount: 0,
             max_headcount: 0,
+            headcount_multiple: 0,
         }
     }
 
@@ -983,6 +998,33 @@ pub(crate) mod tests {
             ),
             (4, 4)
         );
+    }
+
+    #[test]
+    fn headcount_in_multiples_of_n_needs_a_multiple_between_the_minimum_and_maximum() {
+        let with = |min, max, n| ProductSpec {
+            schedules: vec![ScheduleSpec {
+                min_headcount: min,
+                max_headcount: max,
+                headcount_multiple: n,
+                ..slot(NOW + DAY)
+            }],
+            ..spec()
+        };
+        assert_eq!(refused(with(1, 2, 3)), "OUT_OF_RANGE");
+        assert_eq!(
+            refused(with(5, 7, 4)),
+            "OUT_OF_RANGE",
+            "8 is past the maximum"
+        );
+        let pairs = build("p", with(1, 6, 2), None, NOW).unwrap();
+        assert_eq!(pairs.schedules[0].headcount_multiple, 2);
+        assert_eq!(
+            pairs.reservation_schedules[0].headcount_multiple, 2,
+            "the unit carries it to booking"
+        );
+        let any = build("p", with(1, 6, 1), None, NOW).unwrap();
+        assert_eq!(any.schedules[0].headcount_multiple, 0, "1 is any headcount");
     }
 
     #[test]
@@ -1137,6 +1179,7 @@ pub(crate) mod tests {
             duration_minutes: 50,
             min_headcount: 1,
             max_headcount: 4,
+            headcount_multiple: 0,
         };
         let slots = generate_slots(&g).unwrap();
         assert_eq!(slots.len(), 9, "3 days × 10:00, 11:00, 12:00");
@@ -1204,7 +1247,7 @@ pub(crate) mod tests {
                 }],
                 schedules: starts
                     .iter()
-                    .map(|s| ScheduleSpec { starts_us: *s, ends_us: ends, min_headcount: heads.0, max_headcount: heads.1 })
+                    .map(|s| ScheduleSpec { starts_us: *s, ends_us: ends, min_headcount: heads.0, max_headcount: heads.1, headcount_multiple: 0 })
                     .collect(),
                 capacity,
                 custom_questions: vec![question],
@@ -1250,6 +1293,7 @@ pub(crate) mod tests {
                 duration_minutes: every,
                 min_headcount: 1,
                 max_headcount: 1,
+                headcount_multiple: 0,
             });
         }
     }

@@ -231,8 +231,14 @@ impl Bookings {
             return;
         };
         match self.reservations.get_mut(&e.reservation_id) {
-            // Later facts keep the line (schedule, quantity) the booking recorded.
-            Some(known) => known.state = e.state,
+            // Later facts keep the lines (schedule, quantity) the booking recorded, less those a
+            // partial cancel gave back.
+            Some(known) => {
+                known.state = e.state;
+                known
+                    .lines
+                    .retain(|l| !e.cancelled_lines.contains(&l.line_number));
+            }
             None => {
                 self.reservations.insert(e.reservation_id.clone(), e);
             }
@@ -256,10 +262,18 @@ impl Bookings {
     pub fn booked(&self) -> BTreeMap<&str, u32> {
         let mut booked = BTreeMap::new();
         for r in self.reservations.values() {
-            if matches!(r.state(), TrackedState::Active | TrackedState::Completed) {
+            if !matches!(r.state(), TrackedState::Active | TrackedState::Completed) {
+                continue;
+            }
+            if r.lines.is_empty() {
                 *booked
                     .entry(r.reservation_schedule_id.as_str())
                     .or_default() += r.quantity;
+            }
+            for line in &r.lines {
+                *booked
+                    .entry(line.reservation_schedule_id.as_str())
+                    .or_default() += line.quantity;
             }
         }
         booked
@@ -919,6 +933,7 @@ mod tests {
                 .clone(),
             quantity: 2,
             state: state as i32,
+            ..Default::default()
         }));
         b
     }
@@ -1127,6 +1142,7 @@ mod tests {
                 .clone(),
             quantity: 1,
             state: TrackedState::Active as i32,
+            ..Default::default()
         }));
         let capped = build(
             "p",

@@ -4,7 +4,8 @@ use yeyak_kit::events::{DecodeError, decode_as};
 use yeyak_proto::reservations::events::v1::{
     InventoryCapacityChanged, InventoryOpened, InventoryReleased, InventoryReserved, NoShowMarked,
     PoolCapacitySet, ReservationBooked, ReservationCancelled, ReservationCompleted,
-    ReservationConfirmed, ReservationExpired, ReservationPaymentCancelled, ReservationRejected,
+    ReservationConfirmed, ReservationExpired, ReservationLinesCancelled,
+    ReservationPaymentCancelled, ReservationRejected,
 };
 
 /// Events of an `inventory-<id>` stream.
@@ -24,6 +25,8 @@ pub enum ReservationEvent {
     Confirmed(ReservationConfirmed),
     Rejected(ReservationRejected),
     Cancelled(ReservationCancelled),
+    /// 부분취소: some lines cancelled, the reservation stays in its state.
+    LinesCancelled(ReservationLinesCancelled),
     Completed(ReservationCompleted),
     Expired(ReservationExpired),
     PaymentCancelled(ReservationPaymentCancelled),
@@ -79,6 +82,9 @@ impl ReservationEvent {
         }
         if let Some(v) = decode_as(e)? {
             return Ok(Self::NoShow(v));
+        }
+        if let Some(v) = decode_as(e)? {
+            return Ok(Self::LinesCancelled(v));
         }
         Err(DecodeError::UnknownType(
             e.event_type.clone(),

@@ -6,6 +6,11 @@ use yeyak_proto::reservations::events::v1::InventoryOpened;
 
 use super::events::InventoryEvent;
 
+/// The stream of a reservation schedule's own inventory.
+pub fn unit_stream(reservation_schedule_id: &str) -> String {
+    format!("inventory-{reservation_schedule_id}")
+}
+
 /// The folded `inventory-<id>` stream.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Inventory {
@@ -23,8 +28,14 @@ impl Inventory {
             InventoryEvent::Reserved(e) => {
                 self.holds.insert(e.reservation_id, e.quantity);
             }
+            // A partial cancel gives back part of a reservation's seats.
             InventoryEvent::Released(e) => {
-                self.holds.remove(&e.reservation_id);
+                if let Some(held) = self.holds.get_mut(&e.reservation_id) {
+                    *held = held.saturating_sub(e.quantity);
+                    if *held == 0 {
+                        self.holds.remove(&e.reservation_id);
+                    }
+                }
             }
             InventoryEvent::CapacityChanged(e) => {
                 if let Some(opened) = &mut self.opened {

@@ -1,10 +1,14 @@
-//! A reservation's lifecycle: book (`Requested` or `Confirmed`), confirm, reject, cancel, complete.
+//! A reservation's lifecycle: book (`Requested` or `Confirmed`), confirm, reject, cancel (whole
+//! or by line), complete.
+use std::collections::{BTreeMap, BTreeSet};
+
 use yeyak_proto::{
     catalog::events::v1::{CancellationKind, ProductStatus},
     reservations::events::v1::{
-        InventoryReleased, InventoryReserved, NoShowMarked, PaymentMode,
+        InventoryOpened, InventoryReleased, InventoryReserved, NoShowMarked, PaymentMode,
         ProductAvailabilityChanged, ReservationBooked, ReservationCancelled, ReservationCompleted,
-        ReservationConfirmed, ReservationExpired, ReservationPaymentCancelled, ReservationRejected,
+        ReservationConfirmed, ReservationExpired, ReservationLine, ReservationLinesCancelled,
+        ReservationPaymentCancelled, ReservationRejected,
     },
     time::{from_micros, to_micros},
 };
@@ -12,12 +16,14 @@ use yeyak_proto::{
 use super::{
     ReservationError,
     events::ReservationEvent,
-    inventory::Inventory,
+    inventory::{Inventory, unit_stream},
     policy::{self, Quote},
 };
 
-/// Most seats one booking takes.
+/// Most seats one booking takes (all its lines together).
 pub const MAX_QUANTITY: u32 = 50;
+/// Most lines (예약상세번호) in one reservation.
+pub const MAX_LINES: usize = 10;
 /// Most answers to custom questions, and the longest answer.
 pub const MAX_ANSWERS: usize = 10;
 pub const MAX_ANSWER_CHARS: usize = 500;
@@ -63,6 +69,11 @@ pub struct Reservation {
     /// 결제만 취소 happened.
     pub payment_cancelled: bool,
     pub no_show: bool,
+    /// Lines cancelled by partial cancels.
+    pub cancelled_lines: BTreeSet<u32>,
+    /// What was paid for the cancelled lines, and what their cancels refunded.
+    cancelled_paid_krw: i64,
+    lines_refunded_krw: i64,
 }
 
 impl Reservation {
@@ -86,6 +97,18 @@ impl Reservation {
                 self.refunded_krw += e.refunded_krw;
                 self.cancellation = Some(e);
             }
+            ReservationEvent::LinesCancelled(e) => {
+                let paid: i64 = self
+                    .lines()
+                    .iter()
+                    .filter(|l| e.line_numbers.contains(&l.line_number))
+                    .map(|l| l.paid_krw)
+                    .sum();
+                self.cancelled_paid_krw += paid;
+                self.lines_refunded_krw += e.refunded_krw;
+                self.refunded_krw += e.refunded_krw;
+                self.cancelled_lines.extend(e.line_numbers);
+            }
             ReservationEvent::Completed(_) => self.state = Some(State::Completed),
             ReservationEvent::Expired(e) => {
                 self.state = Some(State::Expired);
@@ -97,6 +120,47 @@ impl Reservation {
             }
             ReservationEvent::NoShow(e) => self.no_show = e.no_show,
         }
+    }
+
+    /// Every line, cancelled ones included. A booking recorded before lines existed has one.
+    pub fn lines(&self) -> Vec<ReservationLine> {
+        let Some(b) = &self.booked else {
+            return vec![];
+        };
+        if !b.lines.is_empty() {
+            return b.lines.clone();
+        }
+        vec![ReservationLine {
+            line_number: 1,
+            reservation_schedule_id: b.reservation_schedule_id.clone(),
+            quantity: b.quantity,
+            unit_price_krw: b.unit_price_krw,
+            paid_krw: b.paid_krw,
+            held_streams: if b.held_streams.is_empty() {
+                vec![unit_stream(&b.reservation_schedule_id)]
+            } else {
+                b.held_streams.clone()
+            },
+        }]
+    }
+
+    /// The lines not cancelled.
+    pub fn live_lines(&self) -> Vec<ReservationLine> {
+        self.lines()
+            .into_iter()
+            .filter(|l| !self.cancelled_lines.contains(&l.line_number))
+            .collect()
+    }
+
+    /// Seats the live lines hold.
+    pub fn live_quantity(&self) -> u32 {
+        self.live_lines().iter().map(|l| l.quantity).sum()
+    }
+
+    /// What was paid for the live lines and not refunded yet.
+    pub fn paid_left(&self) -> i64 {
+        let paid = self.booked.as_ref().map_or(0, |b| b.paid_krw);
+        paid - self.cancelled_paid_krw - (self.refunded_krw - self.lines_refunded_krw)
     }
 
     fn booked(&self) -> Result<&ReservationBooked, ReservationError> {
@@ -124,15 +188,52 @@ impl Reservation {
     }
 }
 
-/// Command: book `quantity` seats of a reservation schedule.
+/// Seats to give back, per inventory stream, for these lines.
+pub type Releases = Vec<(String, InventoryReleased)>;
+
+fn releases(reservation_id: &str, lines: &[ReservationLine]) -> Releases {
+    let mut per_stream: BTreeMap<&str, u32> = BTreeMap::new();
+    for line in lines {
+        for stream in &line.held_streams {
+            *per_stream.entry(stream.as_str()).or_default() += line.quantity;
+        }
+    }
+    per_stream
+        .into_iter()
+        .map(|(stream, quantity)| {
+            (
+                stream.to_string(),
+                InventoryReleased {
+                    reservation_id: reservation_id.to_string(),
+                    quantity,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Command: book a reservation of one or more lines.
 #[derive(Debug, Clone)]
 pub struct Book {
     pub reservation_id: uuid::Uuid,
     pub customer_id: String,
-    pub quantity: u32,
     /// Answers to the product's custom questions, free text.
     pub answers: Vec<String>,
     pub now_us: i64,
+}
+
+/// One line asked for: a unit, folded from its own stream, and how many seats.
+#[derive(Debug, Clone, Copy)]
+pub struct Order<'a> {
+    pub unit: &'a Inventory,
+    pub quantity: u32,
+}
+
+/// A booking decided: the seats to hold, per inventory stream, and the reservation's first event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Booking {
+    pub holds: Vec<(String, InventoryReserved)>,
+    pub booked: ReservationBooked,
 }
 
 /// What the catalog said about booking a unit's product and place.
@@ -184,70 +285,171 @@ fn check_available(a: &Availability) -> Result<(), ReservationError> {
     Ok(())
 }
 
-/// Books seats if the product is bookable, the unit shown, its booking window open, the
-/// headcount within the slot's limits and there is room — in the unit's own inventory, or in
-/// every `shared` one (its pool, its price cap) when it has them. `Instant` products are confirmed at
-/// once; `Approval` products wait in `Requested`. Pay-at-booking and deposit prices are paid at
-/// booking. The reservation keeps a snapshot of the cancellation policy.
+fn invalid(
+    field: &'static str,
+    reason: &'static str,
+    message: impl Into<String>,
+) -> ReservationError {
+    ReservationError::Invalid {
+        field,
+        reason,
+        message: message.into(),
+    }
+}
+
+/// Checks the lines' shape: 1 to [`MAX_LINES`], each unit once, 1 to [`MAX_QUANTITY`] seats in
+/// all; every unit open, on one product and one schedule time, paid the same way.
+fn check_lines<'a>(orders: &[Order<'a>]) -> Result<Vec<&'a InventoryOpened>, ReservationError> {
+    if orders.is_empty() || orders.len() > MAX_LINES {
+        return Err(invalid(
+            "lines",
+            "OUT_OF_RANGE",
+            format!("a reservation has 1 to {MAX_LINES} lines"),
+        ));
+    }
+    let total: u64 = orders.iter().map(|o| u64::from(o.quantity)).sum();
+    if orders.iter().any(|o| o.quantity == 0) || total > u64::from(MAX_QUANTITY) {
+        return Err(invalid(
+            "quantity",
+            "OUT_OF_RANGE",
+            format!("book 1 to {MAX_QUANTITY} seats (every line at least 1)"),
+        ));
+    }
+    let mut units = Vec::with_capacity(orders.len());
+    for order in orders {
+        let Some(unit) = &order.unit.opened else {
+            return Err(ReservationError::NotFound {
+                what: "reservation schedule",
+                reason: "SCHEDULE_NOT_FOUND",
+            });
+        };
+        units.push(unit);
+    }
+    let first = units[0];
+    let mut seen = BTreeSet::new();
+    for unit in &units {
+        if !seen.insert(unit.reservation_schedule_id.as_str()) {
+            return Err(invalid(
+                "lines",
+                "DUPLICATE_LINE",
+                format!(
+                    "reservation schedule {} is in two lines: give its whole quantity in one",
+                    unit.reservation_schedule_id
+                ),
+            ));
+        }
+        if unit.product_id != first.product_id || unit.starts_at != first.starts_at {
+            return Err(invalid(
+                "lines",
+                "LINES_NOT_ONE_SCHEDULE",
+                "the lines of a reservation are prices of one product's schedule, at one time",
+            ));
+        }
+        if unit.payment_mode != first.payment_mode {
+            return Err(invalid(
+                "lines",
+                "LINES_MIXED_PAYMENT",
+                "the lines of a reservation are paid the same way (book the others separately)",
+            ));
+        }
+    }
+    Ok(units)
+}
+
+/// The headcount limits of the schedule the lines share: the strictest of its units'.
+fn check_headcount(units: &[&InventoryOpened], total: u32) -> Result<(), ReservationError> {
+    let min = units.iter().map(|u| u.min_headcount).max().unwrap_or(0);
+    let max = units
+        .iter()
+        .map(|u| u.max_headcount)
+        .filter(|m| *m > 0)
+        .min()
+        .unwrap_or(0);
+    if (min > 0 && total < min) || (max > 0 && total > max) {
+        return Err(invalid(
+            "quantity",
+            "HEADCOUNT_OUT_OF_RANGE",
+            format!("this slot takes {min} to {max} people per booking"),
+        ));
+    }
+    let step = units
+        .iter()
+        .map(|u| u.headcount_multiple)
+        .max()
+        .unwrap_or(0);
+    if step > 1 && !total.is_multiple_of(step) {
+        return Err(invalid(
+            "quantity",
+            "HEADCOUNT_NOT_MULTIPLE",
+            format!("this slot is booked in multiples of {step} people ({total} asked)"),
+        ));
+    }
+    Ok(())
+}
+
+/// A partial cancel is not allowed when the quantity had a minimum above one (a fixed party
+/// size included) or came in multiples of n (domain.md K10).
+fn partial_cancel_restricted(units: &[&InventoryOpened]) -> bool {
+    units
+        .iter()
+        .any(|u| u.min_headcount > 1 || u.headcount_multiple > 1)
+}
+
+/// Books one or more lines if the product is bookable, every unit shown, the booking window open,
+/// the headcount within the slot's limits and there is room — in each unit's own inventory, or in
+/// the pools and price caps (`shared`, by stream) units share: the lines holding seats in one
+/// stream are counted together. `Instant` products are confirmed at once; `Approval` products
+/// wait in `Requested`. Pay-at-booking and deposit prices are paid at booking. The reservation
+/// keeps a snapshot of the cancellation policy.
 pub fn book(
-    inventory: &Inventory,
-    shared: &[&Inventory],
+    orders: &[Order<'_>],
+    shared: &BTreeMap<String, Inventory>,
     availability: &Availability,
     existing: &Reservation,
     cmd: Book,
-) -> Result<(InventoryReserved, ReservationBooked), ReservationError> {
+) -> Result<Booking, ReservationError> {
     if existing.booked.is_some() {
         return Err(ReservationError::precondition(
             "ALREADY_BOOKED",
             "this reservation exists already",
         ));
     }
-    let Some(schedule) = &inventory.opened else {
-        return Err(ReservationError::NotFound {
-            what: "reservation schedule",
-            reason: "SCHEDULE_NOT_FOUND",
-        });
-    };
-    if cmd.quantity == 0 || cmd.quantity > MAX_QUANTITY {
-        return Err(ReservationError::Invalid {
-            field: "quantity",
-            reason: "OUT_OF_RANGE",
-            message: format!("book 1 to {MAX_QUANTITY} seats"),
-        });
-    }
+    let units = check_lines(orders)?;
+    let first = units[0];
     if cmd.answers.len() > MAX_ANSWERS
         || cmd
             .answers
             .iter()
             .any(|a| a.chars().count() > MAX_ANSWER_CHARS)
     {
-        return Err(ReservationError::Invalid {
-            field: "answers",
-            reason: "OUT_OF_RANGE",
-            message: format!(
-                "at most {MAX_ANSWERS} answers of at most {MAX_ANSWER_CHARS} characters"
-            ),
-        });
+        return Err(invalid(
+            "answers",
+            "OUT_OF_RANGE",
+            format!("at most {MAX_ANSWERS} answers of at most {MAX_ANSWER_CHARS} characters"),
+        ));
     }
-    let asked = schedule.question_count as usize;
+    let asked = first.question_count as usize;
     if cmd.answers.len() != asked {
-        return Err(ReservationError::Invalid {
-            field: "answers",
-            reason: "ANSWERS_MISMATCH",
-            message: format!(
+        return Err(invalid(
+            "answers",
+            "ANSWERS_MISMATCH",
+            format!(
                 "answer each of the product's {asked} questions, in order ({} given)",
                 cmd.answers.len()
             ),
-        });
-    }
-    check_available(availability)?;
-    if !schedule.visible {
-        return Err(ReservationError::precondition(
-            "SCHEDULE_HIDDEN",
-            "the partner switched this reservation schedule off",
         ));
     }
-    let starts_at_us = schedule
+    check_available(availability)?;
+    if let Some(hidden) = units.iter().find(|u| !u.visible) {
+        return Err(ReservationError::precondition(
+            "SCHEDULE_HIDDEN",
+            format!(
+                "the partner switched reservation schedule {} off",
+                hidden.reservation_schedule_id
+            ),
+        ));
+    }
+    let starts_at_us = first
         .starts_at
         .as_ref()
         .and_then(to_micros)
@@ -258,90 +460,137 @@ pub fn book(
             "this reservation schedule has already started",
         ));
     }
-    if let Some(opens) = schedule.booking_opens_at.as_ref().and_then(to_micros)
-        && cmd.now_us < opens
-    {
-        return Err(ReservationError::precondition(
-            "BOOKING_NOT_OPEN_YET",
-            format!("booking opens at {}", kst_text(opens)),
-        ));
+    for unit in &units {
+        if let Some(opens) = unit.booking_opens_at.as_ref().and_then(to_micros)
+            && cmd.now_us < opens
+        {
+            return Err(ReservationError::precondition(
+                "BOOKING_NOT_OPEN_YET",
+                format!("booking opens at {}", kst_text(opens)),
+            ));
+        }
+        if let Some(closes) = unit.booking_closes_at.as_ref().and_then(to_micros)
+            && cmd.now_us >= closes
+        {
+            return Err(ReservationError::precondition(
+                "BOOKING_CLOSED",
+                format!("booking closed at {}", kst_text(closes)),
+            ));
+        }
     }
-    if let Some(closes) = schedule.booking_closes_at.as_ref().and_then(to_micros)
-        && cmd.now_us >= closes
-    {
-        return Err(ReservationError::precondition(
-            "BOOKING_CLOSED",
-            format!("booking closed at {}", kst_text(closes)),
-        ));
-    }
-    let (min, max) = (schedule.min_headcount, schedule.max_headcount);
-    if (min > 0 && cmd.quantity < min) || (max > 0 && cmd.quantity > max) {
-        return Err(ReservationError::Invalid {
-            field: "quantity",
-            reason: "HEADCOUNT_OUT_OF_RANGE",
-            message: format!("this slot takes {min} to {max} people per booking"),
+    let total: u32 = orders.iter().map(|o| o.quantity).sum();
+    check_headcount(&units, total)?;
+    // Each line holds its seats in its unit's own inventory, or in the pool and price cap it
+    // shares with other units.
+    let payment_mode = first.payment_mode;
+    let paid_at_booking = payment_mode == PaymentMode::PayAtBooking as i32
+        || payment_mode == PaymentMode::Deposit as i32;
+    let mut lines = Vec::with_capacity(orders.len());
+    let mut wanted: BTreeMap<String, u32> = BTreeMap::new();
+    for (n, (order, unit)) in orders.iter().zip(&units).enumerate() {
+        let pooled: Vec<String> = [&unit.pool_stream, &unit.price_cap_stream]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect();
+        let held_streams = if pooled.is_empty() {
+            vec![unit_stream(&unit.reservation_schedule_id)]
+        } else {
+            pooled
+        };
+        for stream in &held_streams {
+            *wanted.entry(stream.clone()).or_default() += order.quantity;
+        }
+        lines.push(ReservationLine {
+            line_number: n as u32 + 1,
+            reservation_schedule_id: unit.reservation_schedule_id.clone(),
+            quantity: order.quantity,
+            unit_price_krw: unit.price_krw,
+            paid_krw: if paid_at_booking {
+                unit.price_krw.saturating_mul(i64::from(order.quantity))
+            } else {
+                0
+            },
+            held_streams,
         });
     }
-    // The unit's own quantity, or the pool and price cap it shares with other units.
-    let own = [inventory];
-    let holds: &[&Inventory] = if shared.is_empty() { &own } else { shared };
-    for pool in holds {
-        let remaining = pool.remaining();
-        if cmd.quantity > remaining {
+    let empty = Inventory::default();
+    for (stream, quantity) in &wanted {
+        let inventory = orders
+            .iter()
+            .zip(&units)
+            .find(|(_, u)| unit_stream(&u.reservation_schedule_id) == *stream)
+            .map(|(o, _)| o.unit)
+            .or_else(|| shared.get(stream))
+            .unwrap_or(&empty);
+        let remaining = inventory.remaining();
+        if *quantity > remaining {
             return Err(ReservationError::precondition(
                 "SOLD_OUT",
                 format!(
-                    "sold out: {remaining} of {} seats left, {} asked",
-                    pool.capacity(),
-                    cmd.quantity
+                    "sold out: {remaining} of {} seats left, {quantity} asked",
+                    inventory.capacity()
                 ),
             ));
         }
     }
     let reservation_id = cmd.reservation_id.to_string();
-    let payment_mode = schedule.payment_mode;
-    // Pay at booking and a deposit are both paid when booking.
-    let paid_krw = if payment_mode == PaymentMode::PayAtBooking as i32
-        || payment_mode == PaymentMode::Deposit as i32
-    {
-        schedule.price_krw * i64::from(cmd.quantity)
-    } else {
-        0
-    };
-    Ok((
-        InventoryReserved {
-            reservation_id: reservation_id.clone(),
-            quantity: cmd.quantity,
-        },
-        ReservationBooked {
+    let holds = wanted
+        .into_iter()
+        .map(|(stream, quantity)| {
+            (
+                stream,
+                InventoryReserved {
+                    reservation_id: reservation_id.clone(),
+                    quantity,
+                },
+            )
+        })
+        .collect();
+    let mut held_streams: Vec<String> = Vec::new();
+    for line in &lines {
+        for stream in &line.held_streams {
+            if !held_streams.contains(stream) {
+                held_streams.push(stream.clone());
+            }
+        }
+    }
+    let ends_at = units
+        .iter()
+        .filter_map(|u| u.ends_at)
+        .max_by_key(|t| (t.seconds, t.nanos));
+    Ok(Booking {
+        holds,
+        booked: ReservationBooked {
             reservation_id,
             customer_id: cmd.customer_id,
-            partner_id: schedule.partner_id.clone(),
-            place_id: schedule.place_id.clone(),
-            product_id: schedule.product_id.clone(),
-            reservation_schedule_id: schedule.reservation_schedule_id.clone(),
-            starts_at: schedule.starts_at,
-            quantity: cmd.quantity,
-            unit_price_krw: schedule.price_krw,
-            paid_krw,
+            partner_id: first.partner_id.clone(),
+            place_id: first.place_id.clone(),
+            product_id: first.product_id.clone(),
+            reservation_schedule_id: first.reservation_schedule_id.clone(),
+            starts_at: first.starts_at,
+            quantity: total,
+            unit_price_krw: first.price_krw,
+            paid_krw: lines.iter().map(|l| l.paid_krw).sum(),
             payment_mode,
-            requires_approval: schedule.requires_approval,
-            cancellation_policy: schedule.cancellation_policy.clone(),
+            requires_approval: first.requires_approval,
+            cancellation_policy: first.cancellation_policy.clone(),
             answers: cmd.answers,
             booked_at: Some(from_micros(cmd.now_us)),
-            class_product: schedule.class_product,
-            // The application names the streams it holds the seats in.
-            held_streams: vec![],
-            ends_at: schedule.ends_at,
-            expires_at: schedule.requires_approval.then(|| {
+            class_product: first.class_product,
+            held_streams,
+            ends_at,
+            expires_at: first.requires_approval.then(|| {
                 from_micros(expires_at(
                     cmd.now_us,
-                    schedule.request_expiry_minutes,
+                    first.request_expiry_minutes,
                     starts_at_us,
                 ))
             }),
+            partial_cancel_restricted: partial_cancel_restricted(&units),
+            lines,
         },
-    ))
+    })
 }
 
 /// The partner confirms a `Requested` reservation.
@@ -359,7 +608,7 @@ pub fn confirm(r: &Reservation) -> Result<ReservationConfirmed, ReservationError
 pub fn reject(
     r: &Reservation,
     reason: String,
-) -> Result<(ReservationRejected, InventoryReleased), ReservationError> {
+) -> Result<(ReservationRejected, Releases), ReservationError> {
     let b = r.require(&[State::Requested], "reject")?;
     Ok((
         ReservationRejected {
@@ -368,12 +617,9 @@ pub fn reject(
             place_id: b.place_id.clone(),
             product_id: b.product_id.clone(),
             reason,
-            refunded_krw: b.paid_krw,
+            refunded_krw: r.paid_left(),
         },
-        InventoryReleased {
-            reservation_id: b.reservation_id.clone(),
-            quantity: b.quantity,
-        },
+        releases(&b.reservation_id, &r.live_lines()),
     ))
 }
 
@@ -382,6 +628,16 @@ pub fn reject(
 pub enum Canceller {
     Customer,
     Partner,
+}
+
+impl Canceller {
+    fn name(self) -> String {
+        match self {
+            Canceller::Customer => "customer",
+            Canceller::Partner => "partner",
+        }
+        .to_string()
+    }
 }
 
 /// The fee a partner sets in an adjusted cancel (조정 후 취소).
@@ -395,26 +651,17 @@ fn micros(t: &Option<prost_types::Timestamp>) -> i64 {
     t.as_ref().and_then(to_micros).unwrap_or_default()
 }
 
-/// Cancels a reservation. The customer cancels a `Requested` reservation for free and a
-/// `Confirmed` one by the snapshot policy (fee tiers, full-refund window, exclusive deadline).
-/// The partner cancels `Requested` or `Confirmed` any time, and `Completed` (ex officio), at the
-/// rule's fee or, adjusted, at a fee never above it. Refund = max(0, paid − fee). Seats come back
-/// unless the reservation was already used.
-pub fn cancel(
+/// A cancel's fee, decided on `paid` by the snapshot policy, and the rule's own rate.
+fn quote(
     r: &Reservation,
     by: Canceller,
-    reason: String,
     adjustment: Option<Adjustment>,
+    paid: i64,
     now_us: i64,
-) -> Result<(ReservationCancelled, Option<InventoryReleased>), ReservationError> {
-    let allowed: &[State] = match by {
-        Canceller::Customer => &[State::Requested, State::Confirmed],
-        Canceller::Partner => &[State::Requested, State::Confirmed, State::Completed],
-    };
-    let b = r.require(allowed, "cancel")?;
+) -> Result<(Quote, u32), ReservationError> {
+    let b = r.booked()?;
     let state = r.state.expect("a booked reservation has a state");
     let policy = b.cancellation_policy.clone().unwrap_or_default();
-    let paid = b.paid_krw - r.refunded_krw;
     let (booked_at, usage) = (micros(&b.booked_at), micros(&b.starts_at));
     // Nothing was confirmed yet: cancelling a request costs nothing.
     let default_bps = match state {
@@ -424,11 +671,11 @@ pub fn cancel(
     };
     let quote = match (by, adjustment) {
         (Canceller::Customer, Some(_)) => {
-            return Err(ReservationError::Invalid {
-                field: "adjustment",
-                reason: "PARTNER_ONLY",
-                message: "only the partner sets an adjusted fee".into(),
-            });
+            return Err(invalid(
+                "adjustment",
+                "PARTNER_ONLY",
+                "only the partner sets an adjusted fee",
+            ));
         }
         (Canceller::Customer, None) if state == State::Requested => Quote::at_rate(paid, 0),
         (Canceller::Customer, None) => Quote::at_rate(
@@ -443,37 +690,64 @@ pub fn cancel(
             };
             let cap = Quote::at_rate(paid, default_bps).fee_krw;
             if quote.fee_krw < 0 || quote.fee_krw > cap || quote.fee_bps > default_bps {
-                return Err(ReservationError::Invalid {
-                    field: "adjustment",
-                    reason: "FEE_ABOVE_DEFAULT",
-                    message: format!(
+                return Err(invalid(
+                    "adjustment",
+                    "FEE_ABOVE_DEFAULT",
+                    format!(
                         "an adjusted fee is 0 to the rule's fee ({} won, {} bps)",
                         cap, default_bps
                     ),
-                });
+                ));
             }
             quote
         }
     };
-    let not_cancellable = policy.kind() == CancellationKind::NotCancellable;
-    let ex_officio = state == State::Completed
-        || (state != State::Requested && not_cancellable)
-        || quote.fee_bps != default_bps;
-    let released = (state != State::Completed).then(|| InventoryReleased {
-        reservation_id: b.reservation_id.clone(),
-        quantity: b.quantity,
-    });
+    Ok((quote, default_bps))
+}
+
+/// 직권취소 by the fee: a non-cancellable reservation, or a fee off the rule.
+fn ex_officio_by_fee(r: &Reservation, quote: &Quote, default_bps: u32) -> bool {
+    let state = r.state.expect("a booked reservation has a state");
+    let not_cancellable = r
+        .booked
+        .as_ref()
+        .and_then(|b| b.cancellation_policy.as_ref())
+        .is_some_and(|p| p.kind() == CancellationKind::NotCancellable);
+    (state != State::Requested && not_cancellable) || quote.fee_bps != default_bps
+}
+
+/// Cancels a reservation. The customer cancels a `Requested` reservation for free and a
+/// `Confirmed` one by the snapshot policy (fee tiers, full-refund window, exclusive deadline).
+/// The partner cancels `Requested` or `Confirmed` any time, and `Completed` (ex officio), at the
+/// rule's fee or, adjusted, at a fee never above it. Refund = max(0, paid − fee). Seats come back
+/// unless the reservation was already used.
+pub fn cancel(
+    r: &Reservation,
+    by: Canceller,
+    reason: String,
+    adjustment: Option<Adjustment>,
+    now_us: i64,
+) -> Result<(ReservationCancelled, Releases), ReservationError> {
+    let allowed: &[State] = match by {
+        Canceller::Customer => &[State::Requested, State::Confirmed],
+        Canceller::Partner => &[State::Requested, State::Confirmed, State::Completed],
+    };
+    let b = r.require(allowed, "cancel")?;
+    let state = r.state.expect("a booked reservation has a state");
+    let (quote, default_bps) = quote(r, by, adjustment, r.paid_left(), now_us)?;
+    let ex_officio = state == State::Completed || ex_officio_by_fee(r, &quote, default_bps);
+    let released = if state == State::Completed {
+        vec![]
+    } else {
+        releases(&b.reservation_id, &r.live_lines())
+    };
     Ok((
         ReservationCancelled {
             reservation_id: b.reservation_id.clone(),
             partner_id: b.partner_id.clone(),
             place_id: b.place_id.clone(),
             product_id: b.product_id.clone(),
-            cancelled_by: match by {
-                Canceller::Customer => "customer",
-                Canceller::Partner => "partner",
-            }
-            .to_string(),
+            cancelled_by: by.name(),
             reason,
             refunded_krw: quote.refund_krw,
             fee_krw: quote.fee_krw,
@@ -488,12 +762,93 @@ pub fn cancel(
     ))
 }
 
+/// What a cancel by line came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cancelled {
+    /// Every remaining line: the whole reservation.
+    Whole(ReservationCancelled),
+    /// Some lines; the reservation stays in its state.
+    Lines(ReservationLinesCancelled),
+}
+
+/// 부분취소: cancels some lines of a `Requested` or `Confirmed` reservation by the same rules
+/// as a whole cancel, on what was paid for those lines; their seats come back. Cancelling every
+/// remaining line cancels the reservation. A reservation whose quantity had a minimum, a fixed
+/// size or a multiple allows no partial cancel: the customer is refused, the partner's is
+/// 직권취소.
+pub fn cancel_lines(
+    r: &Reservation,
+    by: Canceller,
+    reason: String,
+    adjustment: Option<Adjustment>,
+    line_numbers: &[u32],
+    now_us: i64,
+) -> Result<(Cancelled, Releases), ReservationError> {
+    let b = r.require(&[State::Requested, State::Confirmed], "cancel lines of")?;
+    let asked: BTreeSet<u32> = line_numbers.iter().copied().collect();
+    let lines = r.lines();
+    if let Some(unknown) = asked
+        .iter()
+        .find(|n| !lines.iter().any(|l| l.line_number == **n))
+    {
+        return Err(invalid(
+            "line_numbers",
+            "UNKNOWN_LINE",
+            format!("the reservation has no line {unknown}"),
+        ));
+    }
+    if let Some(gone) = asked.iter().find(|n| r.cancelled_lines.contains(n)) {
+        return Err(ReservationError::precondition(
+            "LINE_ALREADY_CANCELLED",
+            format!("line {gone} is cancelled already"),
+        ));
+    }
+    let live = r.live_lines();
+    if asked.is_empty() || live.iter().all(|l| asked.contains(&l.line_number)) {
+        let (whole, released) = cancel(r, by, reason, adjustment, now_us)?;
+        return Ok((Cancelled::Whole(whole), released));
+    }
+    if b.partial_cancel_restricted && by == Canceller::Customer {
+        return Err(ReservationError::precondition(
+            "PARTIAL_CANCEL_NOT_ALLOWED",
+            "this reservation had a minimum, fixed or multiple-of-n quantity: it is cancelled whole, or by the partner",
+        ));
+    }
+    let cancelled: Vec<ReservationLine> = live
+        .into_iter()
+        .filter(|l| asked.contains(&l.line_number))
+        .collect();
+    let paid: i64 = cancelled.iter().map(|l| l.paid_krw).sum();
+    let (quote, default_bps) = quote(r, by, adjustment, paid, now_us)?;
+    let ex_officio = b.partial_cancel_restricted || ex_officio_by_fee(r, &quote, default_bps);
+    Ok((
+        Cancelled::Lines(ReservationLinesCancelled {
+            reservation_id: b.reservation_id.clone(),
+            partner_id: b.partner_id.clone(),
+            place_id: b.place_id.clone(),
+            product_id: b.product_id.clone(),
+            cancelled_by: by.name(),
+            reason,
+            line_numbers: cancelled.iter().map(|l| l.line_number).collect(),
+            quantity: cancelled.iter().map(|l| l.quantity).sum(),
+            refunded_krw: quote.refund_krw,
+            fee_krw: quote.fee_krw,
+            fee_bps: quote.fee_bps,
+            default_fee_bps: default_bps,
+            ex_officio,
+            adjusted: adjustment.is_some(),
+            payment_mode: b.payment_mode,
+        }),
+        releases(&b.reservation_id, &cancelled),
+    ))
+}
+
 /// A `Requested` reservation the partner has not answered by its expiry expires: the seats come
 /// back and any payment is refunded. Anything else (answered, not yet due) is left alone.
 pub fn expire(
     r: &Reservation,
     now_us: i64,
-) -> Result<(ReservationExpired, InventoryReleased), ReservationError> {
+) -> Result<(ReservationExpired, Releases), ReservationError> {
     let b = r.require(&[State::Requested], "expire")?;
     let due = micros(&b.expires_at);
     if b.expires_at.is_none() || now_us < due {
@@ -508,12 +863,9 @@ pub fn expire(
             partner_id: b.partner_id.clone(),
             place_id: b.place_id.clone(),
             product_id: b.product_id.clone(),
-            refunded_krw: b.paid_krw - r.refunded_krw,
+            refunded_krw: r.paid_left(),
         },
-        InventoryReleased {
-            reservation_id: b.reservation_id.clone(),
-            quantity: b.quantity,
-        },
+        releases(&b.reservation_id, &r.live_lines()),
     ))
 }
 
@@ -611,7 +963,8 @@ pub fn complete(
         partner_id: b.partner_id.clone(),
         place_id: b.place_id.clone(),
         product_id: b.product_id.clone(),
-        paid_krw: b.paid_krw,
+        // What was paid for the lines used (not for lines cancelled before).
+        paid_krw: b.paid_krw - r.cancelled_paid_krw,
         payment_mode: b.payment_mode,
         automatic,
     })
@@ -624,7 +977,7 @@ pub fn cancel_payment_only(
     reason: String,
 ) -> Result<ReservationPaymentCancelled, ReservationError> {
     let b = r.require(&[State::Completed], "cancel the payment of")?;
-    let left = b.paid_krw - r.refunded_krw;
+    let left = r.paid_left();
     if left <= 0 {
         return Err(ReservationError::precondition(
             "NOTHING_TO_REFUND",
@@ -679,6 +1032,45 @@ mod tests {
     const NOW: i64 = 1_800_000_000_000_000;
     const HOUR: i64 = 3600 * 1_000_000;
 
+    /// Gives back what a decision releases, in the one inventory of these tests.
+    fn release(inv: &mut Inventory, released: Releases) {
+        assert!(!released.is_empty(), "something is given back");
+        for (_, r) in released {
+            inv.apply(InventoryEvent::Released(r));
+        }
+    }
+
+    /// Books one line of `inv`, with `shared` pools by stream name.
+    fn book_one(
+        inv: &Inventory,
+        shared: &[(&str, &Inventory)],
+        availability: &Availability,
+        quantity: u32,
+        answers: Vec<String>,
+        now_us: i64,
+    ) -> Result<(InventoryReserved, ReservationBooked), ReservationError> {
+        let shared = shared
+            .iter()
+            .map(|(k, v)| (k.to_string(), (*v).clone()))
+            .collect();
+        book(
+            &[Order {
+                unit: inv,
+                quantity,
+            }],
+            &shared,
+            availability,
+            &Reservation::default(),
+            Book {
+                reservation_id: uuid::Uuid::new_v4(),
+                customer_id: "c".into(),
+                answers,
+                now_us,
+            },
+        )
+        .map(|b| (b.holds[0].1.clone(), b.booked))
+    }
+
     fn given_inventory(capacity: u32, approval: bool, payment: PaymentMode) -> Inventory {
         let mut inv = Inventory::default();
         inv.apply(InventoryEvent::Opened(Box::new(InventoryOpened {
@@ -701,19 +1093,7 @@ mod tests {
         inv: &Inventory,
         quantity: u32,
     ) -> Result<(InventoryReserved, ReservationBooked), ReservationError> {
-        book(
-            inv,
-            &[],
-            &Availability::default(),
-            &Reservation::default(),
-            Book {
-                reservation_id: uuid::Uuid::new_v4(),
-                customer_id: "c".into(),
-                quantity,
-                answers: vec![],
-                now_us: NOW,
-            },
-        )
+        book_one(inv, &[], &Availability::default(), quantity, vec![], NOW)
     }
 
     fn booked(approval: bool) -> (Inventory, Reservation) {
@@ -789,18 +1169,13 @@ mod tests {
     #[test]
     fn a_started_schedule_is_not_bookable() {
         let inv = given_inventory(5, false, PaymentMode::ReservationOnly);
-        let late = book(
+        let late = book_one(
             &inv,
             &[],
             &Availability::default(),
-            &Reservation::default(),
-            Book {
-                reservation_id: uuid::Uuid::new_v4(),
-                customer_id: "c".into(),
-                quantity: 1,
-                answers: vec![],
-                now_us: NOW + 25 * HOUR,
-            },
+            1,
+            vec![],
+            NOW + 25 * HOUR,
         );
         assert!(matches!(
             late,
@@ -848,7 +1223,7 @@ mod tests {
         let (mut inv, mut r) = booked(true);
         let (rejected, released) = reject(&r, "closed that day".into()).unwrap();
         assert_eq!(rejected.refunded_krw, 60_000);
-        inv.apply(InventoryEvent::Released(released));
+        release(&mut inv, released);
         r.apply(ReservationEvent::Rejected(rejected));
         assert_eq!(r.state, Some(State::Rejected));
         assert_eq!(inv.remaining(), 10);
@@ -861,7 +1236,7 @@ mod tests {
         let (cancelled, released) =
             cancel(&r, Canceller::Customer, "plans changed".into(), None, NOW).unwrap();
         assert_eq!(cancelled.cancelled_by, "customer");
-        inv.apply(InventoryEvent::Released(released.unwrap()));
+        release(&mut inv, released);
         r.apply(ReservationEvent::Cancelled(cancelled));
         assert_eq!(inv.remaining(), 10);
         assert!(cancel(&r, Canceller::Partner, "x".into(), None, NOW).is_err());
@@ -918,21 +1293,9 @@ mod tests {
     }
 
     fn refusal(inv: &Inventory, availability: &Availability, quantity: u32) -> &'static str {
-        book(
-            inv,
-            &[],
-            availability,
-            &Reservation::default(),
-            Book {
-                reservation_id: uuid::Uuid::new_v4(),
-                customer_id: "c".into(),
-                quantity,
-                answers: vec![],
-                now_us: NOW,
-            },
-        )
-        .unwrap_err()
-        .reason()
+        book_one(inv, &[], availability, quantity, vec![], NOW)
+            .unwrap_err()
+            .reason()
     }
 
     #[test]
@@ -1050,7 +1413,7 @@ mod tests {
             (c.fee_krw, c.refunded_krw, c.fee_bps),
             (18_000, 42_000, 3_000)
         );
-        assert!(!c.ex_officio && released.is_some());
+        assert!(!c.ex_officio && !released.is_empty());
         let late = cancel(
             &r,
             Canceller::Customer,
@@ -1151,7 +1514,7 @@ mod tests {
         let (after, released) =
             cancel(&used, Canceller::Partner, String::new(), None, NOW).unwrap();
         assert!(
-            after.ex_officio && released.is_none(),
+            after.ex_officio && released.is_empty(),
             "used seats are not given back"
         );
         assert_eq!(after.fee_bps, policy::FULL_BPS);
@@ -1168,7 +1531,7 @@ mod tests {
         assert_eq!(expire(&r, due - 1).unwrap_err().reason(), "NOT_DUE");
         let (expired, released) = expire(&r, due).unwrap();
         assert_eq!(expired.refunded_krw, 60_000);
-        inv.apply(InventoryEvent::Released(released));
+        release(&mut inv, released);
         r.apply(ReservationEvent::Expired(expired));
         assert_eq!((r.state, inv.remaining()), (Some(State::Expired), 10));
         assert_eq!(expire(&r, due).unwrap_err().reason(), "INVALID_STATE");
@@ -1318,7 +1681,14 @@ mod tests {
 
     #[test]
     fn units_sharing_a_pool_or_a_price_cap_are_sold_out_together() {
-        let unit = given_inventory(10, false, PaymentMode::ReservationOnly);
+        let pooled = |cap: &str| {
+            unit(|o| {
+                o.payment_mode = PaymentMode::ReservationOnly as i32;
+                o.pool_stream = "pool".into();
+                o.price_cap_stream = cap.into();
+            })
+        };
+        let (only_pool, capped) = (pooled(""), pooled("cap"));
         let mut pool = Inventory::default();
         pool.apply(InventoryEvent::PoolCapacity(
             yeyak_proto::reservations::events::v1::PoolCapacitySet { capacity: 3 },
@@ -1327,31 +1697,288 @@ mod tests {
         cap.apply(InventoryEvent::PoolCapacity(
             yeyak_proto::reservations::events::v1::PoolCapacitySet { capacity: 2 },
         ));
-        let with = |shared: &[&Inventory], quantity| {
-            book(
-                &unit,
-                shared,
+        let with = |unit: &Inventory, pool: &Inventory, quantity| {
+            book_one(
+                unit,
+                &[("pool", pool), ("cap", &cap)],
                 &Availability::default(),
-                &Reservation::default(),
-                Book {
-                    reservation_id: uuid::Uuid::new_v4(),
-                    customer_id: "c".into(),
-                    quantity,
-                    answers: vec![],
-                    now_us: NOW,
-                },
+                quantity,
+                vec![],
+                NOW,
             )
         };
-        assert!(with(&[&pool], 3).is_ok());
-        assert_eq!(with(&[&pool], 4).unwrap_err().reason(), "SOLD_OUT");
+        assert!(with(&only_pool, &pool, 3).is_ok());
+        assert_eq!(with(&only_pool, &pool, 4).unwrap_err().reason(), "SOLD_OUT");
         assert_eq!(
-            with(&[&pool, &cap], 3).unwrap_err().reason(),
+            with(&capped, &pool, 3).unwrap_err().reason(),
             "SOLD_OUT",
             "the price cap binds too"
         );
-        let (held, _) = with(&[&pool], 2).unwrap();
+        let (held, _) = with(&only_pool, &pool, 2).unwrap();
         pool.apply(InventoryEvent::Reserved(held));
-        assert_eq!(with(&[&pool], 2).unwrap_err().reason(), "SOLD_OUT");
+        assert_eq!(with(&only_pool, &pool, 2).unwrap_err().reason(), "SOLD_OUT");
+    }
+
+    /// Two prices (adult 30 000, child 10 000) of one schedule, with their own quantities.
+    fn two_prices(f: impl Fn(&mut InventoryOpened)) -> (Inventory, Inventory) {
+        let adult = unit(|o| {
+            o.reservation_schedule_id = "adult".into();
+            f(o);
+        });
+        let child = unit(|o| {
+            o.reservation_schedule_id = "child".into();
+            o.price_krw = 10_000;
+            f(o);
+        });
+        (adult, child)
+    }
+
+    fn book_lines(
+        lines: &[(&Inventory, u32)],
+        shared: &BTreeMap<String, Inventory>,
+    ) -> Result<Booking, ReservationError> {
+        let orders: Vec<Order<'_>> = lines
+            .iter()
+            .map(|(unit, quantity)| Order {
+                unit,
+                quantity: *quantity,
+            })
+            .collect();
+        book(
+            &orders,
+            shared,
+            &Availability::default(),
+            &Reservation::default(),
+            Book {
+                reservation_id: uuid::Uuid::new_v4(),
+                customer_id: "c".into(),
+                answers: vec![],
+                now_us: NOW,
+            },
+        )
+    }
+
+    /// A confirmed reservation of 2 adults and 1 child under `policy`.
+    fn family(f: impl Fn(&mut InventoryOpened)) -> (Reservation, Booking) {
+        let (adult, child) = two_prices(f);
+        let booking = book_lines(&[(&adult, 2), (&child, 1)], &BTreeMap::new()).unwrap();
+        let mut r = Reservation::default();
+        r.apply(ReservationEvent::Booked(booking.booked.clone()));
+        (r, booking)
+    }
+
+    #[test]
+    fn a_reservation_has_numbered_lines_each_with_its_price_and_seats() {
+        let (r, booking) = family(|_| {});
+        let lines = r.lines();
+        assert_eq!(
+            lines
+                .iter()
+                .map(|l| (
+                    l.line_number,
+                    l.reservation_schedule_id.as_str(),
+                    l.quantity,
+                    l.paid_krw
+                ))
+                .collect::<Vec<_>>(),
+            [(1, "adult", 2, 60_000), (2, "child", 1, 10_000)]
+        );
+        let b = r.booked.as_ref().unwrap();
+        assert_eq!((b.quantity, b.paid_krw), (3, 70_000));
+        assert_eq!(
+            booking
+                .holds
+                .iter()
+                .map(|(s, h)| (s.as_str(), h.quantity))
+                .collect::<Vec<_>>(),
+            [("inventory-adult", 2), ("inventory-child", 1)],
+            "each line holds its seats in its own unit"
+        );
+    }
+
+    #[test]
+    fn lines_are_prices_of_one_schedule_each_once_and_within_the_headcount() {
+        let (adult, child) = two_prices(|_| {});
+        let none = BTreeMap::new();
+        let refused = |lines: &[(&Inventory, u32)]| book_lines(lines, &none).unwrap_err().reason();
+        assert_eq!(refused(&[(&adult, 1), (&adult, 1)]), "DUPLICATE_LINE");
+        let later = unit(|o| {
+            o.reservation_schedule_id = "later".into();
+            o.starts_at = Some(from_micros(NOW + 48 * HOUR));
+        });
+        assert_eq!(
+            refused(&[(&adult, 1), (&later, 1)]),
+            "LINES_NOT_ONE_SCHEDULE"
+        );
+        let free = unit(|o| {
+            o.reservation_schedule_id = "free".into();
+            o.payment_mode = PaymentMode::ReservationOnly as i32;
+        });
+        assert_eq!(refused(&[(&adult, 1), (&free, 1)]), "LINES_MIXED_PAYMENT");
+        assert_eq!(
+            refused(&[(&adult, 30), (&child, 21)]),
+            "OUT_OF_RANGE",
+            "at most 50 seats in all"
+        );
+        let (small_a, small_c) = two_prices(|o| o.max_headcount = 4);
+        assert_eq!(
+            refused(&[(&small_a, 3), (&small_c, 2)]),
+            "HEADCOUNT_OUT_OF_RANGE",
+            "the headcount counts every line of the schedule"
+        );
+        let (pair_a, pair_c) = two_prices(|o| o.headcount_multiple = 2);
+        assert_eq!(
+            refused(&[(&pair_a, 2), (&pair_c, 1)]),
+            "HEADCOUNT_NOT_MULTIPLE"
+        );
+        assert!(book_lines(&[(&pair_a, 3), (&pair_c, 1)], &none).is_ok());
+    }
+
+    #[test]
+    fn lines_sharing_a_pool_are_counted_together() {
+        let (adult, child) = two_prices(|o| o.pool_stream = "pool".into());
+        let mut pool = Inventory::default();
+        pool.apply(InventoryEvent::PoolCapacity(
+            yeyak_proto::reservations::events::v1::PoolCapacitySet { capacity: 3 },
+        ));
+        let shared = BTreeMap::from([("pool".to_string(), pool)]);
+        assert_eq!(
+            book_lines(&[(&adult, 2), (&child, 2)], &shared)
+                .unwrap_err()
+                .reason(),
+            "SOLD_OUT",
+            "2 + 2 of a pool of 3"
+        );
+        let booking = book_lines(&[(&adult, 2), (&child, 1)], &shared).unwrap();
+        assert_eq!(
+            booking
+                .holds
+                .iter()
+                .map(|(s, h)| (s.as_str(), h.quantity))
+                .collect::<Vec<_>>(),
+            [("pool", 3)],
+            "one hold per stream, for every line in it"
+        );
+    }
+
+    #[test]
+    fn a_partial_cancel_refunds_the_cancelled_lines_by_the_rule_and_gives_back_their_seats() {
+        let (mut r, _) = family(|o| o.cancellation_policy = Some(tiered()));
+        let (adult, mut child) = two_prices(|_| {});
+        child.apply(InventoryEvent::Reserved(InventoryReserved {
+            reservation_id: r.booked.as_ref().unwrap().reservation_id.clone(),
+            quantity: 1,
+        }));
+        let (outcome, released) =
+            cancel_lines(&r, Canceller::Customer, String::new(), None, &[2], NOW).unwrap();
+        let Cancelled::Lines(partial) = outcome else {
+            panic!("one of two lines is a partial cancel");
+        };
+        // 24 h before use: the 30 % tier, on the child line's 10 000.
+        assert_eq!(
+            (partial.fee_krw, partial.refunded_krw, partial.quantity),
+            (3_000, 7_000, 1)
+        );
+        assert!(!partial.ex_officio);
+        assert_eq!(
+            released
+                .iter()
+                .map(|(s, h)| (s.as_str(), h.quantity))
+                .collect::<Vec<_>>(),
+            [("inventory-child", 1)],
+            "only the cancelled line's seats come back"
+        );
+        for (_, h) in released {
+            child.apply(InventoryEvent::Released(h));
+        }
+        assert_eq!((adult.remaining(), child.remaining()), (10, 10));
+        r.apply(ReservationEvent::LinesCancelled(partial));
+        assert_eq!(r.state, Some(State::Confirmed), "the rest stays confirmed");
+        assert_eq!((r.live_quantity(), r.paid_left()), (2, 60_000));
+        assert_eq!(
+            cancel_lines(&r, Canceller::Customer, String::new(), None, &[2], NOW)
+                .unwrap_err()
+                .reason(),
+            "LINE_ALREADY_CANCELLED"
+        );
+        assert_eq!(
+            cancel_lines(&r, Canceller::Customer, String::new(), None, &[7], NOW)
+                .unwrap_err()
+                .reason(),
+            "UNKNOWN_LINE"
+        );
+        // The last live line: the whole reservation, on what is left of the payment.
+        let (outcome, released) =
+            cancel_lines(&r, Canceller::Customer, String::new(), None, &[1], NOW).unwrap();
+        let Cancelled::Whole(whole) = outcome else {
+            panic!("the last line cancels the reservation");
+        };
+        assert_eq!((whole.fee_krw, whole.refunded_krw), (18_000, 42_000));
+        assert_eq!(
+            released
+                .iter()
+                .map(|(s, h)| (s.as_str(), h.quantity))
+                .collect::<Vec<_>>(),
+            [("inventory-adult", 2)]
+        );
+        r.apply(ReservationEvent::Cancelled(whole));
+        assert_eq!(r.state, Some(State::Cancelled));
+        assert_eq!(r.refunded_krw, 49_000);
+    }
+
+    #[test]
+    fn a_minimum_fixed_or_multiple_quantity_allows_no_partial_cancel_but_the_partners_is_ex_officio()
+     {
+        for restrict in [
+            (|o: &mut InventoryOpened| o.min_headcount = 2) as fn(&mut InventoryOpened),
+            |o| {
+                o.min_headcount = 3;
+                o.max_headcount = 3;
+            },
+            |o| o.headcount_multiple = 3,
+        ] {
+            let (r, _) = family(restrict);
+            assert!(r.booked.as_ref().unwrap().partial_cancel_restricted);
+            assert_eq!(
+                cancel_lines(&r, Canceller::Customer, String::new(), None, &[2], NOW)
+                    .unwrap_err()
+                    .reason(),
+                "PARTIAL_CANCEL_NOT_ALLOWED"
+            );
+            let (outcome, _) =
+                cancel_lines(&r, Canceller::Partner, String::new(), None, &[2], NOW).unwrap();
+            let Cancelled::Lines(partial) = outcome else {
+                panic!("a partial cancel");
+            };
+            assert!(partial.ex_officio, "직권취소");
+            assert!(
+                cancel_lines(&r, Canceller::Customer, String::new(), None, &[1, 2], NOW).is_ok(),
+                "cancelling every line is a whole cancel, always allowed"
+            );
+        }
+        let (free, _) = family(|_| {});
+        assert!(!free.booked.unwrap().partial_cancel_restricted);
+    }
+
+    #[test]
+    fn completing_after_a_partial_cancel_settles_only_the_lines_used() {
+        let (mut r, _) = family(|_| {});
+        let (outcome, _) =
+            cancel_lines(&r, Canceller::Partner, String::new(), None, &[1], NOW).unwrap();
+        let Cancelled::Lines(partial) = outcome else {
+            panic!("a partial cancel");
+        };
+        r.apply(ReservationEvent::LinesCancelled(partial));
+        let done = complete(
+            &r,
+            Completion::Partner {
+                code: String::new(),
+            },
+            None,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(done.paid_krw, 10_000, "the child line only");
     }
 
     #[test]
@@ -1392,21 +2019,8 @@ mod tests {
     #[test]
     fn the_customer_answers_each_of_the_products_questions() {
         let asks = unit(|o| o.question_count = 2);
-        let with = |answers: Vec<String>| {
-            book(
-                &asks,
-                &[],
-                &Availability::default(),
-                &Reservation::default(),
-                Book {
-                    reservation_id: uuid::Uuid::new_v4(),
-                    customer_id: "c".into(),
-                    quantity: 1,
-                    answers,
-                    now_us: NOW,
-                },
-            )
-        };
+        let with =
+            |answers: Vec<String>| book_one(&asks, &[], &Availability::default(), 1, answers, NOW);
         assert_eq!(
             with(vec!["없음".into()]).unwrap_err().reason(),
             "ANSWERS_MISMATCH"
