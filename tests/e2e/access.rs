@@ -1,17 +1,17 @@
 //! Who may do what, and precise refusals, through the public gRPC APIs.
 use tonic::Code;
 use uuid::Uuid;
-use yeyak_e2e::{Bearer, Harness, Storage};
+use yeyak_e2e::{Bearer, Harness, Storage, until};
 use yeyak_proto::{
     catalog::{
-        events::v1::{ConfirmationMode, PaymentMode},
-        v1::RegisterPartnerRequest,
+        events::v1::{ConfirmationMode, OperatorRole, PaymentMode},
+        v1::{AcceptInvitationRequest, InviteOperatorRequest, RegisterPartnerRequest},
     },
     notifications::v1::ListPartnerMessagesRequest,
     reservations::{
         events::v1::PaymentMethod,
         v1::{
-            BookRequest, CancelRequest, ConfirmRequest, GetReservationRequest,
+            BookRequest, CancelRequest, CompleteRequest, ConfirmRequest, GetReservationRequest,
             ListReservationsRequest, ReservationState,
         },
     },
@@ -130,6 +130,16 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
         stranger_messages.list_partner_messages(list).await,
         Code::PermissionDenied,
         "PARTNER_NOT_GRANTED",
+    );
+    // A token for this partner is not enough: the account must be one of its active operators.
+    let impostor = h.operator_as("not-an-operator", seeded.partner_id, None);
+    refused(
+        h.reservations(impostor)
+            .await
+            .confirm(confirm.clone())
+            .await,
+        Code::PermissionDenied,
+        "NOT_AN_ACTIVE_OPERATOR",
     );
     let other_place = h.operator(seeded.partner_id, Some(vec![Uuid::new_v4()]));
     let mut other_place_reservations = h.reservations(other_place).await;
@@ -284,5 +294,97 @@ async fn bad_input_gets_a_precise_status_and_reason() {
         Code::InvalidArgument,
         "CHANNEL_REQUIRED",
     );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_handles_reservations_of_its_place_and_only_admins_and_masters_cancel() {
+    let h = Harness::start(Storage::EmbeddedSqlite)
+        .await
+        .expect("start");
+    let seeded = seed(
+        &h,
+        ConfirmationMode::Instant,
+        PaymentMode::ReservationOnly,
+        5,
+        0,
+    )
+    .await;
+    let (partner, place) = (seeded.partner_id, seeded.place_id);
+    h.catalog(h.operator(partner, None))
+        .await
+        .invite_operator(InviteOperatorRequest {
+            request_id: Uuid::new_v4().to_string(),
+            partner_id: partner.to_string(),
+            operator_id: "member".into(),
+            role: OperatorRole::Member as i32,
+            all_places: false,
+            place_ids: vec![place.to_string()],
+        })
+        .await
+        .expect("the admin invites a member");
+    let member = h.operator_as("member", partner, Some(vec![place]));
+    h.catalog(member.clone())
+        .await
+        .accept_invitation(AcceptInvitationRequest {
+            request_id: Uuid::new_v4().to_string(),
+            partner_id: partner.to_string(),
+        })
+        .await
+        .expect("the member accepts");
+    let first = book(
+        &h,
+        "yuna",
+        &seeded.schedule_id(),
+        1,
+        &Uuid::new_v4().to_string(),
+    )
+    .await;
+    let second = book(
+        &h,
+        "yuna",
+        &seeded.schedule_id(),
+        1,
+        &Uuid::new_v4().to_string(),
+    )
+    .await;
+    let reservations = h.reservations(member).await;
+    // The acceptance reaches the reservations service through the catalog's events.
+    let complete = CompleteRequest {
+        request_id: Uuid::new_v4().to_string(),
+        reservation_id: first.reservation_id.clone(),
+        ..Default::default()
+    };
+    let completed = until("the member to be known as active", || {
+        let mut reservations = reservations.clone();
+        let complete = complete.clone();
+        async move {
+            match reservations.complete(complete).await {
+                Ok(r) => Some(r.into_inner()),
+                Err(s) if yeyak_e2e::reason(&s) == "NOT_AN_ACTIVE_OPERATOR" => None,
+                Err(s) => panic!("complete: {s:?}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(completed.state, ReservationState::Completed as i32);
+    let cancel = CancelRequest {
+        request_id: Uuid::new_v4().to_string(),
+        reservation_id: second.reservation_id.clone(),
+        ..Default::default()
+    };
+    refused(
+        reservations.clone().cancel(cancel.clone()).await,
+        Code::PermissionDenied,
+        "ROLE_NOT_ALLOWED",
+    );
+    let cancelled = h
+        .reservations(h.operator(partner, None))
+        .await
+        .cancel(cancel)
+        .await
+        .expect("the admin cancels")
+        .into_inner();
+    assert_eq!(cancelled.state, ReservationState::Cancelled as i32);
     h.stop().await;
 }

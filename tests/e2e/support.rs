@@ -210,12 +210,34 @@ pub async fn book_request(h: &Harness, customer: &str, request: BookRequest) -> 
         }
     })
     .await;
-    client
+    let booked = client
         .clone()
         .book(request)
         .await
         .expect("retry returns the booking")
-        .into_inner()
+        .into_inner();
+    // The partner's operators reach the reservations service on their own stream's events,
+    // which over Kafka may come after the product's: wait until the owner may read it.
+    let partner_id = Uuid::parse_str(&booked.partner_id).expect("partner id");
+    let owner = h.reservations(h.operator(partner_id, None)).await;
+    until("the partner's operators to be known", || {
+        let mut owner = owner.clone();
+        let reservation_id = booked.reservation_id.clone();
+        async move {
+            let read = owner
+                .get_reservation(yeyak_proto::reservations::v1::GetReservationRequest {
+                    reservation_id,
+                    as_of: None,
+                })
+                .await;
+            match read {
+                Err(s) if s.code() == Code::Unavailable => None,
+                _ => Some(()),
+            }
+        }
+    })
+    .await;
+    booked
 }
 
 /// A reservation read back (as `client` may see it) once `ready` holds for it.

@@ -13,6 +13,7 @@ use crate::{
     app::{Action, Reservations},
     domain::{
         ReservationError,
+        operators::OperatorAction,
         reservation::{Adjustment, MAX_LINES, MAX_QUANTITY, Reservation, State},
     },
     listing,
@@ -89,37 +90,10 @@ pub fn domain_status(e: ReservationError) -> Status {
         ReservationError::Precondition { reason, message } => {
             status(Code::FailedPrecondition, reason, message)
         }
-    }
-}
-
-/// The partner and place a list query may read: operators need the partner, and a place they
-/// were granted when they were not granted all.
-fn list_filter(caller: &Caller, partner: &str, place: &str) -> Result<listing::Filter, Status> {
-    let partner_id = parse_uuid("partner_id", partner)?;
-    caller.require_partner(partner_id)?;
-    let place_id = if place.is_empty() {
-        None
-    } else {
-        Some(parse_uuid("place_id", place)?)
-    };
-    match place_id {
-        Some(p) => caller.require_place(partner_id, p)?,
-        None if caller.role == Role::PartnerOperator
-            && caller.places != yeyak_kit::auth::PlaceScope::All =>
-        {
-            return Err(invalid_field(
-                "place_id",
-                "PLACE_REQUIRED",
-                "an operator granted some places names one",
-            ));
+        ReservationError::Forbidden { reason, message } => {
+            status(Code::PermissionDenied, reason, message)
         }
-        None => {}
     }
-    Ok(listing::Filter {
-        partner_id,
-        place_id,
-        ..Default::default()
-    })
 }
 
 pub struct ReservationsApi {
@@ -252,6 +226,49 @@ pub fn payment_view(p: &crate::payments::Payment) -> Option<pb::Payment> {
 }
 
 impl ReservationsApi {
+    /// The partner and place a list query may read: operators need the partner, and a place they
+    /// were granted when they were not granted all; an active operator record that allows it.
+    async fn list_filter(
+        &self,
+        caller: &Caller,
+        partner: &str,
+        place: &str,
+    ) -> Result<listing::Filter, Status> {
+        let partner_id = parse_uuid("partner_id", partner)?;
+        caller.require_partner(partner_id)?;
+        let place_id = if place.is_empty() {
+            None
+        } else {
+            Some(parse_uuid("place_id", place)?)
+        };
+        match place_id {
+            Some(p) => caller.require_place(partner_id, p)?,
+            None if caller.role == Role::PartnerOperator
+                && caller.places != yeyak_kit::auth::PlaceScope::All =>
+            {
+                return Err(invalid_field(
+                    "place_id",
+                    "PLACE_REQUIRED",
+                    "an operator granted some places names one",
+                ));
+            }
+            None => {}
+        }
+        self.app
+            .require_operator(
+                caller,
+                &partner_id.to_string(),
+                place_id.map(|p| p.to_string()).as_deref(),
+                OperatorAction::Read,
+            )
+            .await?;
+        Ok(listing::Filter {
+            partner_id,
+            place_id,
+            ..Default::default()
+        })
+    }
+
     async fn act(
         &self,
         caller: Caller,
@@ -470,7 +487,9 @@ impl ReservationsService for ReservationsApi {
     ) -> Result<Response<pb::ReservationPage>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        let mut filter = list_filter(&caller, &r.partner_id, &r.place_id)?;
+        let mut filter = self
+            .list_filter(&caller, &r.partner_id, &r.place_id)
+            .await?;
         if !r.date.is_empty() {
             r.date
                 .parse::<jiff::civil::Date>()
@@ -514,7 +533,9 @@ impl ReservationsService for ReservationsApi {
     ) -> Result<Response<pb::Dashboard>, Status> {
         let caller = Caller::of(&request)?;
         let r = request.into_inner();
-        let filter = list_filter(&caller, &r.partner_id, &r.place_id)?;
+        let filter = self
+            .list_filter(&caller, &r.partner_id, &r.place_id)
+            .await?;
         let latest = |state| listing::Filter {
             state: Some(state),
             limit: 10,

@@ -13,15 +13,15 @@ use yeyak_kit::{
 };
 use yeyak_proto::{
     catalog::events::v1::{
-        CancellationPolicy, CapacityChanged, ConfirmationMode, InventoryMode, PlacePaused,
-        PlaceResumed, ProductApproved, ProductDeleted, ProductSanctioned, ProductStatusSet,
-        ReservationSchedule, SchedulesAdded, VisibilitySet,
+        CancellationPolicy, CapacityChanged, ConfirmationMode, InventoryMode, OperatorAccepted,
+        OperatorInvited, PlacePaused, PlaceResumed, ProductApproved, ProductDeleted,
+        ProductSanctioned, ProductStatusSet, ReservationSchedule, SchedulesAdded, VisibilitySet,
     },
     reservations::events::v1::{
         CompletionCodeSet, DefaultRejectTextSet, InventoryCapacityChanged, InventoryOpened,
-        PaymentCaptured, PaymentMethod, PaymentMode, PaymentRefunded, PlaceAvailabilityChanged,
-        PoolCapacitySet, ProductAvailabilityChanged, ProductTerms, RefundCreditedAsBalance,
-        RefundFailed, RefundRequested, ReservationBooked,
+        OperatorRecorded, PaymentCaptured, PaymentMethod, PaymentMode, PaymentRefunded,
+        PlaceAvailabilityChanged, PoolCapacitySet, ProductAvailabilityChanged, ProductTerms,
+        RefundCreditedAsBalance, RefundFailed, RefundRequested, ReservationBooked,
     },
 };
 use yeyak_transport::{EventHandler, HandlerError};
@@ -30,6 +30,7 @@ use crate::domain::{
     ReservationError,
     events::{InventoryEvent, ReservationEvent},
     inventory::Inventory,
+    operators::{self, OperatorAction, Operators},
     reservation::{
         self, Availability, Book, Booking, Cancelled, Canceller, Completion, Order, Releases,
         Reservation,
@@ -67,6 +68,10 @@ pub fn reject_text_stream(partner_id: &str) -> String {
 /// The partner's completion code (its hash).
 pub fn code_stream(partner_id: &str) -> String {
     format!("completion-code-{partner_id}")
+}
+/// The partner's operators, as learned from the catalog.
+pub fn operators_stream(partner_id: &str) -> String {
+    format!("operators-{partner_id}")
 }
 /// The terms of a product's last approval (revision, cancellation policy).
 pub fn terms_stream(id: &str) -> String {
@@ -112,6 +117,14 @@ pub enum Action {
 }
 
 impl Action {
+    /// What an operator needs to be allowed: cancels move money.
+    fn operator_action(&self) -> OperatorAction {
+        match self {
+            Action::Cancel { .. } | Action::CancelPaymentOnly { .. } => OperatorAction::MoveMoney,
+            _ => OperatorAction::Handle,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Action::Confirm => "confirm",
@@ -269,7 +282,7 @@ impl Reservations {
         id: Uuid,
     ) -> Result<Vec<yeyak_eventlog::RecordedEvent>, Status> {
         let (r, _) = self.reservation(id).await?;
-        self.authorize(caller, &r)?;
+        self.authorize(caller, &r, OperatorAction::Read).await?;
         let mut events = Vec::new();
         loop {
             let page = self
@@ -511,7 +524,9 @@ impl Reservations {
         let stream = reservation_stream(reservation_id);
         let id = |n| derived_id(action.name(), &format!("{stream}/{request_id}"), n);
         let (current, version) = self.reservation(reservation_id).await?;
-        let booked = self.authorize(caller, &current)?;
+        let booked = self
+            .authorize(caller, &current, action.operator_action())
+            .await?;
         if self
             .log
             .event_by_id(id(0))
@@ -809,7 +824,7 @@ impl Reservations {
         partner_id: Uuid,
         text: String,
     ) -> Result<(), Status> {
-        require_partner_settings(caller, partner_id)?;
+        self.require_partner_settings(caller, partner_id).await?;
         let stream = reject_text_stream(&partner_id.to_string());
         let set = DefaultRejectTextSet {
             partner_id: partner_id.to_string(),
@@ -850,7 +865,7 @@ impl Reservations {
         partner_id: Uuid,
         code: &str,
     ) -> Result<bool, Status> {
-        require_partner_settings(caller, partner_id)?;
+        self.require_partner_settings(caller, partner_id).await?;
         if !reservation::valid_code(code) {
             return Err(yeyak_kit::status::invalid_field(
                 "code",
@@ -880,7 +895,7 @@ impl Reservations {
         as_of_us: Option<i64>,
     ) -> Result<(Reservation, u64), Status> {
         let (r, version) = self.reservation(reservation_id).await?;
-        self.authorize(caller, &r)?;
+        self.authorize(caller, &r, OperatorAction::Read).await?;
         let Some(as_of) = as_of_us else {
             return Ok((r, version.unwrap_or(0)));
         };
@@ -895,12 +910,80 @@ impl Reservations {
         Ok((then, version.unwrap_or(0)))
     }
 
+    /// Partner settings are set by the partner's Admin (granted all places), or by operations.
+    async fn require_partner_settings(
+        &self,
+        caller: &Caller,
+        partner_id: Uuid,
+    ) -> Result<(), Status> {
+        caller.require_partner(partner_id)?;
+        if caller.role == Role::PartnerOperator && caller.places != yeyak_kit::auth::PlaceScope::All
+        {
+            return Err(status(
+                Code::PermissionDenied,
+                "ALL_PLACES_REQUIRED",
+                "only operators granted all places change the partner's settings",
+            ));
+        }
+        self.require_operator(
+            caller,
+            &partner_id.to_string(),
+            None,
+            OperatorAction::PartnerSettings,
+        )
+        .await
+    }
+
+    /// The partner's operators as learned from the catalog, with the stream's version.
+    pub async fn operators(&self, partner_id: &str) -> Result<(Operators, Option<u64>), Status> {
+        load(
+            &*self.log,
+            &operators_stream(partner_id),
+            Operators::default(),
+            |s, e| {
+                if let Some(v) = decode_as::<OperatorRecorded>(e)? {
+                    s.apply(v);
+                }
+                Ok(())
+            },
+        )
+        .await
+        .map_err(from_load)
+    }
+
+    /// An operator must be an active operator of the partner, with a role that may do `action`
+    /// at the place (`None`: every place). Other roles pass: their token says it all. Until this
+    /// service has learned the partner from the catalog's events (they may come later than the
+    /// product's), the answer is `UNAVAILABLE` — retry.
+    pub async fn require_operator(
+        &self,
+        caller: &Caller,
+        partner_id: &str,
+        place_id: Option<&str>,
+        action: OperatorAction,
+    ) -> Result<(), Status> {
+        if caller.role != Role::PartnerOperator {
+            return Ok(());
+        }
+        let (operators, version) = self.operators(partner_id).await?;
+        if version.is_none() {
+            return Err(status(
+                Code::Unavailable,
+                "PARTNER_NOT_KNOWN_YET",
+                "this service has not learned the partner's operators from the catalog yet; retry shortly",
+            ));
+        }
+        operators::authorize(&operators, &caller.subject, place_id, action)
+            .map_err(crate::api::domain_status)
+    }
+
     /// A customer sees only their own reservations (others look missing); an operator only those
-    /// of its partner's granted places.
-    fn authorize<'r>(
+    /// of its partner's granted places, as an active operator whose role allows `action`.
+    async fn authorize<'r>(
         &self,
         caller: &Caller,
         r: &'r Reservation,
+        action: OperatorAction,
     ) -> Result<&'r yeyak_proto::reservations::events::v1::ReservationBooked, Status> {
         let not_found = || {
             status(
@@ -917,6 +1000,8 @@ impl Reservations {
                 let partner = Uuid::parse_str(&booked.partner_id).unwrap_or_default();
                 let place = Uuid::parse_str(&booked.place_id).unwrap_or_default();
                 caller.require_place(partner, place)?;
+                self.require_operator(caller, &booked.partner_id, Some(&booked.place_id), action)
+                    .await?;
                 Ok(booked)
             }
         }
@@ -940,19 +1025,6 @@ fn give_back(
         );
     }
     request
-}
-
-/// Partner settings are set by the partner's operators granted all places, or by operations.
-fn require_partner_settings(caller: &Caller, partner_id: Uuid) -> Result<(), Status> {
-    caller.require_partner(partner_id)?;
-    if caller.role == Role::PartnerOperator && caller.places != yeyak_kit::auth::PlaceScope::All {
-        return Err(status(
-            Code::PermissionDenied,
-            "ALL_PLACES_REQUIRED",
-            "only operators granted all places change the partner's settings",
-        ));
-    }
-    Ok(())
 }
 
 /// What a reservation event owes the customer back.
@@ -1460,7 +1532,52 @@ impl EventHandler for CatalogConsumer {
                 .append_one(event, place_stream(&place_id), version, &fact)
                 .await;
         }
+        if let Some(e) = decode_as::<OperatorInvited>(event).map_err(poison)? {
+            let record = OperatorRecorded {
+                partner_id: e.partner_id.clone(),
+                operator_id: e.operator_id,
+                role: e.role,
+                all_places: e.all_places,
+                place_ids: e.place_ids,
+                active: false,
+            };
+            return self
+                .record_operator(event, &e.partner_id, |_| Some(record))
+                .await;
+        }
+        if let Some(e) = decode_as::<OperatorAccepted>(event).map_err(poison)? {
+            return self
+                .record_operator(event, &e.partner_id, |operators| {
+                    let mut known = operators.by_id.get(&e.operator_id)?.clone();
+                    known.active = true;
+                    Some(known)
+                })
+                .await;
+        }
         // Other catalog facts do not concern booking.
         Ok(())
+    }
+}
+
+impl CatalogConsumer {
+    /// Records an operator's new picture on `operators-<partner>` (nothing when `change` has
+    /// none: an acceptance of an invitation never seen).
+    async fn record_operator(
+        &self,
+        event: &RecordedEvent,
+        partner_id: &str,
+        change: impl FnOnce(&Operators) -> Option<OperatorRecorded>,
+    ) -> Result<(), HandlerError> {
+        let (operators, version) = self
+            .app
+            .operators(partner_id)
+            .await
+            .map_err(|s| HandlerError::Retry(s.to_string()))?;
+        let Some(record) = change(&operators) else {
+            tracing::warn!(partner_id, event_id = %event.event_id, "an operator accepted an invitation this service never saw");
+            return Ok(());
+        };
+        self.append_one(event, operators_stream(partner_id), version, &record)
+            .await
     }
 }

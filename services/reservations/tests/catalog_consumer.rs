@@ -531,3 +531,75 @@ async fn a_unit_a_revision_drops_is_switched_off() {
     .await
     .expect("the kept unit is bookable");
 }
+
+#[tokio::test]
+async fn operators_are_learned_from_the_catalog_and_checked_on_every_operator_call() {
+    use yeyak_proto::catalog::events::v1::{OperatorAccepted, OperatorInvited, OperatorRole};
+    use yeyak_reservations::domain::operators::OperatorAction;
+    let log = store().await;
+    let consumer = CatalogConsumer::new(log.clone());
+    let app = Reservations::new(log.clone());
+    let partner = Uuid::new_v4();
+    let operator = Caller {
+        subject: "mina".into(),
+        role: Role::PartnerOperator,
+        partner_id: Some(partner),
+        places: PlaceScope::All,
+    };
+    let partner_key = partner.to_string();
+    let check = || {
+        app.require_operator(
+            &operator,
+            &partner_key,
+            Some("place"),
+            OperatorAction::Handle,
+        )
+    };
+    let refusal = |r: Result<(), tonic::Status>| {
+        let s = r.expect_err("refused");
+        (s.code(), yeyak_kit::status::reason(&s).unwrap_or_default())
+    };
+    assert_eq!(
+        refusal(check().await),
+        (tonic::Code::Unavailable, "PARTNER_NOT_KNOWN_YET".into()),
+        "not learned yet: retry"
+    );
+    consumer
+        .handle(&recorded(&OperatorInvited {
+            partner_id: partner.to_string(),
+            operator_id: "mina".into(),
+            role: OperatorRole::Member as i32,
+            all_places: false,
+            place_ids: vec!["place".into()],
+        }))
+        .await
+        .expect("invited");
+    assert_eq!(
+        refusal(check().await),
+        (
+            tonic::Code::PermissionDenied,
+            "NOT_AN_ACTIVE_OPERATOR".into()
+        ),
+        "active from acceptance"
+    );
+    consumer
+        .handle(&recorded(&OperatorAccepted {
+            partner_id: partner.to_string(),
+            operator_id: "mina".into(),
+        }))
+        .await
+        .expect("accepted");
+    check().await.expect("an active member handles its place");
+    assert_eq!(
+        refusal(
+            app.require_operator(
+                &operator,
+                &partner.to_string(),
+                Some("other"),
+                OperatorAction::Handle
+            )
+            .await
+        ),
+        (tonic::Code::PermissionDenied, "PLACE_NOT_GRANTED".into())
+    );
+}

@@ -6,6 +6,7 @@
 
 pub mod events;
 pub mod inventory;
+pub mod operators;
 pub mod policy;
 pub mod reservation;
 
@@ -28,6 +29,12 @@ pub enum ReservationError {
         reason: &'static str,
         message: String,
     },
+    /// The caller may not do this.
+    #[error("{message}")]
+    Forbidden {
+        reason: &'static str,
+        message: String,
+    },
 }
 
 impl ReservationError {
@@ -36,7 +43,8 @@ impl ReservationError {
         match self {
             ReservationError::Invalid { reason, .. }
             | ReservationError::NotFound { reason, .. }
-            | ReservationError::Precondition { reason, .. } => reason,
+            | ReservationError::Precondition { reason, .. }
+            | ReservationError::Forbidden { reason, .. } => reason,
         }
     }
 
