@@ -33,7 +33,44 @@ pub async fn open_unit(
     mode: ConfirmationMode,
     price_krw: i64,
 ) -> Uuid {
-    let schedule = Uuid::new_v4();
+    open_prices(log, capacity, mode, &[price_krw]).await[0]
+}
+
+/// One schedule starting in an hour with a unit per price (each `capacity` seats of its own),
+/// as one product's approval; returns the units' ids, in the prices' order.
+pub async fn open_prices(
+    log: Arc<dyn EventStore>,
+    capacity: u32,
+    mode: ConfirmationMode,
+    prices_krw: &[i64],
+) -> Vec<Uuid> {
+    let starts_at = Some(yeyak_proto::time::from_micros(
+        jiff::Timestamp::now().as_microsecond() + 3_600_000_000,
+    ));
+    let units: Vec<ReservationSchedule> = prices_krw
+        .iter()
+        .map(|&price_krw| {
+            let id = Uuid::new_v4().to_string();
+            ReservationSchedule {
+                reservation_schedule_id: id.clone(),
+                starts_at,
+                capacity,
+                price_krw,
+                payment_mode: if price_krw > 0 {
+                    PaymentMode::PayAtBooking as i32
+                } else {
+                    PaymentMode::ReservationOnly as i32
+                },
+                visible: true,
+                inventory_key: id,
+                ..Default::default()
+            }
+        })
+        .collect();
+    let ids = units
+        .iter()
+        .map(|u| Uuid::parse_str(&u.reservation_schedule_id).expect("uuid"))
+        .collect();
     let product_id = Uuid::new_v4().to_string();
     let product = ProductApproved {
         product_id: product_id.clone(),
@@ -44,22 +81,7 @@ pub async fn open_unit(
             name: "hot".into(),
             confirmation_mode: mode as i32,
             inventory_mode: InventoryMode::PerReservationSchedule as i32,
-            reservation_schedules: vec![ReservationSchedule {
-                reservation_schedule_id: schedule.to_string(),
-                starts_at: Some(yeyak_proto::time::from_micros(
-                    jiff::Timestamp::now().as_microsecond() + 3_600_000_000,
-                )),
-                capacity,
-                price_krw,
-                payment_mode: if price_krw > 0 {
-                    PaymentMode::PayAtBooking as i32
-                } else {
-                    PaymentMode::ReservationOnly as i32
-                },
-                visible: true,
-                inventory_key: schedule.to_string(),
-                ..Default::default()
-            }],
+            reservation_schedules: units,
             ..Default::default()
         }),
     };
@@ -84,5 +106,5 @@ pub async fn open_unit(
         .handle(&event)
         .await
         .expect("inventory opened");
-    schedule
+    ids
 }

@@ -11,7 +11,11 @@ use yeyak_eventlog::{
     testing::{event, fresh_postgres_url, fresh_sqlite_url},
 };
 use yeyak_kit::auth::{Caller, PlaceScope, Role};
-use yeyak_reservations::{app::Reservations, testing::open_schedule};
+use yeyak_proto::catalog::events::v1::ConfirmationMode;
+use yeyak_reservations::{
+    app::Reservations,
+    testing::{open_prices, open_schedule},
+};
 
 struct Row {
     backend: &'static str,
@@ -105,16 +109,25 @@ fn customer(n: usize) -> Caller {
     }
 }
 
-/// `bookings` bookings by `concurrency` tasks, spread over `schedules` schedules.
+/// `bookings` bookings by `concurrency` tasks, spread over `schedules` schedules; each books one
+/// seat of each of the schedule's `lines` prices (a reservation of that many lines).
 async fn bookings(
     store: Arc<dyn EventStore>,
     schedules: usize,
+    lines: usize,
     bookings: usize,
     concurrency: usize,
 ) -> (Duration, Vec<Duration>, usize) {
     let mut ids = Vec::new();
     for _ in 0..schedules {
-        ids.push(open_schedule(store.clone(), 10_000).await);
+        let units = open_prices(
+            store.clone(),
+            10_000,
+            ConfirmationMode::Instant,
+            &vec![0; lines],
+        )
+        .await;
+        ids.push(units.into_iter().map(|u| (u, 1)).collect::<Vec<_>>());
     }
     let app = Reservations::new(store);
     let ids = Arc::new(ids);
@@ -130,7 +143,7 @@ async fn bookings(
                 app.book(
                     &customer(n),
                     Uuid::new_v4(),
-                    &[(ids[n % ids.len()], 1)],
+                    &ids[n % ids.len()],
                     vec![],
                     yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
                 )
@@ -218,10 +231,18 @@ async fn run(backend: &'static str, url: String) {
         elapsed,
         latencies: vec![],
     });
-    let (elapsed, latencies, n) = bookings(store.clone(), 50, 2_000, 16).await;
+    let (elapsed, latencies, n) = bookings(store.clone(), 50, 1, 2_000, 16).await;
     rows.push(Row {
         backend,
         case: "book, 50 schedules, 16 concurrent".into(),
+        ops: n,
+        elapsed,
+        latencies,
+    });
+    let (elapsed, latencies, n) = bookings(store.clone(), 50, 2, 2_000, 16).await;
+    rows.push(Row {
+        backend,
+        case: "book 2 lines, 50 schedules, 16 concurrent".into(),
         ops: n,
         elapsed,
         latencies,
