@@ -2028,4 +2028,80 @@ mod tests {
         let (_, booked) = with(vec!["없음".into(), "창가 자리".into()]).unwrap();
         assert_eq!(booked.answers, ["없음", "창가 자리"]);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Arbitrary lines, headcount rules and partial cancels: a booking holds exactly its
+        /// seats or nothing; every cancel refunds at most what was paid for its lines and gives
+        /// back exactly their seats; in the end every seat held came back once.
+        #[test]
+        fn lines_hold_and_give_back_exactly_their_seats_and_money(
+            quantities in proptest::collection::vec(1u32..12, 1..5),
+            prices in proptest::collection::vec(0i64..200_000, 4),
+            min in 0u32..3,
+            multiple in 0u32..3,
+            capacity in 5u32..40,
+            order in proptest::collection::vec(1u32..6, 0..6),
+            partner in proptest::bool::ANY,
+        ) {
+            let units: Vec<Inventory> = quantities
+                .iter()
+                .enumerate()
+                .map(|(n, _)| {
+                    unit(|o| {
+                        o.reservation_schedule_id = format!("u{n}");
+                        o.price_krw = prices[n % prices.len()];
+                        o.capacity = capacity;
+                        o.min_headcount = min;
+                        o.headcount_multiple = multiple;
+                        o.cancellation_policy = Some(tiered());
+                    })
+                })
+                .collect();
+            let lines: Vec<(&Inventory, u32)> =
+                units.iter().zip(&quantities).map(|(u, q)| (u, *q)).collect();
+            let booking = match book_lines(&lines, &BTreeMap::new()) {
+                Ok(booking) => booking,
+                Err(e) => {
+                    proptest::prop_assert!(
+                        ["SOLD_OUT", "HEADCOUNT_OUT_OF_RANGE", "HEADCOUNT_NOT_MULTIPLE"]
+                            .contains(&e.reason()),
+                        "{e:?}"
+                    );
+                    return Ok(());
+                }
+            };
+            let total: u32 = quantities.iter().sum();
+            proptest::prop_assert!(total <= MAX_QUANTITY && quantities.iter().all(|q| *q <= capacity));
+            proptest::prop_assert_eq!(booking.holds.iter().map(|(_, h)| h.quantity).sum::<u32>(), total);
+            let paid = booking.booked.paid_krw;
+            let mut r = Reservation::default();
+            r.apply(ReservationEvent::Booked(booking.booked));
+            let by = if partner { Canceller::Partner } else { Canceller::Customer };
+            let mut released = 0u32;
+            for line in order {
+                let Ok((outcome, back)) = cancel_lines(&r, by, String::new(), None, &[line], NOW) else {
+                    continue;
+                };
+                released += back.iter().map(|(_, h)| h.quantity).sum::<u32>();
+                match outcome {
+                    Cancelled::Lines(e) => {
+                        proptest::prop_assert!(e.refunded_krw >= 0 && e.fee_krw >= 0);
+                        r.apply(ReservationEvent::LinesCancelled(e));
+                    }
+                    Cancelled::Whole(e) => {
+                        proptest::prop_assert!(e.refunded_krw >= 0);
+                        r.apply(ReservationEvent::Cancelled(e));
+                    }
+                }
+                proptest::prop_assert!(r.refunded_krw <= paid && r.paid_left() >= 0);
+            }
+            if r.state == Some(State::Cancelled) {
+                proptest::prop_assert_eq!(released, total, "every seat came back once");
+            } else {
+                proptest::prop_assert_eq!(released + r.live_quantity(), total);
+            }
+        }
+    }
 }
