@@ -82,14 +82,20 @@ pub fn terms_stream(id: &str) -> String {
 #[derive(Clone)]
 pub struct Reservations {
     log: Arc<dyn EventStore>,
-    /// Bookings of one schedule in this process queue on one of these stripes, so a hot schedule
-    /// costs one append per booking instead of a storm of version conflicts. Replicas still meet
-    /// at the expected-version check, which alone guarantees no overselling.
+    /// Bookings holding seats in one inventory stream (a unit's own, or a pool several units
+    /// share) queue in this process on one of these stripes, so a hot schedule or pool costs one
+    /// append per booking instead of a storm of version conflicts. Replicas still meet at the
+    /// expected-version check, which alone guarantees no overselling.
     booking_lanes: Arc<[tokio::sync::Mutex<()>]>,
+    /// The streams each unit holds seats in, to pick lanes before reading (they change only
+    /// when a revision adds a price maximum; a stale entry costs a retry, never a wrong answer).
+    held_by_unit: Arc<std::sync::Mutex<std::collections::HashMap<Uuid, Vec<String>>>>,
     gateway: Arc<dyn PaymentGateway>,
 }
 
 const BOOKING_LANES: usize = 64;
+/// Units whose streams the lane cache remembers before it starts over.
+const LANE_CACHE_UNITS: usize = 100_000;
 
 /// A lifecycle command on an existing reservation.
 #[derive(Debug, Clone)]
@@ -158,6 +164,7 @@ impl Reservations {
             booking_lanes: (0..BOOKING_LANES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            held_by_unit: Arc::default(),
             gateway,
         }
     }
@@ -232,8 +239,42 @@ impl Reservations {
         &self.log
     }
 
-    fn lane_of(&self, schedule_id: Uuid) -> usize {
-        (schedule_id.as_u128() % BOOKING_LANES as u128) as usize
+    /// The booking lanes of the streams these lines hold seats in, sorted, each once.
+    async fn lanes_of(&self, lines: &[(Uuid, u32)]) -> Result<Vec<usize>, Status> {
+        use std::hash::{Hash, Hasher};
+        let mut lanes = Vec::new();
+        for (unit, _) in lines {
+            let known = self
+                .held_by_unit
+                .lock()
+                .expect("lane cache")
+                .get(unit)
+                .cloned();
+            let streams = match known {
+                Some(streams) => streams,
+                None => match self.inventory(&unit.to_string()).await?.0.opened {
+                    Some(opened) => {
+                        let streams = reservation::held_streams(&opened);
+                        let mut cache = self.held_by_unit.lock().expect("lane cache");
+                        if cache.len() >= LANE_CACHE_UNITS {
+                            cache.clear();
+                        }
+                        cache.insert(*unit, streams.clone());
+                        streams
+                    }
+                    // Not bookable: the booking is refused without contention.
+                    None => vec![inventory_stream(&unit.to_string())],
+                },
+            };
+            for stream in streams {
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                stream.hash(&mut hasher);
+                lanes.push((hasher.finish() % BOOKING_LANES as u64) as usize);
+            }
+        }
+        lanes.sort_unstable();
+        lanes.dedup();
+        Ok(lanes)
     }
 
     /// The reservation rebuilt by folding its stream, with the stream's version.
@@ -358,11 +399,9 @@ impl Reservations {
     ) -> Result<(Reservation, u64), Status> {
         let reservation_id = created_id("reservation", &caller.actor(), request_id);
         let stream = reservation_stream(reservation_id);
-        // One booking at a time per unit in this process: every lane of the lines, in lane order
-        // (so two bookings never wait on each other).
-        let mut lanes: Vec<usize> = lines.iter().map(|(id, _)| self.lane_of(*id)).collect();
-        lanes.sort_unstable();
-        lanes.dedup();
+        // One booking at a time per inventory stream in this process: every lane of the streams
+        // the lines hold seats in, in lane order (so two bookings never wait on each other).
+        let lanes = self.lanes_of(lines).await?;
         let mut _held = Vec::with_capacity(lanes.len());
         for lane in lanes {
             _held.push(self.booking_lanes[lane].lock().await);

@@ -603,3 +603,57 @@ async fn operators_are_learned_from_the_catalog_and_checked_on_every_operator_ca
         (tonic::Code::PermissionDenied, "PLACE_NOT_GRANTED".into())
     );
 }
+
+#[tokio::test]
+async fn a_hot_pool_shared_by_ten_units_sells_exactly_its_seats_and_every_refusal_is_sold_out() {
+    let log = store().await;
+    let consumer = CatalogConsumer::new(log.clone());
+    let app = Reservations::new(log.clone());
+    let units: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
+    let mut product = approved(
+        InventoryMode::PerDate,
+        1,
+        units
+            .iter()
+            .enumerate()
+            .map(|(n, id)| pooled_unit(*id, "date-1", &format!("price-{n}")))
+            .collect(),
+    );
+    product.definition.as_mut().unwrap().inventory_pools =
+        vec![yeyak_proto::catalog::events::v1::InventoryPool {
+            inventory_key: "date-1".into(),
+            capacity: 20,
+        }];
+    consumer.handle(&recorded(&product)).await.expect("opened");
+    let tasks: Vec<_> = (0..200u32)
+        .map(|n| {
+            let (app, unit) = (app.clone(), units[n as usize % units.len()]);
+            tokio::spawn(async move {
+                app.book(
+                    &customer(n),
+                    Uuid::new_v4(),
+                    &[(unit, 1)],
+                    vec![],
+                    PaymentMethod::Unspecified,
+                )
+                .await
+            })
+        })
+        .collect();
+    let (mut sold, mut refusals) = (0, Vec::new());
+    for t in tasks {
+        match t.await.expect("task") {
+            Ok(_) => sold += 1,
+            Err(s) => refusals.push(yeyak_kit::status::reason(&s).unwrap_or_default()),
+        }
+    }
+    assert_eq!(sold, 20);
+    assert!(
+        refusals.iter().all(|r| r == "SOLD_OUT"),
+        "bookings of units sharing a pool queue together instead of exhausting their retries: {:?}",
+        refusals
+            .iter()
+            .filter(|r| *r != "SOLD_OUT")
+            .collect::<Vec<_>>()
+    );
+}

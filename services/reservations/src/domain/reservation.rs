@@ -387,6 +387,21 @@ fn check_headcount(units: &[&InventoryOpened], total: u32) -> Result<(), Reserva
     Ok(())
 }
 
+/// The inventory streams a booking of `unit` holds its seats in: the unit's own, or the pool and
+/// price cap it shares with other units.
+pub fn held_streams(unit: &InventoryOpened) -> Vec<String> {
+    let pooled: Vec<String> = [&unit.pool_stream, &unit.price_cap_stream]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect();
+    if pooled.is_empty() {
+        vec![unit_stream(&unit.reservation_schedule_id)]
+    } else {
+        pooled
+    }
+}
+
 /// A partial cancel is not allowed when the quantity had a minimum above one (a fixed party
 /// size included) or came in multiples of n (domain.md K10).
 fn partial_cancel_restricted(units: &[&InventoryOpened]) -> bool {
@@ -488,16 +503,7 @@ pub fn book(
     let mut lines = Vec::with_capacity(orders.len());
     let mut wanted: BTreeMap<String, u32> = BTreeMap::new();
     for (n, (order, unit)) in orders.iter().zip(&units).enumerate() {
-        let pooled: Vec<String> = [&unit.pool_stream, &unit.price_cap_stream]
-            .into_iter()
-            .filter(|s| !s.is_empty())
-            .cloned()
-            .collect();
-        let held_streams = if pooled.is_empty() {
-            vec![unit_stream(&unit.reservation_schedule_id)]
-        } else {
-            pooled
-        };
+        let held_streams = held_streams(unit);
         for stream in &held_streams {
             *wanted.entry(stream.clone()).or_default() += order.quantity;
         }
