@@ -102,6 +102,117 @@ where
     }
 }
 
+/// What an [`Intercepted`] store does before each append: anything on the real store (a racing
+/// write), or an error that fails the append before it reaches the store.
+#[async_trait::async_trait]
+pub trait BeforeAppend: Send + Sync {
+    async fn before_append(
+        &self,
+        inner: &dyn crate::EventStore,
+        request: &crate::AppendRequest,
+    ) -> Result<(), crate::AppendError>;
+}
+
+/// A real store with a hook before each append, for tests of races and failures at the worst
+/// moment. Everything else goes straight to the store.
+pub struct Intercepted<H> {
+    pub inner: std::sync::Arc<dyn crate::EventStore>,
+    pub hook: H,
+}
+
+#[async_trait::async_trait]
+impl<H: BeforeAppend + 'static> crate::EventStore for Intercepted<H> {
+    fn backend(&self) -> crate::Backend {
+        self.inner.backend()
+    }
+
+    async fn append(
+        &self,
+        request: crate::AppendRequest,
+    ) -> Result<crate::AppendResult, crate::AppendError> {
+        self.hook.before_append(&*self.inner, &request).await?;
+        self.inner.append(request).await
+    }
+
+    async fn read_stream(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<crate::RecordedEvent>, crate::StoreError> {
+        self.inner.read_stream(stream_id, from_version, limit).await
+    }
+
+    async fn read_all(
+        &self,
+        after: crate::Position,
+        limit: usize,
+    ) -> Result<Vec<crate::RecordedEvent>, crate::StoreError> {
+        self.inner.read_all(after, limit).await
+    }
+
+    async fn event_by_id(
+        &self,
+        event_id: Uuid,
+    ) -> Result<Option<crate::RecordedEvent>, crate::StoreError> {
+        self.inner.event_by_id(event_id).await
+    }
+
+    async fn load_checkpoint(&self, name: &str) -> Result<crate::Position, crate::StoreError> {
+        self.inner.load_checkpoint(name).await
+    }
+
+    async fn save_checkpoint(
+        &self,
+        name: &str,
+        position: crate::Position,
+    ) -> Result<(), crate::StoreError> {
+        self.inner.save_checkpoint(name, position).await
+    }
+
+    fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.commits()
+    }
+
+    async fn try_lease(
+        &self,
+        name: &str,
+    ) -> Result<Option<Box<dyn crate::Lease>>, crate::StoreError> {
+        self.inner.try_lease(name).await
+    }
+
+    async fn upsert_rows(
+        &self,
+        projection: &str,
+        rows: Vec<crate::ProjectionRow>,
+    ) -> Result<(), crate::StoreError> {
+        self.inner.upsert_rows(projection, rows).await
+    }
+
+    async fn query_rows(
+        &self,
+        query: &crate::ProjectionQuery,
+    ) -> Result<Vec<crate::ProjectionRow>, crate::StoreError> {
+        self.inner.query_rows(query).await
+    }
+
+    async fn reset_projection(
+        &self,
+        projection: &str,
+        checkpoint: &str,
+    ) -> Result<(), crate::StoreError> {
+        self.inner.reset_projection(projection, checkpoint).await
+    }
+
+    async fn append_held(
+        &self,
+        request: crate::AppendRequest,
+    ) -> Result<Box<dyn crate::HeldAppend>, crate::AppendError> {
+        self.hook.before_append(&*self.inner, &request).await?;
+        self.inner.append_held(request).await
+    }
+}
+
 /// The contract every [`crate::EventStore`] keeps. Each function is one rule; the backend tests
 /// call each of them on a fresh store.
 pub mod conformance {

@@ -17,10 +17,7 @@ use yeyak_catalog::{
         partner, place, product,
     },
 };
-use yeyak_eventlog::{
-    AppendError, AppendRequest, AppendResult, Backend, EventStore, ExpectedVersion, HeldAppend,
-    Lease, Position, ProjectionQuery, ProjectionRow, RecordedEvent, StoreError, testing,
-};
+use yeyak_eventlog::{AppendError, AppendRequest, EventStore, ExpectedVersion, testing};
 use yeyak_kit::{
     auth::{Caller, PlaceScope, Role},
     events::{Cause, EventSet},
@@ -30,113 +27,49 @@ use yeyak_proto::catalog::events::v1::{
     ReservationTracked, ReservationType, TrackedState,
 };
 
-/// Delegates to a real store; before the first append that deletes a product, it appends a
-/// reservation of that product, once.
-struct RacingStore {
-    inner: Arc<dyn EventStore>,
+/// Before the first append that deletes a product, appends a reservation of that product, once.
+struct RaceOnDelete {
     raced: AtomicBool,
 }
 
 #[async_trait::async_trait]
-impl EventStore for RacingStore {
-    fn backend(&self) -> Backend {
-        self.inner.backend()
-    }
-
-    async fn append(&self, request: AppendRequest) -> Result<AppendResult, AppendError> {
+impl testing::BeforeAppend for RaceOnDelete {
+    async fn before_append(
+        &self,
+        inner: &dyn EventStore,
+        request: &AppendRequest,
+    ) -> Result<(), AppendError> {
         let deleting = request
             .streams
             .iter()
             .flat_map(|s| &s.events)
-            .any(|e| e.event_type == <ProductDeleted as prost::Name>::full_name());
-        if deleting && !self.raced.swap(true, Ordering::SeqCst) {
-            let product_id = request
-                .streams
-                .iter()
-                .flat_map(|s| &s.events)
-                .find(|e| e.event_type == <ProductDeleted as prost::Name>::full_name())
-                .map(|e| <ProductDeleted as prost::Message>::decode(e.payload.as_slice()))
-                .expect("a deletion")
-                .expect("decodes")
-                .product_id;
-            let fact = product::BookingsEvent::Tracked(ReservationTracked {
-                product_id: product_id.clone(),
-                reservation_id: Uuid::new_v4().to_string(),
-                reservation_schedule_id: "unit".into(),
-                quantity: 1,
-                state: TrackedState::Active as i32,
-                ..Default::default()
-            });
-            let cause = Cause::command("service:test".into(), Uuid::new_v4(), 0);
-            self.inner
-                .append(AppendRequest::single(
-                    format!("product-bookings-{product_id}"),
-                    ExpectedVersion::Any,
-                    vec![fact.encode(Uuid::new_v4(), &cause)],
-                ))
-                .await?;
+            .find(|e| e.event_type == <ProductDeleted as prost::Name>::full_name());
+        let Some(deletion) = deleting else {
+            return Ok(());
+        };
+        if self.raced.swap(true, Ordering::SeqCst) {
+            return Ok(());
         }
-        self.inner.append(request).await
-    }
-
-    async fn read_stream(
-        &self,
-        stream_id: &str,
-        from_version: u64,
-        limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.read_stream(stream_id, from_version, limit).await
-    }
-
-    async fn read_all(
-        &self,
-        after: Position,
-        limit: usize,
-    ) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.read_all(after, limit).await
-    }
-
-    async fn event_by_id(&self, event_id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
-        self.inner.event_by_id(event_id).await
-    }
-
-    async fn load_checkpoint(&self, name: &str) -> Result<Position, StoreError> {
-        self.inner.load_checkpoint(name).await
-    }
-
-    async fn save_checkpoint(&self, name: &str, position: Position) -> Result<(), StoreError> {
-        self.inner.save_checkpoint(name, position).await
-    }
-
-    fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.inner.commits()
-    }
-
-    async fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>, StoreError> {
-        self.inner.try_lease(name).await
-    }
-
-    async fn upsert_rows(
-        &self,
-        projection: &str,
-        rows: Vec<ProjectionRow>,
-    ) -> Result<(), StoreError> {
-        self.inner.upsert_rows(projection, rows).await
-    }
-
-    async fn query_rows(&self, query: &ProjectionQuery) -> Result<Vec<ProjectionRow>, StoreError> {
-        self.inner.query_rows(query).await
-    }
-
-    async fn reset_projection(&self, projection: &str, checkpoint: &str) -> Result<(), StoreError> {
-        self.inner.reset_projection(projection, checkpoint).await
-    }
-
-    async fn append_held(
-        &self,
-        request: AppendRequest,
-    ) -> Result<Box<dyn HeldAppend>, AppendError> {
-        self.inner.append_held(request).await
+        let product_id = <ProductDeleted as prost::Message>::decode(deletion.payload.as_slice())
+            .expect("decodes")
+            .product_id;
+        let fact = product::BookingsEvent::Tracked(ReservationTracked {
+            product_id: product_id.clone(),
+            reservation_id: Uuid::new_v4().to_string(),
+            reservation_schedule_id: "unit".into(),
+            quantity: 1,
+            state: TrackedState::Active as i32,
+            ..Default::default()
+        });
+        let cause = Cause::command("service:test".into(), Uuid::new_v4(), 0);
+        inner
+            .append(AppendRequest::single(
+                format!("product-bookings-{product_id}"),
+                ExpectedVersion::Any,
+                vec![fact.encode(Uuid::new_v4(), &cause)],
+            ))
+            .await?;
+        Ok(())
     }
 }
 
@@ -251,9 +184,11 @@ async fn a_reservation_learned_between_decision_and_append_blocks_the_deletion()
     let inner = yeyak_eventlog::connect(&testing::fresh_sqlite_url("delete-race"))
         .await
         .expect("store");
-    let store = Arc::new(RacingStore {
+    let store = Arc::new(testing::Intercepted {
         inner,
-        raced: AtomicBool::new(false),
+        hook: RaceOnDelete {
+            raced: AtomicBool::new(false),
+        },
     });
     let app = Catalog::new(store.clone());
     let product_id = unavailable_product(&app).await;
@@ -265,7 +200,7 @@ async fn a_reservation_learned_between_decision_and_append_blocks_the_deletion()
         })
         .await
         .expect_err("the deletion decides again and sees the reservation");
-    assert!(store.raced.load(Ordering::SeqCst), "the race happened");
+    assert!(store.hook.raced.load(Ordering::SeqCst), "the race happened");
     assert_eq!(refusal.code(), Code::FailedPrecondition);
     assert_eq!(
         yeyak_kit::status::reason(&refusal).as_deref(),

@@ -209,3 +209,83 @@ async fn an_outage_that_ends_refunds_exactly_once() {
     assert_eq!((payment.refunded_krw, payment.pending_krw()), (15_000, 0));
     assert_eq!(gateway.moved().1, 1);
 }
+
+/// Fails the first append that books a reservation, after the payment was taken.
+struct FailFirstBooking(std::sync::atomic::AtomicBool);
+
+#[async_trait::async_trait]
+impl testing::BeforeAppend for FailFirstBooking {
+    async fn before_append(
+        &self,
+        _inner: &dyn EventStore,
+        request: &yeyak_eventlog::AppendRequest,
+    ) -> Result<(), yeyak_eventlog::AppendError> {
+        let booking = request.streams.iter().flat_map(|s| &s.events).any(|e| {
+            e.event_type
+                == <yeyak_proto::reservations::events::v1::ReservationBooked as prost::Name>::full_name()
+        });
+        if booking && !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(yeyak_eventlog::AppendError::Store(
+                yeyak_eventlog::StoreError::Corrupt("injected: the database went away".into()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_booking_that_fails_after_its_payment_holds_nothing_and_the_money_goes_back() {
+    let inner = store().await;
+    let log: Arc<dyn EventStore> = Arc::new(testing::Intercepted {
+        inner,
+        hook: FailFirstBooking(Default::default()),
+    });
+    let app = Reservations::new(log.clone());
+    let unit = open_unit(log.clone(), 3, ConfirmationMode::Instant, 20_000).await;
+    let (request, who, lines) = (Uuid::new_v4(), customer(), [(unit, 2)]);
+    let book = || app.book(&who, request, &lines, vec![], PaymentMethod::KakaoPayCard);
+    book().await.expect_err("the append failed");
+    let (inventory, _) = app.inventory(&unit.to_string()).await.expect("inventory");
+    assert_eq!(inventory.held(), 0, "no seat is held");
+    let reservation_id = yeyak_kit::events::created_id("reservation", &customer().actor(), request);
+    assert_eq!(
+        app.reservation(reservation_id).await.expect("read").1,
+        None,
+        "no reservation"
+    );
+    let (payment, _) = app.payment(reservation_id).await.expect("payment");
+    assert_eq!(
+        payment.captured.as_ref().map(|c| c.amount_krw),
+        Some(40_000)
+    );
+    assert_eq!(
+        payment.owed.values().map(|o| o.amount_krw).sum::<i64>(),
+        40_000,
+        "what was taken is owed back, durably"
+    );
+    // A retry of the same request is told to book anew, and is not charged twice.
+    let retry = book().await.expect_err("refused");
+    assert_eq!(
+        yeyak_kit::status::reason(&retry).as_deref(),
+        Some("BOOKING_FAILED_REFUNDED")
+    );
+    let (again, _) = app.payment(reservation_id).await.expect("payment");
+    assert_eq!(again, payment, "the retry recorded nothing");
+    let owed = payment
+        .owed
+        .keys()
+        .next()
+        .cloned()
+        .expect("a refund request");
+    assert!(
+        app.refund(
+            reservation_id,
+            &owed,
+            jiff::Timestamp::now().as_microsecond()
+        )
+        .await
+        .expect("refund")
+    );
+    let (refunded, _) = app.payment(reservation_id).await.expect("payment");
+    assert_eq!(refunded.refunded_krw, 40_000);
+}
