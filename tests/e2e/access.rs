@@ -259,6 +259,11 @@ async fn bad_input_gets_a_precise_status_and_reason() {
         .into_inner();
     assert_eq!(retry.reservation_id, first.reservation_id);
     refused(
+        carol.book(request(&request_id, &schedule, 2)).await,
+        Code::InvalidArgument,
+        "REQUEST_ID_REUSED",
+    );
+    refused(
         carol
             .book(request(&Uuid::new_v4().to_string(), &schedule, 1))
             .await,

@@ -452,6 +452,7 @@ impl Reservations {
         for _ in 0..BOOKING_ATTEMPTS {
             let (existing, version) = self.reservation(reservation_id).await?;
             if let Some(v) = version {
+                same_booking(&existing, lines, answers)?;
                 return Ok((existing, v));
             }
             // Each line's unit, and the pools and price caps they hold seats in, with the
@@ -1044,6 +1045,34 @@ impl Reservations {
                 Ok(booked)
             }
         }
+    }
+}
+
+/// A retry must ask for what the first request booked: a request id reused for another booking
+/// is refused rather than answered with a reservation the caller did not ask for.
+fn same_booking(
+    existing: &Reservation,
+    lines: &[(Uuid, u32)],
+    answers: &[String],
+) -> Result<(), Status> {
+    let booked: Vec<(String, u32)> = existing
+        .lines()
+        .into_iter()
+        .map(|l| (l.reservation_schedule_id, l.quantity))
+        .collect();
+    let asked: Vec<(String, u32)> = lines.iter().map(|(u, q)| (u.to_string(), *q)).collect();
+    let same_answers = existing
+        .booked
+        .as_ref()
+        .is_some_and(|b| b.answers == answers);
+    if booked == asked && same_answers {
+        Ok(())
+    } else {
+        Err(yeyak_kit::status::invalid_field(
+            "request_id",
+            "REQUEST_ID_REUSED",
+            "this request_id already booked something else: use a new request_id for a new booking",
+        ))
     }
 }
 
