@@ -243,14 +243,25 @@ impl Reservations {
     async fn lanes_of(&self, lines: &[(Uuid, u32)]) -> Result<Vec<usize>, Status> {
         use std::hash::{Hash, Hasher};
         let mut lanes = Vec::new();
-        for (unit, _) in lines {
-            let known = self
-                .held_by_unit
+        let cached = |unit: &Uuid| {
+            self.held_by_unit
                 .lock()
                 .expect("lane cache")
                 .get(unit)
-                .cloned();
-            let streams = match known {
+                .cloned()
+        };
+        for (unit, _) in lines {
+            // A miss reads the unit once: concurrent bookings of an unseen unit wait on the
+            // unit's own lane, and find it cached when their turn comes.
+            let _first = match cached(unit) {
+                Some(_) => None,
+                None => Some(
+                    self.booking_lanes[(unit.as_u128() % BOOKING_LANES as u128) as usize]
+                        .lock()
+                        .await,
+                ),
+            };
+            let streams = match cached(unit) {
                 Some(streams) => streams,
                 None => match self.inventory(&unit.to_string()).await?.0.opened {
                     Some(opened) => {
