@@ -197,8 +197,9 @@ impl Reservations {
         .map_err(from_load)
     }
 
-    /// Charges a booking's amount; the idempotency key is the reservation, so deciding again
-    /// after a lost race charges once.
+    /// Takes a booking's amount: authorises it, then captures the authorisation (a capture that
+    /// fails voids it, so no money stays held). The idempotency keys derive from the reservation,
+    /// so deciding again after a lost race takes the money once.
     async fn charge(
         &self,
         booked: &ReservationBooked,
@@ -211,27 +212,43 @@ impl Reservations {
                 "this price is paid at booking: choose a payment method",
             ));
         }
-        let capture_id = self
+        let refused = |e: PaymentError| match e {
+            PaymentError::Declined(why) => status(
+                Code::FailedPrecondition,
+                "PAYMENT_DECLINED",
+                format!("the payment was declined ({why}); nothing was booked"),
+            ),
+            PaymentError::Unavailable(why) => status(
+                Code::Unavailable,
+                "PAYMENT_UNAVAILABLE",
+                format!("the payment provider did not answer ({why}); nothing was booked"),
+            ),
+        };
+        let key = |step: &str| format!("{}/{step}", booked.reservation_id);
+        let authorization_id = self
             .gateway
-            .charge(&booked.reservation_id, method, booked.paid_krw)
+            .authorize(&key("authorize"), method, booked.paid_krw)
             .await
-            .map_err(|e| match e {
-                PaymentError::Declined(why) => status(
-                    Code::FailedPrecondition,
-                    "PAYMENT_DECLINED",
-                    format!("the payment was declined ({why}); nothing was booked"),
-                ),
-                PaymentError::Unavailable(why) => status(
-                    Code::Unavailable,
-                    "PAYMENT_UNAVAILABLE",
-                    format!("the payment provider did not answer ({why}); nothing was booked"),
-                ),
-            })?;
+            .map_err(refused)?;
+        let capture_id = match self
+            .gateway
+            .capture(&key("capture"), &authorization_id, booked.paid_krw)
+            .await
+        {
+            Ok(id) => id,
+            Err(e) => {
+                if let Err(void) = self.gateway.void(&key("void"), &authorization_id).await {
+                    tracing::warn!(reservation_id = %booked.reservation_id, error = %void, "an authorisation whose capture failed could not be voided; the provider releases it when it lapses");
+                }
+                return Err(refused(e));
+            }
+        };
         Ok(PaymentCaptured {
             reservation_id: booked.reservation_id.clone(),
             method: method as i32,
             amount_krw: booked.paid_krw,
             capture_id,
+            authorization_id,
         })
     }
 

@@ -1,5 +1,5 @@
-//! Payments behind a gateway a real payment provider could implement — charge (authorise and
-//! capture) and refund, each with an idempotency key — and the payment state folded from
+//! Payments behind a gateway a real payment provider could implement — authorise, capture, void
+//! and refund, each with an idempotency key — and the payment state folded from
 //! `payment-<reservation_id>`, separate from the reservation's.
 //!
 //! [`SimulatedGateway`] serves the embedded default and the tests: Kakao Pay card, Kakao Pay
@@ -32,13 +32,26 @@ pub enum PaymentError {
 /// returns the first result and moves no money twice.
 #[async_trait::async_trait]
 pub trait PaymentGateway: Send + Sync + 'static {
-    /// Authorises and captures `amount_krw`; returns the capture's reference.
-    async fn charge(
+    /// Authorises `amount_krw` (the money is held, not taken); returns the authorisation's
+    /// reference. A decline is final for this method.
+    async fn authorize(
         &self,
         key: &str,
         method: PaymentMethod,
         amount_krw: i64,
     ) -> Result<String, PaymentError>;
+
+    /// Captures `amount_krw` of an authorisation (the money is taken); returns the capture's
+    /// reference.
+    async fn capture(
+        &self,
+        key: &str,
+        authorization_id: &str,
+        amount_krw: i64,
+    ) -> Result<String, PaymentError>;
+
+    /// Releases an authorisation that will not be captured.
+    async fn void(&self, key: &str, authorization_id: &str) -> Result<(), PaymentError>;
 
     /// Refunds `amount_krw` of a capture; returns the refund's reference.
     async fn refund(
@@ -56,13 +69,17 @@ pub struct SimulatedFailures {
     pub declined_methods: HashSet<PaymentMethod>,
     /// Every refund fails as unavailable (a provider outage).
     pub refunds_unavailable: bool,
+    /// Every capture fails as unavailable (authorisations still succeed).
+    pub captures_unavailable: bool,
 }
 
 /// An in-memory payment provider for the embedded default and the tests.
 #[derive(Default)]
 pub struct SimulatedGateway {
     failures: Mutex<SimulatedFailures>,
+    authorizations: Mutex<HashMap<String, String>>,
     charges: Mutex<HashMap<String, String>>,
+    voids: Mutex<HashSet<String>>,
     refunds: Mutex<HashMap<String, String>>,
 }
 
@@ -94,27 +111,46 @@ impl SimulatedGateway {
         Self::new(SimulatedFailures {
             declined_methods,
             refunds_unavailable,
+            captures_unavailable: false,
         })
     }
 
-    /// How many charges and refunds really moved money (each idempotency key once).
+    /// How many captures and refunds really moved money (each idempotency key once).
     pub fn moved(&self) -> (usize, usize) {
         (
             self.charges.lock().expect("charges").len(),
             self.refunds.lock().expect("refunds").len(),
         )
     }
+
+    /// Authorisations still holding the customer's money: neither captured nor voided.
+    pub fn open_authorizations(&self) -> usize {
+        let captured: HashSet<String> = self
+            .charges
+            .lock()
+            .expect("charges")
+            .keys()
+            .cloned()
+            .collect();
+        let voids = self.voids.lock().expect("voids");
+        self.authorizations
+            .lock()
+            .expect("authorizations")
+            .values()
+            .filter(|a| !captured.contains(*a) && !voids.contains(*a))
+            .count()
+    }
 }
 
 #[async_trait::async_trait]
 impl PaymentGateway for SimulatedGateway {
-    async fn charge(
+    async fn authorize(
         &self,
         key: &str,
         method: PaymentMethod,
         amount_krw: i64,
     ) -> Result<String, PaymentError> {
-        if let Some(done) = self.charges.lock().expect("charges").get(key) {
+        if let Some(done) = self.authorizations.lock().expect("authorizations").get(key) {
             return Ok(done.clone());
         }
         if method == PaymentMethod::Unspecified || amount_krw <= 0 {
@@ -132,12 +168,56 @@ impl PaymentGateway for SimulatedGateway {
                 method.as_str_name()
             )));
         }
+        let id = format!("auth-{}", uuid::Uuid::new_v4());
+        self.authorizations
+            .lock()
+            .expect("authorizations")
+            .insert(key.to_string(), id.clone());
+        Ok(id)
+    }
+
+    /// Captures are keyed by their authorisation: one capture each, whatever the key.
+    async fn capture(
+        &self,
+        _key: &str,
+        authorization_id: &str,
+        _amount_krw: i64,
+    ) -> Result<String, PaymentError> {
+        if let Some(done) = self.charges.lock().expect("charges").get(authorization_id) {
+            return Ok(done.clone());
+        }
+        if self.voids.lock().expect("voids").contains(authorization_id) {
+            return Err(PaymentError::Declined(
+                "the authorisation was voided".into(),
+            ));
+        }
+        if self.failures.lock().expect("failures").captures_unavailable {
+            return Err(PaymentError::Unavailable(
+                "the acquirer does not answer".into(),
+            ));
+        }
         let id = format!("cap-{}", uuid::Uuid::new_v4());
         self.charges
             .lock()
             .expect("charges")
-            .insert(key.to_string(), id.clone());
+            .insert(authorization_id.to_string(), id.clone());
         Ok(id)
+    }
+
+    async fn void(&self, _key: &str, authorization_id: &str) -> Result<(), PaymentError> {
+        if self
+            .charges
+            .lock()
+            .expect("charges")
+            .contains_key(authorization_id)
+        {
+            return Err(PaymentError::Declined("already captured".into()));
+        }
+        self.voids
+            .lock()
+            .expect("voids")
+            .insert(authorization_id.to_string());
+        Ok(())
     }
 
     async fn refund(
@@ -307,19 +387,24 @@ mod tests {
         let g = SimulatedGateway::new(SimulatedFailures {
             declined_methods: [PaymentMethod::Points].into(),
             refunds_unavailable: true,
+            ..Default::default()
         });
-        let a = g
-            .charge("k", PaymentMethod::KakaoPayCard, 1000)
+        let auth = g
+            .authorize("k", PaymentMethod::KakaoPayCard, 1000)
             .await
             .unwrap();
         assert_eq!(
-            g.charge("k", PaymentMethod::KakaoPayCard, 1000)
+            g.authorize("k", PaymentMethod::KakaoPayCard, 1000)
                 .await
                 .unwrap(),
-            a
+            auth
         );
+        assert_eq!(g.open_authorizations(), 1, "held, not taken");
+        let a = g.capture("c", &auth, 1000).await.unwrap();
+        assert_eq!(g.capture("c", &auth, 1000).await.unwrap(), a);
+        assert_eq!(g.open_authorizations(), 0);
         assert!(matches!(
-            g.charge("p", PaymentMethod::Points, 1000).await,
+            g.authorize("p", PaymentMethod::Points, 1000).await,
             Err(PaymentError::Declined(_))
         ));
         assert!(matches!(
@@ -330,5 +415,15 @@ mod tests {
         let r = g.refund("r", &a, 1000).await.unwrap();
         assert_eq!(g.refund("r", &a, 1000).await.unwrap(), r);
         assert_eq!(g.moved(), (1, 1));
+        let voided = g
+            .authorize("v", PaymentMethod::CreditCard, 500)
+            .await
+            .unwrap();
+        g.void("v-void", &voided).await.unwrap();
+        assert!(
+            g.capture("v-capture", &voided, 500).await.is_err(),
+            "a voided authorisation is never captured"
+        );
+        assert_eq!(g.open_authorizations(), 0);
     }
 }

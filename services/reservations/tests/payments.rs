@@ -289,3 +289,37 @@ async fn a_booking_that_fails_after_its_payment_holds_nothing_and_the_money_goes
     let (refunded, _) = app.payment(reservation_id).await.expect("payment");
     assert_eq!(refunded.refunded_krw, 40_000);
 }
+
+#[tokio::test]
+async fn a_capture_that_fails_voids_its_authorisation_and_books_nothing() {
+    let log = store().await;
+    let gateway = Arc::new(SimulatedGateway::new(SimulatedFailures {
+        captures_unavailable: true,
+        ..Default::default()
+    }));
+    let app = Reservations::with_gateway(log.clone(), gateway.clone());
+    let unit = open_unit(log.clone(), 3, ConfirmationMode::Instant, 20_000).await;
+    let refusal = app
+        .book(
+            &customer(),
+            Uuid::new_v4(),
+            &[(unit, 1)],
+            vec![],
+            PaymentMethod::CreditCard,
+        )
+        .await
+        .expect_err("not captured");
+    assert_eq!(refusal.code(), Code::Unavailable);
+    assert_eq!(
+        yeyak_kit::status::reason(&refusal).as_deref(),
+        Some("PAYMENT_UNAVAILABLE")
+    );
+    assert_eq!(
+        gateway.open_authorizations(),
+        0,
+        "no money stays held for a booking that did not happen"
+    );
+    assert_eq!(gateway.moved(), (0, 0));
+    let (inventory, _) = app.inventory(&unit.to_string()).await.expect("inventory");
+    assert_eq!(inventory.held(), 0);
+}
