@@ -124,7 +124,20 @@ fn reservation_pb(folded: (Reservation, u64)) -> Response<pb::Reservation> {
 
 /// A reservation as the API shows it.
 pub fn view((r, version): (Reservation, u64)) -> pb::Reservation {
-    let b = r.booked.clone().unwrap_or_default();
+    let lines = r
+        .lines()
+        .into_iter()
+        .map(|l| pb::ReservationLineView {
+            cancelled: r.cancelled_lines.contains(&l.line_number),
+            line_number: l.line_number,
+            reservation_schedule_id: l.reservation_schedule_id,
+            quantity: l.quantity,
+            unit_price_krw: l.unit_price_krw,
+            paid_krw: l.paid_krw,
+        })
+        .collect();
+    let quantity = r.live_quantity();
+    let b = r.booked.unwrap_or_default();
     pb::Reservation {
         reservation_id: b.reservation_id,
         state: state_pb(r.state) as i32,
@@ -134,7 +147,7 @@ pub fn view((r, version): (Reservation, u64)) -> pb::Reservation {
         product_id: b.product_id,
         reservation_schedule_id: b.reservation_schedule_id,
         starts_at: b.starts_at,
-        quantity: r.live_quantity(),
+        quantity,
         unit_price_krw: b.unit_price_krw,
         paid_krw: b.paid_krw,
         refunded_krw: r.refunded_krw,
@@ -149,18 +162,7 @@ pub fn view((r, version): (Reservation, u64)) -> pb::Reservation {
         payment_cancelled: r.payment_cancelled,
         no_show: r.no_show,
         payment: None,
-        lines: r
-            .lines()
-            .into_iter()
-            .map(|l| pb::ReservationLineView {
-                cancelled: r.cancelled_lines.contains(&l.line_number),
-                line_number: l.line_number,
-                reservation_schedule_id: l.reservation_schedule_id,
-                quantity: l.quantity,
-                unit_price_krw: l.unit_price_krw,
-                paid_krw: l.paid_krw,
-            })
-            .collect(),
+        lines,
         partial_cancel_restricted: b.partial_cancel_restricted,
     }
 }

@@ -495,11 +495,11 @@ impl Reservations {
             }
             let mut shared = BTreeMap::new();
             for unit in units.iter().filter_map(|u| u.opened.as_ref()) {
-                for id in [&unit.pool_stream, &unit.price_cap_stream] {
-                    if !id.is_empty() && !shared.contains_key(id) {
-                        let (pool, version) = self.inventory_at(id).await?;
+                for id in reservation::held_streams(unit) {
+                    if !versions.contains_key(&id) {
+                        let (pool, version) = self.inventory_at(&id).await?;
                         versions.insert(id.clone(), version);
-                        shared.insert(id.clone(), pool);
+                        shared.insert(id, pool);
                     }
                 }
             }
@@ -646,13 +646,9 @@ impl Reservations {
                 } else {
                     Canceller::Partner
                 };
-                let (outcome, released) = if line_numbers.is_empty() {
-                    reservation::cancel(&current, by, reason, adjustment, now)
-                        .map(|(e, released)| (Cancelled::Whole(e), released))
-                } else {
+                let (outcome, released) =
                     reservation::cancel_lines(&current, by, reason, adjustment, &line_numbers, now)
-                }
-                .map_err(crate::api::domain_status)?;
+                        .map_err(crate::api::domain_status)?;
                 match outcome {
                     Cancelled::Whole(e) => {
                         let new = encode(id(0), &e, &cause);

@@ -541,6 +541,7 @@ pub fn book(
         }
     }
     let reservation_id = cmd.reservation_id.to_string();
+    let held_streams: Vec<String> = wanted.keys().cloned().collect();
     let holds = wanted
         .into_iter()
         .map(|(stream, quantity)| {
@@ -553,14 +554,6 @@ pub fn book(
             )
         })
         .collect();
-    let mut held_streams: Vec<String> = Vec::new();
-    for line in &lines {
-        for stream in &line.held_streams {
-            if !held_streams.contains(stream) {
-                held_streams.push(stream.clone());
-            }
-        }
-    }
     let ends_at = units
         .iter()
         .filter_map(|u| u.ends_at)
@@ -777,9 +770,9 @@ pub enum Cancelled {
     Lines(ReservationLinesCancelled),
 }
 
-/// 부분취소: cancels some lines of a `Requested` or `Confirmed` reservation by the same rules
-/// as a whole cancel, on what was paid for those lines; their seats come back. Cancelling every
-/// remaining line cancels the reservation. A reservation whose quantity had a minimum, a fixed
+/// 부분취소: cancels some lines of a `Requested` or `Confirmed` reservation by the same rules as
+/// a whole cancel, on what was paid for those lines; their seats come back. Naming no line, or
+/// every remaining line, cancels the reservation ([`cancel`]). A reservation whose quantity had a minimum, a fixed
 /// size or a multiple allows no partial cancel: the customer is refused, the partner's is
 /// 직권취소.
 pub fn cancel_lines(
@@ -790,6 +783,10 @@ pub fn cancel_lines(
     line_numbers: &[u32],
     now_us: i64,
 ) -> Result<(Cancelled, Releases), ReservationError> {
+    if line_numbers.is_empty() {
+        let (whole, released) = cancel(r, by, reason, adjustment, now_us)?;
+        return Ok((Cancelled::Whole(whole), released));
+    }
     let b = r.require(&[State::Requested, State::Confirmed], "cancel lines of")?;
     let asked: BTreeSet<u32> = line_numbers.iter().copied().collect();
     let lines = r.lines();
@@ -810,7 +807,7 @@ pub fn cancel_lines(
         ));
     }
     let live = r.live_lines();
-    if asked.is_empty() || live.iter().all(|l| asked.contains(&l.line_number)) {
+    if live.iter().all(|l| asked.contains(&l.line_number)) {
         let (whole, released) = cancel(r, by, reason, adjustment, now_us)?;
         return Ok((Cancelled::Whole(whole), released));
     }
