@@ -77,6 +77,23 @@ fn customer(n: u32) -> Caller {
     }
 }
 
+/// Books `quantity` seats of a free unit as customer `n`, with a fresh request id.
+async fn book_free(
+    app: &Reservations,
+    n: u32,
+    unit: Uuid,
+    quantity: u32,
+) -> Result<(yeyak_reservations::domain::reservation::Reservation, u64), tonic::Status> {
+    app.book(
+        &customer(n),
+        Uuid::new_v4(),
+        &[(unit, quantity)],
+        vec![],
+        PaymentMethod::Unspecified,
+    )
+    .await
+}
+
 async fn store() -> Arc<dyn EventStore> {
     yeyak_eventlog::connect(&testing::fresh_sqlite_url("catalog-consumer"))
         .await
@@ -97,15 +114,7 @@ async fn opened_with_two_held(capacity: u32, price: i64) -> (CatalogConsumer, Re
         )))
         .await
         .expect("opened");
-    app.book(
-        &customer(1),
-        Uuid::new_v4(),
-        &[(id, 2)],
-        vec![],
-        yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
-    )
-    .await
-    .expect("booked");
+    book_free(&app, 1, id, 2).await.expect("booked");
     (consumer, app, id)
 }
 
@@ -139,16 +148,7 @@ async fn a_capacity_change_applies_and_lowering_it_below_what_is_held_closes_the
         .expect("changed");
     let (inventory, _) = app.inventory(&id.to_string()).await.expect("inventory");
     assert_eq!((inventory.held(), inventory.remaining()), (2, 0));
-    let refusal = app
-        .book(
-            &customer(2),
-            Uuid::new_v4(),
-            &[(id, 1)],
-            vec![],
-            yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
-        )
-        .await
-        .expect_err("closed");
+    let refusal = book_free(&app, 2, id, 1).await.expect_err("closed");
     assert_eq!(
         yeyak_kit::status::reason(&refusal).as_deref(),
         Some("SOLD_OUT")
@@ -185,16 +185,7 @@ async fn schedules_of_a_draft_open_nothing() {
 async fn status_pause_and_visibility_from_the_catalog_gate_bookings() {
     let (consumer, app, id) = opened_with_two_held(10, 0).await;
     let refused = |app: Reservations| async move {
-        let s = app
-            .book(
-                &customer(9),
-                Uuid::new_v4(),
-                &[(id, 1)],
-                vec![],
-                yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
-            )
-            .await
-            .expect_err("refused");
+        let s = book_free(&app, 9, id, 1).await.expect_err("refused");
         yeyak_kit::status::reason(&s).unwrap_or_default()
     };
     let handle = |m: RecordedEvent| {
@@ -265,16 +256,9 @@ async fn units_sharing_a_pool_never_oversell_it_and_a_cancel_gives_back_to_the_p
     for n in 0..40u32 {
         let app = app.clone();
         let unit = if n % 2 == 0 { adult } else { child };
-        tasks.push(tokio::spawn(async move {
-            app.book(
-                &customer(n),
-                Uuid::new_v4(),
-                &[(unit, 1)],
-                vec![],
-                PaymentMethod::Unspecified,
-            )
-            .await
-        }));
+        tasks.push(tokio::spawn(
+            async move { book_free(&app, n, unit, 1).await },
+        ));
     }
     let mut sold = Vec::new();
     for t in tasks {
@@ -301,15 +285,9 @@ async fn units_sharing_a_pool_never_oversell_it_and_a_cancel_gives_back_to_the_p
     )
     .await
     .expect("cancelled");
-    app.book(
-        &customer(99),
-        Uuid::new_v4(),
-        &[(child, 1)],
-        vec![],
-        PaymentMethod::Unspecified,
-    )
-    .await
-    .expect("the seat came back to the pool");
+    book_free(&app, 99, child, 1)
+        .await
+        .expect("the seat came back to the pool");
 }
 
 #[tokio::test]
@@ -437,38 +415,15 @@ async fn a_price_maximum_caps_the_price_across_schedules() {
         ..Default::default()
     }];
     consumer.handle(&recorded(&product)).await.expect("opened");
-    app.book(
-        &customer(1),
-        Uuid::new_v4(),
-        &[(monday, 2)],
-        vec![],
-        PaymentMethod::Unspecified,
-    )
-    .await
-    .expect("two on monday");
-    let refusal = app
-        .book(
-            &customer(2),
-            Uuid::new_v4(),
-            &[(tuesday, 2)],
-            vec![],
-            PaymentMethod::Unspecified,
-        )
+    book_free(&app, 1, monday, 2).await.expect("two on monday");
+    let refusal = book_free(&app, 2, tuesday, 2)
         .await
         .expect_err("the price's maximum is 3 across days");
     assert_eq!(
         yeyak_kit::status::reason(&refusal).as_deref(),
         Some("SOLD_OUT")
     );
-    app.book(
-        &customer(3),
-        Uuid::new_v4(),
-        &[(tuesday, 1)],
-        vec![],
-        PaymentMethod::Unspecified,
-    )
-    .await
-    .expect("the third");
+    book_free(&app, 3, tuesday, 1).await.expect("the third");
     // Capacity changes of a pool land on the pool.
     consumer
         .handle(&recorded(&CapacityChanged {
@@ -507,29 +462,14 @@ async fn a_unit_a_revision_drops_is_switched_off() {
         )))
         .await
         .expect("revised");
-    let refusal = app
-        .book(
-            &customer(1),
-            Uuid::new_v4(),
-            &[(dropped, 1)],
-            vec![],
-            PaymentMethod::Unspecified,
-        )
-        .await
-        .expect_err("dropped");
+    let refusal = book_free(&app, 1, dropped, 1).await.expect_err("dropped");
     assert_eq!(
         yeyak_kit::status::reason(&refusal).as_deref(),
         Some("SCHEDULE_HIDDEN")
     );
-    app.book(
-        &customer(2),
-        Uuid::new_v4(),
-        &[(kept, 1)],
-        vec![],
-        PaymentMethod::Unspecified,
-    )
-    .await
-    .expect("the kept unit is bookable");
+    book_free(&app, 2, kept, 1)
+        .await
+        .expect("the kept unit is bookable");
 }
 
 #[tokio::test]
@@ -628,16 +568,7 @@ async fn a_hot_pool_shared_by_ten_units_sells_exactly_its_seats_and_every_refusa
     let tasks: Vec<_> = (0..200u32)
         .map(|n| {
             let (app, unit) = (app.clone(), units[n as usize % units.len()]);
-            tokio::spawn(async move {
-                app.book(
-                    &customer(n),
-                    Uuid::new_v4(),
-                    &[(unit, 1)],
-                    vec![],
-                    PaymentMethod::Unspecified,
-                )
-                .await
-            })
+            tokio::spawn(async move { book_free(&app, n, unit, 1).await })
         })
         .collect();
     let (mut sold, mut refusals) = (0, Vec::new());
