@@ -5,6 +5,7 @@ use std::{env, path::PathBuf};
 const PROTOS: &[&str] = &[
     "yeyak/events/v1/envelope.proto",
     "yeyak/admin/v1/admin.proto",
+    "yeyak/access/v1/access.proto",
     "yeyak/catalog/events/v1/events.proto",
     "yeyak/catalog/v1/catalog.proto",
     "yeyak/reservations/events/v1/events.proto",

@@ -16,33 +16,56 @@ pub(crate) struct Dialect {
     pub read_all: &'static str,
     /// Statement run in each write transaction to wake other processes' subscribers.
     pub notify: Option<&'static str>,
-    /// Serialises `Any` appenders of one stream (`$1` stream id) so they queue instead of
-    /// conflicting; `None` where writers are serialised anyway.
-    pub lock_stream: Option<&'static str>,
 }
 
 pub(crate) const STREAM_VERSION: &str =
     "SELECT MAX(stream_version) FROM events WHERE stream_id = $1";
 pub(crate) const INBOX_SEEN: &str =
-    "SELECT CAST(1 AS BIGINT) FROM inbox WHERE consumer = $1 AND event_id = $2";
+    "SELECT fingerprint FROM inbox WHERE consumer = $1 AND event_id = $2";
 pub(crate) const INSERT_INBOX: &str =
-    "INSERT INTO inbox (consumer, event_id, processed_at_us) VALUES ($1, $2, $3)";
+    "INSERT INTO inbox (consumer, event_id, processed_at_us, fingerprint) VALUES ($1, $2, $3, $4)";
 pub(crate) const LOAD_CHECKPOINT: &str =
     "SELECT commit_id, position FROM checkpoints WHERE name = $1";
 pub(crate) const SAVE_CHECKPOINT: &str = "INSERT INTO checkpoints (name, commit_id, position, updated_at_us) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (name) DO UPDATE SET commit_id = excluded.commit_id, position = excluded.position, updated_at_us = excluded.updated_at_us";
 
-pub(crate) const UPSERT_ROW: &str = "INSERT INTO projection_rows (projection, key, partition_key, place, day, state, sort, value) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (projection, key) DO UPDATE SET \
-     partition_key = excluded.partition_key, place = excluded.place, day = excluded.day, \
-     state = excluded.state, sort = excluded.sort, value = excluded.value";
-pub(crate) const QUERY_ROWS: &str = "SELECT key, partition_key, place, day, state, sort, value FROM projection_rows \
-     WHERE projection = $1 AND partition_key = $2 AND ($3 = '' OR place = $3) AND ($4 = '' OR day = $4) \
-     AND ($5 = '' OR state = $5) AND (sort < $6 OR (sort = $6 AND key < $7)) \
-     ORDER BY sort DESC, key DESC LIMIT $8";
+pub(crate) const UPSERT_ROW: &str = "INSERT INTO projection_rows (projection, key, partition_key, filter_1, filter_2, filter_3, filter_4, sort, value) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (projection, key) DO UPDATE SET \
+     partition_key = excluded.partition_key, filter_1 = excluded.filter_1, filter_2 = excluded.filter_2, \
+     filter_3 = excluded.filter_3, filter_4 = excluded.filter_4, sort = excluded.sort, value = excluded.value";
+pub(crate) const QUERY_ROWS: &str = "SELECT key, partition_key, filter_1, filter_2, filter_3, filter_4, sort, value FROM projection_rows \
+     WHERE projection = $1 AND partition_key = $2 AND ($3 = '' OR filter_1 = $3) AND ($4 = '' OR filter_2 = $4) \
+     AND ($5 = '' OR filter_3 = $5) AND ($6 = '' OR filter_4 = $6) AND (sort < $7 OR (sort = $7 AND key < $8)) \
+     ORDER BY sort DESC, key DESC LIMIT $9";
 pub(crate) const DELETE_ROWS: &str = "DELETE FROM projection_rows WHERE projection = $1";
 pub(crate) const DELETE_CHECKPOINT: &str = "DELETE FROM checkpoints WHERE name = $1";
 
+/// The migrations of one backend: `(version, description, sql)`, in order.
+pub(crate) fn migrator(
+    migrations: &[(i64, &'static str, &'static str)],
+) -> sqlx::migrate::Migrator {
+    use sqlx::{
+        SqlSafeStr,
+        migrate::{Migration, MigrationType},
+    };
+    sqlx::migrate::Migrator::with_migrations(
+        migrations
+            .iter()
+            .map(|(version, description, sql)| {
+                Migration::new(
+                    *version,
+                    (*description).into(),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+/// The storage's own clock: when an event was recorded (business time is the event's
+/// `occurred_at_us`, from the service's clock).
 pub(crate) fn now_us() -> i64 {
     jiff::Timestamp::now().as_microsecond()
 }
@@ -132,6 +155,40 @@ macro_rules! impl_event_store {
                 }
             }
 
+            /// The result of an append whose dedupe row is stored already: the same request was
+            /// handled, or its key was used by another request.
+            async fn inbox_seen(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                inbox: &$crate::InboxEntry,
+            ) -> Result<Option<$crate::AppendResult>, $crate::AppendError> {
+                let seen: Option<(Option<Vec<u8>>,)> = sqlx::query_as($crate::common::INBOX_SEEN)
+                    .bind(&inbox.consumer)
+                    .bind(inbox.event_id)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+                match seen {
+                    None => Ok(None),
+                    Some((fingerprint,)) if fingerprint == inbox.fingerprint => Ok(Some($crate::AppendResult {
+                        status: $crate::AppendStatus::AlreadyHandled,
+                        events: Vec::new(),
+                    })),
+                    Some(_) => Err($crate::AppendError::RequestReused {
+                        consumer: inbox.consumer.clone(),
+                        event_id: inbox.event_id,
+                    }),
+                }
+            }
+
+            /// Every stream the append checks: written ones with their events, read ones alone.
+            fn checked(request: &$crate::AppendRequest) -> Vec<(&str, $crate::ExpectedVersion, bool)> {
+                request
+                    .streams
+                    .iter()
+                    .map(|s| (s.stream_id.as_str(), s.expected, true))
+                    .chain(request.reads.iter().map(|r| (r.stream_id.as_str(), r.expected, false)))
+                    .collect()
+            }
+
             /// Runs the append inside `tx`. `Ok(Err(result))` means "nothing to write: roll back and
             /// return this result" (duplicate or inbox hit).
             async fn append_in(
@@ -143,46 +200,31 @@ macro_rules! impl_event_store {
                 // reading a stream's version is above the ids of every event already in it, and a
                 // stream's versions and its commit order never disagree.
                 let now = $crate::common::now_us();
-                if let Some(inbox) = &request.inbox {
-                    let seen: Option<i64> = sqlx::query_scalar($crate::common::INBOX_SEEN)
-                        .bind(&inbox.consumer)
-                        .bind(inbox.event_id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if seen.is_some() {
-                        return Ok(Err($crate::AppendResult {
-                            status: $crate::AppendStatus::AlreadyHandled,
-                            events: Vec::new(),
-                        }));
-                    }
+                if let Some(inbox) = &request.inbox
+                    && let Some(handled) = Self::inbox_seen(tx, inbox).await?
+                {
+                    return Ok(Err(handled));
                 }
                 if let Some(original) = Self::find_duplicate(tx, request).await? {
                     return Ok(Err(original));
                 }
-                if let Some(lock) = Self::DIALECT.lock_stream {
-                    // Sorted, so two appends never wait for each other's locks in opposite orders.
-                    let mut any: Vec<&str> = request
-                        .streams
-                        .iter()
-                        .filter(|s| s.expected == $crate::ExpectedVersion::Any)
-                        .map(|s| s.stream_id.as_str())
-                        .collect();
-                    any.sort_unstable();
-                    for stream_id in any {
-                        sqlx::query(lock).bind(stream_id).execute(&mut *tx).await?;
-                    }
-                }
-                let mut versions = Vec::with_capacity(request.streams.len());
-                for stream in &request.streams {
-                    let actual = Self::stream_version_in(tx, &stream.stream_id).await?;
-                    if !$crate::model::satisfies(stream.expected, actual) {
+                let mut checked = Self::checked(request);
+                // A writer holds its streams exclusively and a reader shares them until the
+                // commit, so no stream a decision read can move between its check and the
+                // commit. Sorted, so two appends never wait for each other in opposite orders.
+                checked.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                Self::lock_streams(tx, &checked).await?;
+                let mut versions = std::collections::HashMap::with_capacity(checked.len());
+                for (stream_id, expected, _) in &checked {
+                    let actual = Self::stream_version_in(tx, stream_id).await?;
+                    if !$crate::model::satisfies(*expected, actual) {
                         return Err($crate::AppendError::Conflict {
-                            stream_id: stream.stream_id.clone(),
-                            expected: stream.expected,
+                            stream_id: stream_id.to_string(),
+                            expected: *expected,
                             actual,
                         });
                     }
-                    versions.push(actual);
+                    versions.insert(*stream_id, actual);
                 }
                 if let Some(inbox) = &request.inbox {
                     // A concurrent handler of the same event that got here first makes this a
@@ -191,12 +233,13 @@ macro_rules! impl_event_store {
                         .bind(&inbox.consumer)
                         .bind(inbox.event_id)
                         .bind(now)
+                        .bind(&inbox.fingerprint)
                         .execute(&mut *tx)
                         .await?;
                 }
                 let mut events = Vec::new();
-                for (stream, actual) in request.streams.iter().zip(versions) {
-                    let mut version = actual.unwrap_or(0);
+                for stream in &request.streams {
+                    let mut version = versions.get(stream.stream_id.as_str()).copied().flatten().unwrap_or(0);
                     for event in &stream.events {
                         version += 1;
                         let row = sqlx::query(Self::DIALECT.insert_event)
@@ -237,34 +280,29 @@ macro_rules! impl_event_store {
                 }))
             }
 
-            /// After a unique violation: either a concurrent duplicate (same event ids) or a
-            /// concurrent writer on a stream (version conflict with the actual version).
+            /// After a unique violation: either a concurrent duplicate (same event ids or dedupe
+            /// row) or a concurrent writer on a stream (version conflict with the actual version).
             async fn explain_unique_violation(
                 &self,
                 request: &$crate::AppendRequest,
             ) -> Result<$crate::AppendResult, $crate::AppendError> {
                 let mut conn = self.reader.acquire().await?;
-                if let Some(inbox) = &request.inbox {
-                    let seen: Option<i64> = sqlx::query_scalar($crate::common::INBOX_SEEN)
-                        .bind(&inbox.consumer)
-                        .bind(inbox.event_id)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                    if seen.is_some() {
-                        return Ok($crate::AppendResult { status: $crate::AppendStatus::AlreadyHandled, events: Vec::new() });
-                    }
+                if let Some(inbox) = &request.inbox
+                    && let Some(handled) = Self::inbox_seen(&mut conn, inbox).await?
+                {
+                    return Ok(handled);
                 }
                 if let Some(original) = Self::find_duplicate(&mut conn, request).await? {
                     return Ok(original);
                 }
-                for stream in &request.streams {
-                    let actual = Self::stream_version_in(&mut conn, &stream.stream_id).await?;
-                    if stream.expected != $crate::ExpectedVersion::Any
-                        && !$crate::model::satisfies(stream.expected, actual)
+                for (stream_id, expected, _) in Self::checked(request) {
+                    let actual = Self::stream_version_in(&mut conn, stream_id).await?;
+                    if expected != $crate::ExpectedVersion::Any
+                        && !$crate::model::satisfies(expected, actual)
                     {
                         return Err($crate::AppendError::Conflict {
-                            stream_id: stream.stream_id.clone(),
-                            expected: stream.expected,
+                            stream_id: stream_id.to_string(),
+                            expected,
                             actual,
                         });
                     }
@@ -356,6 +394,19 @@ macro_rules! impl_event_store {
                 rows.iter().map(Self::decode).collect()
             }
 
+            async fn inbox_entry(
+                &self,
+                consumer: &str,
+                event_id: uuid::Uuid,
+            ) -> Result<Option<$crate::InboxRecord>, $crate::StoreError> {
+                let seen: Option<(Option<Vec<u8>>,)> = sqlx::query_as($crate::common::INBOX_SEEN)
+                    .bind(consumer)
+                    .bind(event_id)
+                    .fetch_optional(&self.reader)
+                    .await?;
+                Ok(seen.map(|(fingerprint,)| $crate::InboxRecord { fingerprint }))
+            }
+
             async fn event_by_id(&self, event_id: uuid::Uuid) -> Result<Option<$crate::RecordedEvent>, $crate::StoreError> {
                 let row = sqlx::query(Self::DIALECT.event_by_id)
                     .bind(event_id)
@@ -399,13 +450,15 @@ macro_rules! impl_event_store {
             ) -> Result<(), $crate::StoreError> {
                 let mut tx = self.writer.begin().await?;
                 for row in rows {
+                    let [f1, f2, f3, f4] = $crate::projection_filters(row.filters)?;
                     sqlx::query($crate::common::UPSERT_ROW)
                         .bind(projection)
                         .bind(row.key)
                         .bind(row.partition)
-                        .bind(row.place)
-                        .bind(row.day)
-                        .bind(row.state)
+                        .bind(f1)
+                        .bind(f2)
+                        .bind(f3)
+                        .bind(f4)
                         .bind(row.sort)
                         .bind(row.value)
                         .execute(&mut *tx)
@@ -420,12 +473,16 @@ macro_rules! impl_event_store {
                 query: &$crate::ProjectionQuery,
             ) -> Result<Vec<$crate::ProjectionRow>, $crate::StoreError> {
                 use sqlx::Row;
+                let [f1, f2, f3, f4] = $crate::projection_filters(
+                    query.filters.iter().map(|f| f.clone().unwrap_or_default()).collect(),
+                )?;
                 let rows = sqlx::query($crate::common::QUERY_ROWS)
                     .bind(&query.projection)
                     .bind(&query.partition)
-                    .bind(query.place.as_deref().unwrap_or(""))
-                    .bind(query.day.as_deref().unwrap_or(""))
-                    .bind(query.state.as_deref().unwrap_or(""))
+                    .bind(f1)
+                    .bind(f2)
+                    .bind(f3)
+                    .bind(f4)
                     .bind(query.after.as_ref().map_or(i64::MAX, |(sort, _)| *sort))
                     .bind(query.after.as_ref().map_or("", |(_, key)| key.as_str()))
                     .bind(i64::from(query.limit))
@@ -436,9 +493,10 @@ macro_rules! impl_event_store {
                         Ok($crate::ProjectionRow {
                             key: r.try_get("key")?,
                             partition: r.try_get("partition_key")?,
-                            place: r.try_get("place")?,
-                            day: r.try_get("day")?,
-                            state: r.try_get("state")?,
+                            filters: ["filter_1", "filter_2", "filter_3", "filter_4"]
+                                .iter()
+                                .map(|c| r.try_get(*c))
+                                .collect::<Result<Vec<String>, _>>()?,
                             sort: r.try_get("sort")?,
                             value: r.try_get("value")?,
                         })

@@ -6,11 +6,14 @@
 //!
 //! - appends touch one or several streams atomically, each with an [`ExpectedVersion`];
 //! - an event id is stored at most once, and re-appending it returns the original result;
-//! - an append may carry an [`InboxEntry`]: the consumer's dedupe row is written in the same
-//!   transaction as the events it caused, so a redelivered event has no second effect;
+//! - an append may carry an [`InboxEntry`]: the consumer's (or command's) dedupe row is written
+//!   in the same transaction as the events it caused, so a redelivered event or a retried command
+//!   has no second effect;
+//! - an append may name streams it read without writing ([`StreamRead`]): it commits only while
+//!   they are still at the versions the decision saw;
 //! - [`EventStore::read_all`] returns committed events in gap-safe commit order: no reader ever
 //!   moves past an event that commits later;
-//! - the database refuses UPDATE and DELETE on the event table.
+//! - the database refuses UPDATE, DELETE and every form of replacement on the event table.
 
 mod common;
 mod model;
@@ -52,6 +55,13 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// The dedupe row `(consumer, event_id)`, if one was stored.
+    async fn inbox_entry(
+        &self,
+        consumer: &str,
+        event_id: uuid::Uuid,
+    ) -> Result<Option<InboxRecord>, StoreError>;
+
     /// The stored event with this id, if any.
     async fn event_by_id(&self, event_id: uuid::Uuid) -> Result<Option<RecordedEvent>, StoreError>;
 
@@ -90,29 +100,30 @@ pub trait EventStore: Send + Sync + 'static {
     -> Result<Box<dyn HeldAppend>, AppendError>;
 }
 
-/// A row of a read model: a key, the columns it is filtered by, and its encoded value.
+/// How many filter columns a read model may have.
+pub const PROJECTION_FILTERS: usize = 4;
+
+/// A row of a read model: a key, the values it is filtered by, and its encoded value. The read
+/// model's owner says what each filter (by position) and the value mean; the log does not know.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProjectionRow {
     pub key: String,
     /// Rows are always queried within one partition (a partner, say).
     pub partition: String,
-    pub place: String,
-    /// A calendar day, `YYYY-MM-DD`.
-    pub day: String,
-    pub state: String,
+    /// Up to [`PROJECTION_FILTERS`] values, matched exactly by queries.
+    pub filters: Vec<String>,
     /// Newest first: larger sorts first.
     pub sort: i64,
     pub value: Vec<u8>,
 }
 
-/// Which rows of a read model to read: one partition, optional filters (exact match), a page.
+/// Which rows of a read model to read: one partition, optional filters (exact match, by the
+/// rows' filter positions), a page.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ProjectionQuery {
     pub projection: String,
     pub partition: String,
-    pub place: Option<String>,
-    pub day: Option<String>,
-    pub state: Option<String>,
+    pub filters: Vec<Option<String>>,
     /// Only rows after this `(sort, key)` in the order (the previous page's last), for paging.
     pub after: Option<(i64, String)>,
     pub limit: u32,
@@ -133,6 +144,20 @@ pub trait HeldAppend: Send {
     /// The positions this append took (not yet visible to readers).
     fn result(&self) -> &AppendResult;
     async fn commit(self: Box<Self>) -> Result<AppendResult, AppendError>;
+}
+
+/// A row's (or query's) filters, padded to [`PROJECTION_FILTERS`] columns.
+pub(crate) fn projection_filters(
+    mut filters: Vec<String>,
+) -> Result<[String; PROJECTION_FILTERS], StoreError> {
+    if filters.len() > PROJECTION_FILTERS {
+        return Err(StoreError::Corrupt(format!(
+            "a read model has at most {PROJECTION_FILTERS} filters, not {}",
+            filters.len()
+        )));
+    }
+    filters.resize(PROJECTION_FILTERS, String::new());
+    Ok(filters.try_into().expect("padded"))
 }
 
 /// Opens the event log named by a sqlx URL (`postgres://…` or `sqlite://…`) and migrates it.

@@ -67,17 +67,38 @@ pub struct StreamAppend {
     pub events: Vec<NewEvent>,
 }
 
-/// A consumer's dedupe row: written with the events, or the whole append is skipped.
+/// A stream the appender's decision read but does not write: the append commits only while the
+/// stream is still at `expected`, so a fact recorded meanwhile makes the appender decide again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamRead {
+    pub stream_id: String,
+    pub expected: ExpectedVersion,
+}
+
+/// A dedupe row, written with the events or the whole append is skipped: a consumer's
+/// `(consumer, source event id)`, or a command's `(actor, request id)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxEntry {
     pub consumer: String,
     pub event_id: Uuid,
+    /// What the request asked, when the key is a client's request id: a later request with the
+    /// same key and another fingerprint is refused ([`AppendError::RequestReused`]).
+    pub fingerprint: Option<Vec<u8>>,
+}
+
+/// A stored dedupe row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboxRecord {
+    pub fingerprint: Option<Vec<u8>>,
 }
 
 /// One atomic append.
 #[derive(Debug, Clone, Default)]
 pub struct AppendRequest {
     pub streams: Vec<StreamAppend>,
+    /// Streams read and not written, each checked at its expected version in the same
+    /// transaction.
+    pub reads: Vec<StreamRead>,
     pub inbox: Option<InboxEntry>,
 }
 
@@ -94,6 +115,7 @@ impl AppendRequest {
                 expected,
                 events,
             }],
+            reads: Vec::new(),
             inbox: None,
         }
     }
@@ -113,12 +135,28 @@ impl AppendRequest {
         self
     }
 
+    /// Commits only while `stream_id`, which the decision read, is still at `expected`.
+    pub fn expecting(mut self, stream_id: impl Into<String>, expected: ExpectedVersion) -> Self {
+        self.reads.push(StreamRead {
+            stream_id: stream_id.into(),
+            expected,
+        });
+        self
+    }
+
     /// Records `(consumer, event_id)` in the inbox in the same transaction.
     pub fn with_inbox(mut self, consumer: impl Into<String>, event_id: Uuid) -> Self {
         self.inbox = Some(InboxEntry {
             consumer: consumer.into(),
             event_id,
+            fingerprint: None,
         });
+        self
+    }
+
+    /// Records a dedupe row with the request's fingerprint in the same transaction.
+    pub fn with_idempotency(mut self, inbox: InboxEntry) -> Self {
+        self.inbox = Some(inbox);
         self
     }
 
@@ -197,6 +235,9 @@ pub enum AppendError {
     /// Some, but not all, of the event ids are already stored: the request is not a retry.
     #[error("event {0} is already stored as part of a different append")]
     EventIdReused(Uuid),
+    /// The dedupe key was used by a request with another fingerprint.
+    #[error("{consumer}/{event_id} was used by a different request")]
+    RequestReused { consumer: String, event_id: Uuid },
     #[error("invalid append: {0}")]
     Invalid(&'static str),
     #[error(transparent)]
@@ -228,6 +269,15 @@ pub(crate) fn check_request(request: &AppendRequest) -> Result<(), AppendError> 
     }
     if streams.iter().any(|s| s.is_empty() || s.len() > 200) {
         return Err(AppendError::Invalid("a stream id has 1 to 200 characters"));
+    }
+    let mut read: Vec<&str> = request.reads.iter().map(|r| r.stream_id.as_str()).collect();
+    read.sort_unstable();
+    if read.windows(2).any(|w| w[0] == w[1])
+        || read.iter().any(|r| streams.binary_search(r).is_ok())
+    {
+        return Err(AppendError::Invalid(
+            "a stream read is named once, and not beside its own write",
+        ));
     }
     let mut ids = request.event_ids();
     ids.sort_unstable();

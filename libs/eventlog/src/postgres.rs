@@ -3,7 +3,7 @@ use std::{sync::Arc, time::Duration};
 
 use sqlx::{
     PgPool, Postgres,
-    migrate::{Migration, MigrationType, Migrator},
+    migrate::Migrator,
     postgres::{PgListener, PgPoolOptions},
 };
 use tokio::{sync::watch, task::JoinHandle};
@@ -50,7 +50,6 @@ impl PgEventStore {
              WHERE (transaction_id, global_position) > ($1::text::xid8, $2) \
                AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
              ORDER BY transaction_id, global_position LIMIT $3",
-        lock_stream: Some("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"),
         notify: Some("SELECT pg_notify('yeyak_events', '')"),
     };
 
@@ -109,6 +108,27 @@ impl PgEventStore {
         }
     }
 
+    /// Locks the streams an append checks until its commit, in the order given: exclusively
+    /// those it writes, shared those it only read. One statement; rows come in the arrays'
+    /// order, so the locks are taken in it.
+    async fn lock_streams(
+        tx: &mut sqlx::PgConnection,
+        checked: &[(&str, crate::ExpectedVersion, bool)],
+    ) -> Result<(), sqlx::Error> {
+        let ids: Vec<&str> = checked.iter().map(|c| c.0).collect();
+        let written: Vec<bool> = checked.iter().map(|c| c.2).collect();
+        sqlx::query(
+            "SELECT CASE WHEN written THEN pg_advisory_xact_lock(hashtextextended(stream_id, 0)) \
+             ELSE pg_advisory_xact_lock_shared(hashtextextended(stream_id, 0)) END \
+             FROM unnest($1::text[], $2::bool[]) AS locked(stream_id, written)",
+        )
+        .bind(ids)
+        .bind(written)
+        .execute(tx)
+        .await?;
+        Ok(())
+    }
+
     /// The connection pool, for callers that need their own queries (tests).
     pub fn pool(&self) -> &PgPool {
         &self.writer
@@ -130,28 +150,31 @@ impl Lease for PgLease {
 }
 
 fn migrator() -> Migrator {
-    use sqlx::SqlSafeStr;
-    Migrator::with_migrations(vec![
-        Migration::new(
+    crate::common::migrator(&[
+        (
             1,
-            "event log".into(),
-            MigrationType::Simple,
-            include_str!("../migrations/postgres/0001_event_log.sql").into_sql_str(),
-            false,
+            "event log",
+            include_str!("../migrations/postgres/0001_event_log.sql"),
         ),
-        Migration::new(
+        (
             2,
-            "trace context".into(),
-            MigrationType::Simple,
-            include_str!("../migrations/postgres/0002_trace_context.sql").into_sql_str(),
-            false,
+            "trace context",
+            include_str!("../migrations/postgres/0002_trace_context.sql"),
         ),
-        Migration::new(
+        (
             3,
-            "projection rows".into(),
-            MigrationType::Simple,
-            include_str!("../migrations/postgres/0003_projection_rows.sql").into_sql_str(),
-            false,
+            "projection rows",
+            include_str!("../migrations/postgres/0003_projection_rows.sql"),
+        ),
+        (
+            4,
+            "idempotency and replacement",
+            include_str!("../migrations/postgres/0004_idempotency_and_replacement.sql"),
+        ),
+        (
+            5,
+            "generic projection rows",
+            include_str!("../migrations/postgres/0005_generic_projection_rows.sql"),
         ),
     ])
 }

@@ -3,7 +3,7 @@ use std::{str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     Sqlite, SqlitePool,
-    migrate::{Migration, MigrationType, Migrator},
+    migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 use tokio::sync::watch;
@@ -42,7 +42,6 @@ impl SqliteEventStore {
         read_all: "SELECT '0' AS commit_id, global_position, event_id, stream_id, stream_version, \
              event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
              FROM events WHERE global_position > $2 AND $1 IS NOT NULL ORDER BY global_position LIMIT $3",
-        lock_stream: None,
         notify: None,
     };
 
@@ -89,6 +88,15 @@ impl SqliteEventStore {
         }
     }
 
+    /// Writers are serialised by `BEGIN IMMEDIATE`: nothing can move between a check and the
+    /// commit.
+    async fn lock_streams(
+        _tx: &mut sqlx::SqliteConnection,
+        _checked: &[(&str, crate::ExpectedVersion, bool)],
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
     /// The writer pool, for callers that need their own queries (tests).
     pub fn pool(&self) -> &SqlitePool {
         &self.writer
@@ -116,28 +124,31 @@ impl Lease for SqliteLease {
 }
 
 fn migrator() -> Migrator {
-    use sqlx::SqlSafeStr;
-    Migrator::with_migrations(vec![
-        Migration::new(
+    crate::common::migrator(&[
+        (
             1,
-            "event log".into(),
-            MigrationType::Simple,
-            include_str!("../migrations/sqlite/0001_event_log.sql").into_sql_str(),
-            false,
+            "event log",
+            include_str!("../migrations/sqlite/0001_event_log.sql"),
         ),
-        Migration::new(
+        (
             2,
-            "trace context".into(),
-            MigrationType::Simple,
-            include_str!("../migrations/sqlite/0002_trace_context.sql").into_sql_str(),
-            false,
+            "trace context",
+            include_str!("../migrations/sqlite/0002_trace_context.sql"),
         ),
-        Migration::new(
+        (
             3,
-            "projection rows".into(),
-            MigrationType::Simple,
-            include_str!("../migrations/sqlite/0003_projection_rows.sql").into_sql_str(),
-            false,
+            "projection rows",
+            include_str!("../migrations/sqlite/0003_projection_rows.sql"),
+        ),
+        (
+            4,
+            "idempotency and replacement",
+            include_str!("../migrations/sqlite/0004_idempotency_and_replacement.sql"),
+        ),
+        (
+            5,
+            "generic projection rows",
+            include_str!("../migrations/sqlite/0005_generic_projection_rows.sql"),
         ),
     ])
 }

@@ -158,6 +158,14 @@ impl<H: BeforeAppend + 'static> crate::EventStore for Intercepted<H> {
         self.inner.event_by_id(event_id).await
     }
 
+    async fn inbox_entry(
+        &self,
+        consumer: &str,
+        event_id: Uuid,
+    ) -> Result<Option<crate::InboxRecord>, crate::StoreError> {
+        self.inner.inbox_entry(consumer, event_id).await
+    }
+
     async fn load_checkpoint(&self, name: &str) -> Result<crate::Position, crate::StoreError> {
         self.inner.load_checkpoint(name).await
     }
@@ -230,12 +238,11 @@ pub mod conformance {
     /// with their checkpoint for a rebuild.
     pub async fn projection_rows_are_upserted_filtered_and_reset(store: Arc<dyn EventStore>) {
         use crate::{ProjectionQuery, ProjectionRow};
+        // Filters by position: a place, a day, a state.
         let row = |key: &str, partition: &str, state: &str, sort: i64| ProjectionRow {
             key: key.into(),
             partition: partition.into(),
-            place: "pl".into(),
-            day: "2026-12-24".into(),
-            state: state.into(),
+            filters: vec!["pl".into(), "2026-12-24".into(), state.into()],
             sort,
             value: key.as_bytes().to_vec(),
         };
@@ -258,10 +265,9 @@ pub mod conformance {
         let query = |state: Option<&str>, after: Option<(i64, &str)>, limit| ProjectionQuery {
             projection: "list".into(),
             partition: "p1".into(),
-            state: state.map(str::to_string),
+            filters: vec![None, None, state.map(str::to_string)],
             after: after.map(|(sort, key)| (sort, key.to_string())),
             limit,
-            ..Default::default()
         };
         let keys = |rows: Vec<ProjectionRow>| rows.into_iter().map(|r| r.key).collect::<Vec<_>>();
         assert_eq!(
@@ -311,10 +317,20 @@ pub mod conformance {
             ["e"]
         );
         let other_day = ProjectionQuery {
-            day: Some("2026-12-25".into()),
+            filters: vec![None, Some("2026-12-25".into())],
             ..query(None, None, 10)
         };
         assert!(store.query_rows(&other_day).await.unwrap().is_empty());
+        let this_place = ProjectionQuery {
+            filters: vec![Some("pl".into()), Some("2026-12-24".into()), None, None],
+            ..query(None, None, 10)
+        };
+        assert_eq!(store.query_rows(&this_place).await.unwrap().len(), 5);
+        let too_many = ProjectionQuery {
+            filters: vec![None; crate::PROJECTION_FILTERS + 1],
+            ..query(None, None, 10)
+        };
+        assert!(store.query_rows(&too_many).await.is_err());
         store
             .save_checkpoint(
                 "list@x",
@@ -782,6 +798,162 @@ pub mod conformance {
         assert_eq!(
             store
                 .read_stream("raced-effects", 1, 10)
+                .await
+                .expect("read")
+                .len(),
+            1
+        );
+    }
+
+    /// A stream the decision read is checked at the version it saw: the append commits only while
+    /// it has not moved, and a write to it that is still committing is waited for, never
+    /// overtaken.
+    pub async fn a_stream_read_is_checked_until_the_commit(store: Store) {
+        store
+            .append(AppendRequest::single(
+                "facts",
+                ExpectedVersion::NoStream,
+                vec![event("Fact", b"open")],
+            ))
+            .await
+            .expect("first fact");
+        let decided_on = |version| {
+            AppendRequest::single("effects", ExpectedVersion::Any, vec![event("Effect", b"")])
+                .expecting("facts", ExpectedVersion::Exact(version))
+        };
+        assert_eq!(
+            store.append(decided_on(1)).await.expect("unchanged").status,
+            AppendStatus::Committed
+        );
+        // A fact being recorded while the decision is appended: the append waits for it, then
+        // sees that the stream moved.
+        let fact = store
+            .append_held(AppendRequest::single(
+                "facts",
+                ExpectedVersion::Exact(1),
+                vec![event("Fact", b"ended")],
+            ))
+            .await
+            .expect("held fact");
+        let racing = {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(decided_on(1)).await })
+        };
+        fact.commit().await.expect("fact committed");
+        let outcome = racing.await.expect("task");
+        assert!(
+            matches!(
+                outcome,
+                Err(AppendError::Conflict { ref stream_id, actual: Some(2), .. }) if stream_id == "facts"
+            ),
+            "{outcome:?}"
+        );
+        assert!(matches!(
+            store
+                .append(decided_on(1).expecting("missing", ExpectedVersion::NoStream))
+                .await,
+            Err(AppendError::Conflict { .. })
+        ));
+        assert_eq!(
+            store
+                .read_stream("effects", 1, 10)
+                .await
+                .expect("read")
+                .len(),
+            1,
+            "refused appends wrote nothing"
+        );
+        // A write to a stream that a committing decision read waits for that commit.
+        let decision = store
+            .append_held(decided_on(2))
+            .await
+            .expect("held decision");
+        let mut writer = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .append(AppendRequest::single(
+                        "facts",
+                        ExpectedVersion::Exact(2),
+                        vec![event("Fact", b"later")],
+                    ))
+                    .await
+            })
+        };
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), &mut writer)
+                .await
+                .is_err(),
+            "the write waits for the decision that read the stream"
+        );
+        decision.commit().await.expect("decision committed");
+        writer
+            .await
+            .expect("task")
+            .expect("the write commits after");
+        let reads_and_writes =
+            AppendRequest::single("facts", ExpectedVersion::Any, vec![event("Fact", b"")])
+                .expecting("facts", ExpectedVersion::Any);
+        assert!(matches!(
+            store.append(reads_and_writes).await,
+            Err(AppendError::Invalid(_))
+        ));
+    }
+
+    /// A command's dedupe row keeps the request's fingerprint: the same request again is
+    /// "already handled", another request with the same key is refused.
+    pub async fn a_request_id_reused_for_another_request_is_refused(store: Store) {
+        let key = uuid::Uuid::new_v4();
+        let request = |fingerprint: &[u8], payload: &[u8]| {
+            AppendRequest::single(
+                "orders",
+                ExpectedVersion::Any,
+                vec![event("Order", payload)],
+            )
+            .with_idempotency(crate::InboxEntry {
+                consumer: "customer:c-1".into(),
+                event_id: key,
+                fingerprint: Some(fingerprint.to_vec()),
+            })
+        };
+        assert_eq!(
+            store
+                .append(request(b"two seats", b"1"))
+                .await
+                .expect("first")
+                .status,
+            AppendStatus::Committed
+        );
+        assert_eq!(
+            store
+                .append(request(b"two seats", b"1"))
+                .await
+                .expect("retry")
+                .status,
+            AppendStatus::AlreadyHandled
+        );
+        assert!(matches!(
+            store.append(request(b"three seats", b"2")).await,
+            Err(AppendError::RequestReused { ref consumer, event_id }) if consumer == "customer:c-1" && event_id == key
+        ));
+        assert_eq!(
+            store
+                .inbox_entry("customer:c-1", key)
+                .await
+                .expect("lookup")
+                .and_then(|r| r.fingerprint),
+            Some(b"two seats".to_vec())
+        );
+        assert_eq!(
+            store
+                .inbox_entry("customer:c-2", key)
+                .await
+                .expect("lookup"),
+            None
+        );
+        assert_eq!(
+            store
+                .read_stream("orders", 1, 10)
                 .await
                 .expect("read")
                 .len(),

@@ -139,20 +139,28 @@ pub struct Claims {
     pub iss: String,
     pub exp: i64,
     pub iat: i64,
+    /// Not valid before this second, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
 }
 
 impl Claims {
     /// Claims valid for `ttl_secs` from now.
     pub fn new(sub: impl Into<String>, role: Role, ttl_secs: i64) -> Self {
-        let now = jiff::Timestamp::now().as_second();
+        Self::issued_at(jiff::Timestamp::now().as_second(), sub, role, ttl_secs)
+    }
+
+    /// Claims issued at `now_secs` (Unix seconds), valid for `ttl_secs`.
+    pub fn issued_at(now_secs: i64, sub: impl Into<String>, role: Role, ttl_secs: i64) -> Self {
         Self {
             sub: sub.into(),
             role,
             partner_id: None,
             places: Vec::new(),
             iss: ISSUER.to_string(),
-            exp: now + ttl_secs,
-            iat: now,
+            exp: now_secs + ttl_secs,
+            iat: now_secs,
+            nbf: None,
         }
     }
 
@@ -173,28 +181,76 @@ impl Claims {
     }
 }
 
+/// How far a token's times may disagree with this service's clock, in seconds.
+pub const LEEWAY_SECS: i64 = 30;
+/// The longest lifetime (`exp − iat`) a token may have by default: 24 hours.
+pub const DEFAULT_MAX_LIFETIME_SECS: i64 = 24 * 3600;
+
 /// Verifies and issues tokens with one HS256 secret.
 pub struct Authenticator {
     decoding: DecodingKey,
     encoding: EncodingKey,
     validation: Validation,
+    /// Token times are judged by this clock (the system's; a test's controlled one).
+    clock: crate::clock::SharedClock,
+    max_lifetime_secs: i64,
 }
 
 impl Authenticator {
-    /// Refuses secrets shorter than 32 bytes.
+    /// Refuses secrets shorter than 32 bytes. Judges tokens by the system clock and accepts
+    /// lifetimes up to [`DEFAULT_MAX_LIFETIME_SECS`].
     pub fn new(secret: &str) -> Result<Self, AuthError> {
         if secret.len() < 32 {
             return Err(AuthError::WeakSecret);
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
-        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        validation.leeway = 30;
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+        // Times are checked below against the injected clock, at their boundaries.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         Ok(Self {
             decoding: DecodingKey::from_secret(secret.as_bytes()).map_err(AuthError::Token)?,
             encoding: EncodingKey::from_secret(secret.as_bytes()).map_err(AuthError::Token)?,
             validation,
+            clock: crate::clock::system(),
+            max_lifetime_secs: DEFAULT_MAX_LIFETIME_SECS,
         })
+    }
+
+    /// Judges token times by `clock`.
+    pub fn with_clock(mut self, clock: crate::clock::SharedClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Refuses tokens whose lifetime (`exp − iat`) is longer than `secs`.
+    pub fn with_max_lifetime(mut self, secs: i64) -> Self {
+        self.max_lifetime_secs = secs.max(1);
+        self
+    }
+
+    /// A token's times, at this service's clock: not expired, not before its `nbf`, not issued
+    /// in the future, and not living longer than allowed.
+    fn check_times(&self, claims: &Claims) -> Result<(), AuthError> {
+        let now = self.clock.now_us().div_euclid(1_000_000);
+        if now > claims.exp + LEEWAY_SECS {
+            return Err(AuthError::Claims("the token has expired"));
+        }
+        if claims.nbf.is_some_and(|nbf| now + LEEWAY_SECS < nbf) {
+            return Err(AuthError::Claims("the token is not valid yet (nbf)"));
+        }
+        if now + LEEWAY_SECS < claims.iat {
+            return Err(AuthError::Claims(
+                "the token was issued in the future (iat)",
+            ));
+        }
+        if claims.exp.saturating_sub(claims.iat) > self.max_lifetime_secs {
+            return Err(AuthError::Claims(
+                "the token lives longer than this service allows (exp - iat)",
+            ));
+        }
+        Ok(())
     }
 
     /// Signs `claims`.
@@ -208,6 +264,7 @@ impl Authenticator {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(AuthError::Token)?
             .claims;
+        self.check_times(&claims)?;
         let valid_subject = !claims.sub.is_empty()
             && claims.sub.len() <= 128
             && claims
@@ -513,6 +570,64 @@ mod tests {
             auth.verify(&auth.issue(&bad).unwrap()).is_err(),
             "an operator needs a partner"
         );
+    }
+
+    /// A verifier whose clock reads `NOW` (seconds), and a token issued at `iat` with `ttl`.
+    const NOW: i64 = 1_800_000_000;
+
+    fn at_now() -> (Authenticator, Arc<crate::clock::ControlledClock>) {
+        let clock = crate::clock::ControlledClock::at(NOW * 1_000_000);
+        let auth = Authenticator::new(SECRET)
+            .unwrap()
+            .with_clock(clock.clone())
+            .with_max_lifetime(3600);
+        (auth, clock)
+    }
+
+    fn verdict(auth: &Authenticator, claims: &Claims) -> Result<(), String> {
+        auth.verify(&auth.issue(claims).unwrap())
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_token_expires_at_its_exp_plus_the_leeway() {
+        let (auth, clock) = at_now();
+        let claims = Claims::issued_at(NOW - 600, "c-1", Role::Customer, 600);
+        clock.set((NOW + LEEWAY_SECS) * 1_000_000);
+        assert_eq!(verdict(&auth, &claims), Ok(()), "at exp + leeway");
+        clock.set((NOW + LEEWAY_SECS + 1) * 1_000_000);
+        assert!(verdict(&auth, &claims).unwrap_err().contains("expired"));
+    }
+
+    #[test]
+    fn a_token_before_its_nbf_or_issued_in_the_future_is_refused() {
+        let (auth, _) = at_now();
+        let mut early = Claims::issued_at(NOW, "c-1", Role::Customer, 600);
+        early.nbf = Some(NOW + LEEWAY_SECS);
+        assert_eq!(verdict(&auth, &early), Ok(()), "nbf at now + leeway");
+        early.nbf = Some(NOW + LEEWAY_SECS + 1);
+        assert!(verdict(&auth, &early).unwrap_err().contains("nbf"));
+        let future = Claims::issued_at(NOW + LEEWAY_SECS, "c-1", Role::Customer, 600);
+        assert_eq!(verdict(&auth, &future), Ok(()), "iat at now + leeway");
+        let future = Claims::issued_at(NOW + LEEWAY_SECS + 1, "c-1", Role::Customer, 600);
+        assert!(verdict(&auth, &future).unwrap_err().contains("iat"));
+    }
+
+    #[test]
+    fn a_token_may_not_live_longer_than_the_service_allows() {
+        let (auth, _) = at_now();
+        assert_eq!(
+            verdict(&auth, &Claims::issued_at(NOW, "c-1", Role::Customer, 3600)),
+            Ok(())
+        );
+        let long = Claims::issued_at(NOW, "c-1", Role::Customer, 3601);
+        assert!(verdict(&auth, &long).unwrap_err().contains("longer"));
+        let year_9999 = Claims {
+            exp: 253_402_300_799,
+            ..Claims::issued_at(NOW, "c-1", Role::Customer, 60)
+        };
+        assert!(verdict(&auth, &year_9999).unwrap_err().contains("longer"));
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub struct CommonConfig {
     /// HS256 secret that signs bearer tokens, at least 32 bytes (never stored in the repository).
     #[arg(long, env = "YEYAK_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: String,
+    /// The longest lifetime (exp − iat, seconds) a token may have.
+    #[arg(long, env = "YEYAK_JWT_MAX_LIFETIME_SECS", default_value_t = crate::auth::DEFAULT_MAX_LIFETIME_SECS,
+          value_parser = clap::value_parser!(i64).range(60..))]
+    pub jwt_max_lifetime_secs: i64,
 }
 
 /// The parts of a running service process, ready to wire.
@@ -35,7 +39,9 @@ impl CommonConfig {
     /// Opens (and migrates) the service's log, prepares authentication, binds the port and
     /// installs the shutdown signal handler.
     pub async fn start(&self, default_port: u16) -> Result<Process, BoxError> {
-        let auth = Arc::new(Authenticator::new(&self.jwt_secret)?);
+        let auth = Arc::new(
+            Authenticator::new(&self.jwt_secret)?.with_max_lifetime(self.jwt_max_lifetime_secs),
+        );
         let log = yeyak_eventlog::connect(&self.database_url).await?;
         let addr = self
             .grpc_addr

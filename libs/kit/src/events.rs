@@ -33,6 +33,17 @@ impl Cause {
         }
     }
 
+    /// The metadata every event this cause appends carries.
+    pub fn metadata(&self) -> Metadata {
+        Metadata {
+            correlation_id: self.correlation_id,
+            causation_id: self.causation_id,
+            actor: self.actor.clone(),
+            occurred_at_us: self.at_us,
+            trace_context: self.trace_context.clone(),
+        }
+    }
+
     /// The cause of a command from `actor`, correlated by its request id, in the current trace.
     pub fn command(actor: String, request_id: Uuid, at_us: i64) -> Self {
         Self {
@@ -52,13 +63,7 @@ pub fn encode<M: Message + Name>(event_id: Uuid, message: &M, cause: &Cause) -> 
         event_type: M::full_name(),
         schema_version: SCHEMA_VERSION,
         payload: message.encode_to_vec(),
-        metadata: Metadata {
-            correlation_id: cause.correlation_id,
-            causation_id: cause.causation_id,
-            actor: cause.actor.clone(),
-            occurred_at_us: cause.at_us,
-            trace_context: cause.trace_context.clone(),
-        },
+        metadata: cause.metadata(),
     }
 }
 
@@ -90,6 +95,14 @@ macro_rules! event_set {
         $(impl From<$ty> for $name {
             fn from(e: $ty) -> Self { Self::$variant(e) }
         })+
+        impl $crate::command::Payload for $name {
+            fn event_type(&self) -> String {
+                match self { $(Self::$variant(_) => <$ty as $crate::prost::Name>::full_name()),+ }
+            }
+            fn encode_payload(&self) -> Vec<u8> {
+                match self { $(Self::$variant(e) => $crate::prost::Message::encode_to_vec(e)),+ }
+            }
+        }
         impl $crate::events::EventSet for $name {
             fn encode(&self, event_id: ::uuid::Uuid, cause: &$crate::events::Cause) -> ::yeyak_eventlog::NewEvent {
                 match self { $(Self::$variant(e) => $crate::events::encode(event_id, e, cause)),+ }
@@ -175,22 +188,10 @@ pub enum LoadError {
 pub async fn load<S>(
     log: &dyn yeyak_eventlog::EventStore,
     stream_id: &str,
-    mut state: S,
-    mut apply: impl FnMut(&mut S, &RecordedEvent) -> Result<(), DecodeError>,
+    state: S,
+    apply: impl FnMut(&mut S, &RecordedEvent) -> Result<(), DecodeError>,
 ) -> Result<(S, Option<u64>), LoadError> {
-    const PAGE: usize = 512;
-    let mut version = None;
-    loop {
-        let from = version.map_or(1, |v| v + 1);
-        let page = log.read_stream(stream_id, from, PAGE).await?;
-        for event in &page {
-            apply(&mut state, event)?;
-            version = Some(event.stream_version);
-        }
-        if page.len() < PAGE {
-            return Ok((state, version));
-        }
-    }
+    crate::command::fold_stream(log, stream_id, state, apply).await
 }
 
 /// The expected version for appending after a loaded stream.

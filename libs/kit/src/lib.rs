@@ -1,5 +1,9 @@
 //! The service kit: what every yeyak service wires with one call each.
 //!
+//! - [`command`]: the command runner every command and consumer goes through, and the
+//!   [`command::Aggregate`] shape of a domain decision (with given/when/then tests);
+//! - [`clock`]: the injected business clock (system, controlled in tests, offset for development);
+//! - [`access`]: the operator check every service runs, and the directory that learns operators;
 //! - [`config`]: configuration from the environment (clap, `YEYAK_*`);
 //! - [`telemetry`]: JSON logs, and OTLP traces when `OTEL_EXPORTER_OTLP_ENDPOINT` is set;
 //! - [`auth`]: bearer JWT authentication and per-RPC role policies, enforced before a handler runs;
@@ -8,10 +12,14 @@
 //! - [`events`]: protobuf event payloads to and from the log;
 //! - [`kst`]: business time in Korean Standard Time.
 //!
-//! Invariant: no service domain types here; this crate knows roles and envelopes, not reservations.
+//! Invariant: no service domain types here; this crate knows roles, operators and envelopes, not
+//! reservations.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
+pub mod clock;
+pub mod command;
 pub mod config;
 pub mod events;
 pub mod kst;
@@ -19,4 +27,5 @@ pub mod server;
 pub mod status;
 pub mod telemetry;
 
+pub use prost;
 pub use tokio_util::sync::CancellationToken;

@@ -37,7 +37,38 @@ pub fn parse_uuid(field: &str, value: &str) -> Result<uuid::Uuid, Status> {
     uuid::Uuid::parse_str(value).map_err(|_| invalid_field(field, "MALFORMED_ID", "must be a UUID"))
 }
 
-/// The status of a storage failure: retryable conflicts are `ABORTED`, the rest `UNAVAILABLE`.
+/// The status of a failed command or query: `refused` maps the service's domain refusal (each
+/// service's `api` holds that one mapping); the runner's own failures map the same everywhere.
+pub fn of<E>(e: crate::command::Error<E>, refused: impl FnOnce(E) -> Status) -> Status {
+    use crate::command::Error;
+    match e {
+        Error::Refused(e) => refused(e),
+        Error::Denied(e) => access(&e),
+        Error::Busy { stream_id } => status(
+            Code::Aborted,
+            "CONCURRENCY_CONFLICT",
+            format!("{stream_id} changed concurrently; retry the request with the same request_id"),
+        ),
+        Error::RequestReused => invalid_field(
+            "request_id",
+            "REQUEST_ID_REUSED",
+            "this request_id was used by a different request: use a new request_id",
+        ),
+        Error::Load(e) => from_load(e),
+        Error::Append(e) => from_append(e),
+    }
+}
+
+/// The status of a refused operator check.
+pub fn access(e: &crate::access::AccessError) -> Status {
+    use crate::access::AccessError;
+    let code = match e {
+        AccessError::PartnerNotKnownYet => Code::Unavailable,
+        _ => Code::PermissionDenied,
+    };
+    status(code, e.reason(), e.to_string())
+}
+
 pub fn from_append(e: yeyak_eventlog::AppendError) -> Status {
     use yeyak_eventlog::AppendError;
     match e {
@@ -46,17 +77,16 @@ pub fn from_append(e: yeyak_eventlog::AppendError) -> Status {
             "CONCURRENCY_CONFLICT",
             format!("{stream_id} changed concurrently; retry the request with the same request_id"),
         ),
-        AppendError::EventIdReused(id) => status(
-            Code::AlreadyExists,
+        AppendError::EventIdReused(_) | AppendError::RequestReused { .. } => invalid_field(
+            "request_id",
             "REQUEST_ID_REUSED",
-            format!("event {id} exists with other content"),
+            "this request_id was used by a different request: use a new request_id",
         ),
         AppendError::Invalid(why) => status(Code::Internal, "INVALID_APPEND", why),
         AppendError::Store(e) => from_store(e),
     }
 }
 
-/// The status of a storage read failure.
 pub fn from_store(e: yeyak_eventlog::StoreError) -> Status {
     tracing::error!(error = %e, "event log unavailable");
     status(
@@ -66,7 +96,6 @@ pub fn from_store(e: yeyak_eventlog::StoreError) -> Status {
     )
 }
 
-/// The status of a stream that could not be loaded.
 pub fn from_load(e: crate::events::LoadError) -> Status {
     match e {
         crate::events::LoadError::Store(e) => from_store(e),

@@ -17,6 +17,12 @@ pub mod admin {
     }
 }
 
+pub mod access {
+    pub mod v1 {
+        tonic::include_proto!("yeyak.access.v1");
+    }
+}
+
 pub mod catalog {
     pub mod v1 {
         tonic::include_proto!("yeyak.catalog.v1");

@@ -52,9 +52,11 @@ pub fn row(r: &pb::Reservation) -> ProjectionRow {
     ProjectionRow {
         key: r.reservation_id.clone(),
         partition: r.partner_id.clone(),
-        place: r.place_id.clone(),
-        day: day_of(&r.starts_at),
-        state: r.state().as_str_name().to_string(),
+        filters: vec![
+            r.place_id.clone(),
+            day_of(&r.starts_at),
+            r.state().as_str_name().to_string(),
+        ],
         sort: r.booked_at.as_ref().and_then(to_micros).unwrap_or_default(),
         value: r.encode_to_vec(),
     }
@@ -112,9 +114,11 @@ pub async fn list(
         .query_rows(&ProjectionQuery {
             projection: PROJECTION.into(),
             partition: filter.partner_id.to_string(),
-            place: filter.place_id.map(|p| p.to_string()),
-            day: filter.day.clone(),
-            state: filter.state.map(|s| s.as_str_name().to_string()),
+            filters: vec![
+                filter.place_id.map(|p| p.to_string()),
+                filter.day.clone(),
+                filter.state.map(|s| s.as_str_name().to_string()),
+            ],
             after: filter.after.clone(),
             limit: filter.limit,
         })
