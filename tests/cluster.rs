@@ -9,7 +9,7 @@ use std::{
 };
 
 use yeyak::Addresses;
-use yeyak_eventlog::testing::fresh_postgres_url;
+use yeyak_eventlog::testing::{fresh_postgres_url, until};
 use yeyak_kafka::testing::{Broker, free_port};
 
 use crate::TEST_SECRET;
@@ -121,13 +121,10 @@ impl Cluster {
             .expect("start a service process");
         p.child = Some(child);
         let (port, log) = (p.port, p.log.clone());
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            if let Some(status) = self
-                .processes
+        let processes = &mut self.processes;
+        let listening = format!("{service} to listen");
+        until(Duration::from_secs(60), &listening, || {
+            if let Some(status) = processes
                 .get_mut(service)
                 .and_then(|p| p.child.as_mut())
                 .and_then(|c| c.try_wait().ok().flatten())
@@ -137,12 +134,14 @@ impl Cluster {
                     std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{service} did not listen within 60 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            async move {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .ok()
+                    .map(|_| ())
+            }
+        })
+        .await;
     }
 
     pub fn addresses(&self) -> Addresses {
@@ -157,22 +156,17 @@ impl Cluster {
 
     /// Waits (with a deadline) for a service process to end by itself, and returns how it ended.
     pub async fn wait_for_exit(&mut self, service: &str) -> ExitStatus {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let child = self
-                .processes
-                .get_mut(service)
-                .and_then(|p| p.child.as_mut())
-                .expect("running");
-            if let Some(status) = child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{service} did not exit"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let child = self
+            .processes
+            .get_mut(service)
+            .and_then(|p| p.child.as_mut())
+            .expect("running");
+        let exited = format!("{service} to exit");
+        until(Duration::from_secs(60), &exited, || {
+            let status = child.try_wait().expect("wait");
+            async move { status }
+        })
+        .await
     }
 
     /// Restarts a service on the same port and database, with variables removed.

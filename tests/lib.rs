@@ -1,6 +1,6 @@
 //! The end-to-end harness: start the whole system (embedded SQLite or PostgreSQL) on free ports,
 //! and call it only through its public gRPC APIs.
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use tonic::{
     Request, Status,
@@ -12,6 +12,7 @@ use yeyak::{Addresses, Databases, System, SystemConfig};
 use yeyak_kit::{
     CancellationToken,
     auth::{Claims, Role},
+    clock::ControlledClock,
 };
 use yeyak_proto::{
     catalog::v1::catalog_service_client::CatalogServiceClient,
@@ -49,6 +50,9 @@ pub struct Harness {
     pub system: Option<System>,
     pub cluster: Option<cluster::Cluster>,
     pub addresses: Addresses,
+    /// The business clock of an in-process system: it stands still until a test moves it. (A
+    /// cluster of processes runs on the system clock.)
+    pub clock: Arc<ControlledClock>,
     auth: yeyak_kit::auth::Authenticator,
     _dir: Option<std::path::PathBuf>,
 }
@@ -62,6 +66,7 @@ pub enum Storage {
 impl Harness {
     /// Starts the system; `None` when PostgreSQL is wanted but unreachable outside CI.
     pub async fn start(storage: Storage) -> Option<Harness> {
+        let clock = ControlledClock::starting_now();
         let (databases, dir) = match storage {
             Storage::EmbeddedSqlite => {
                 let dir = std::env::temp_dir()
@@ -82,11 +87,9 @@ impl Harness {
             }
         };
         let config = SystemConfig {
-            databases,
-            host: [127, 0, 0, 1].into(),
-            base_port: 0,
-            jwt_secret: TEST_SECRET.to_string(),
             commission_bps: 300,
+            clock: clock.clone(),
+            ..SystemConfig::new(databases, TEST_SECRET.to_string())
         };
         let system = System::start(config, CancellationToken::new())
             .await
@@ -95,6 +98,7 @@ impl Harness {
             addresses: system.addresses,
             system: Some(system),
             cluster: None,
+            clock,
             auth: test_auth(),
             _dir: dir,
         })
@@ -109,9 +113,20 @@ impl Harness {
             addresses: cluster.addresses(),
             system: None,
             cluster: Some(cluster),
+            clock: ControlledClock::starting_now(),
             auth: test_auth(),
             _dir: None,
         })
+    }
+
+    /// Business time now, microseconds since the Unix epoch: the controlled clock in process,
+    /// the system clock for a cluster of processes.
+    pub fn now_us(&self) -> i64 {
+        use yeyak_kit::clock::Clock;
+        match self.cluster {
+            Some(_) => yeyak_kit::clock::SystemClock.now_us(),
+            None => self.clock.now_us(),
+        }
     }
 
     pub fn token(&self, claims: &Claims) -> String {
@@ -198,22 +213,12 @@ pub fn reason(status: &Status) -> String {
     yeyak_kit::status::reason(status).unwrap_or_default()
 }
 
-/// Polls `probe` until it yields a value, failing after a deadline. Used to wait for the
-/// asynchronous consumers (the system is eventually consistent between services).
-pub async fn until<T, F, Fut>(what: &str, mut probe: F) -> T
+/// Waits until `probe` yields a value, failing after 30 s. Used to wait for the asynchronous
+/// consumers (the system is eventually consistent between services).
+pub async fn until<T, F, Fut>(what: &str, probe: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    yeyak_eventlog::testing::until(Duration::from_secs(30), what, probe).await
 }

@@ -203,11 +203,12 @@ async fn bad_input_gets_a_precise_status_and_reason() {
     )
     .await;
     let mut carol = h.reservations(h.customer("carol")).await;
+    // As `book` sends it, so that the same request sent again is a retry.
     let request = |request_id: &str, schedule: &str, quantity| BookRequest {
         request_id: request_id.to_string(),
         reservation_schedule_id: schedule.to_string(),
         quantity,
-        payment_method: PaymentMethod::CreditCard as i32,
+        payment_method: PaymentMethod::KakaoPayCard as i32,
         ..Default::default()
     };
     let schedule = seeded.schedule_id();
@@ -391,5 +392,151 @@ async fn a_member_handles_reservations_of_its_place_and_only_admins_and_masters_
         .expect("the admin cancels")
         .into_inner();
     assert_eq!(cancelled.state, ReservationState::Cancelled as i32);
+    h.stop().await;
+}
+
+/// The answer once the service has learned the partner's operators from the catalog.
+async fn once_known<T, F, Fut>(what: &str, call: F) -> Result<T, tonic::Status>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, tonic::Status>>,
+{
+    until(what, || {
+        let answer = call();
+        async move {
+            match answer.await {
+                Err(s) if yeyak_e2e::reason(&s) == "PARTNER_NOT_KNOWN_YET" => None,
+                other => Some(other),
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_service_refuses_a_token_whose_subject_is_no_active_operator_of_the_partner() {
+    use yeyak_proto::{
+        catalog::v1::GetPartnerRequest, notifications::v1::SetPartnerPreferencesRequest,
+        settlement::v1::ListSettlementLinesRequest,
+    };
+    let h = Harness::start(Storage::EmbeddedSqlite)
+        .await
+        .expect("start");
+    let seeded = seed(
+        &h,
+        ConfirmationMode::Instant,
+        PaymentMode::ReservationOnly,
+        5,
+        0,
+    )
+    .await;
+    let partner = seeded.partner_id;
+    h.catalog(h.operator(partner, None))
+        .await
+        .invite_operator(InviteOperatorRequest {
+            request_id: Uuid::new_v4().to_string(),
+            partner_id: partner.to_string(),
+            operator_id: "invited".into(),
+            role: OperatorRole::Admin as i32,
+            all_places: true,
+            place_ids: vec![],
+        })
+        .await
+        .expect("the owner invites an admin who never accepts");
+    let impostor = h.operator_as("not-an-operator", partner, None);
+    let invited = h.operator_as("invited", partner, None);
+    let owner = h.operator(partner, None);
+    for (who, token) in [
+        ("impostor", &impostor),
+        ("invited", &invited),
+        ("owner", &owner),
+    ] {
+        let catalog = h.catalog(token.clone()).await;
+        let reservations = h.reservations(token.clone()).await;
+        let notifications = h.notifications(token.clone()).await;
+        let settlement = h.settlement(token.clone()).await;
+        let answers = [
+            (
+                "catalog GetPartner",
+                once_known("the catalog", || {
+                    let mut c = catalog.clone();
+                    async move {
+                        c.get_partner(GetPartnerRequest {
+                            partner_id: partner.to_string(),
+                        })
+                        .await
+                        .map(|_| ())
+                    }
+                })
+                .await,
+            ),
+            (
+                "reservations ListReservations",
+                once_known("the reservations service", || {
+                    let mut r = reservations.clone();
+                    async move {
+                        r.list_reservations(ListReservationsRequest {
+                            partner_id: partner.to_string(),
+                            ..Default::default()
+                        })
+                        .await
+                        .map(|_| ())
+                    }
+                })
+                .await,
+            ),
+            (
+                "notifications ListPartnerMessages",
+                once_known("the notifications service", || {
+                    let mut n = notifications.clone();
+                    async move {
+                        n.list_partner_messages(ListPartnerMessagesRequest {
+                            partner_id: partner.to_string(),
+                        })
+                        .await
+                        .map(|_| ())
+                    }
+                })
+                .await,
+            ),
+            (
+                "notifications SetPartnerPreferences",
+                once_known("the notifications service", || {
+                    let mut n = notifications.clone();
+                    async move {
+                        n.set_partner_preferences(SetPartnerPreferencesRequest {
+                            request_id: Uuid::new_v4().to_string(),
+                            partner_id: partner.to_string(),
+                            muted: vec![],
+                        })
+                        .await
+                        .map(|_| ())
+                    }
+                })
+                .await,
+            ),
+            (
+                "settlement ListSettlementLines",
+                once_known("the settlement service", || {
+                    let mut s = settlement.clone();
+                    async move {
+                        s.list_settlement_lines(ListSettlementLinesRequest {
+                            partner_id: partner.to_string(),
+                        })
+                        .await
+                        .map(|_| ())
+                    }
+                })
+                .await,
+            ),
+        ];
+        for (rpc, answer) in answers {
+            if who == "owner" {
+                answer.unwrap_or_else(|e| panic!("{rpc} refused the owner: {e:?}"));
+            } else {
+                refused(answer, Code::PermissionDenied, "NOT_AN_ACTIVE_OPERATOR");
+            }
+        }
+    }
     h.stop().await;
 }

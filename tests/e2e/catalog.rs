@@ -29,11 +29,12 @@ async fn live_product(mode: ConfirmationMode, capacity: u32) -> (Harness, Seeded
     (h, seeded)
 }
 
-fn new_draft(place_id: Uuid) -> RegisterProductRequest {
+fn new_draft(h: &Harness, place_id: Uuid) -> RegisterProductRequest {
     RegisterProductRequest {
         request_id: rid(),
         place_id: place_id.to_string(),
         product: Some(product_input(
+            h,
             ConfirmationMode::Instant,
             PaymentMode::ReservationOnly,
             5,
@@ -77,7 +78,7 @@ async fn each_role_may_do_what_its_role_allows_and_nothing_more() {
         .catalog(h.operator_as("master", partner, Some(vec![place])))
         .await;
     refused(
-        master.register_product(new_draft(place)).await,
+        master.register_product(new_draft(&h, place)).await,
         Code::PermissionDenied,
         "NOT_AN_ACTIVE_OPERATOR",
     );
@@ -91,7 +92,7 @@ async fn each_role_may_do_what_its_role_allows_and_nothing_more() {
 
     // Master: manages its place's products, invites members, not partner facts.
     let draft = master
-        .register_product(new_draft(place))
+        .register_product(new_draft(&h, place))
         .await
         .expect("a master registers products")
         .into_inner();
@@ -190,7 +191,7 @@ async fn each_role_may_do_what_its_role_allows_and_nothing_more() {
         .catalog(h.operator_as("member", partner, Some(vec![Uuid::new_v4()])))
         .await;
     refused(
-        elsewhere.register_product(new_draft(place)).await,
+        elsewhere.register_product(new_draft(&h, place)).await,
         Code::PermissionDenied,
         "PLACE_NOT_GRANTED",
     );
@@ -231,7 +232,7 @@ async fn each_role_may_do_what_its_role_allows_and_nothing_more() {
         "PRODUCT_NOT_FOUND",
     );
     refused(
-        customer.register_product(new_draft(place)).await,
+        customer.register_product(new_draft(&h, place)).await,
         Code::PermissionDenied,
         "ROLE_NOT_ALLOWED",
     );
@@ -265,7 +266,7 @@ async fn each_role_may_do_what_its_role_allows_and_nothing_more() {
         .await
         .expect("the settlement service records seller facts");
     refused(
-        internal.register_product(new_draft(place)).await,
+        internal.register_product(new_draft(&h, place)).await,
         Code::PermissionDenied,
         "ROLE_NOT_ALLOWED",
     );
@@ -309,7 +310,7 @@ async fn a_product_goes_live_is_listed_revised_copied_and_deleted_by_the_rules()
 
     // A second live product; the place page lists both, in the partner's order.
     let second = operator
-        .register_product(new_draft(place))
+        .register_product(new_draft(&h, place))
         .await
         .expect("register")
         .into_inner();
@@ -368,6 +369,7 @@ async fn a_product_goes_live_is_listed_revised_copied_and_deleted_by_the_rules()
 
     // Editing a live product: a pending revision; customers keep the live version.
     let mut edited = product_input(
+        &h,
         ConfirmationMode::Approval,
         PaymentMode::ReservationOnly,
         3,
@@ -562,7 +564,7 @@ async fn capacity_and_visibility_changes_reach_the_reservations_service() {
         })
         .await
         .expect("lower the capacity below what is free");
-    let in_two_days = jiff::Timestamp::now().as_microsecond() + 2 * 24 * 3600 * 1_000_000;
+    let in_two_days = h.now_us() + 2 * 24 * 3600 * 1_000_000;
     let added = operator
         .add_schedules(AddSchedulesRequest {
             request_id: rid(),
@@ -685,7 +687,7 @@ async fn catalog_commands_are_idempotent_and_refusals_are_precise() {
         .into_inner();
     let place_id = Uuid::parse_str(&place.place_id).unwrap();
     refused(
-        owner.register_product(new_draft(place_id)).await,
+        owner.register_product(new_draft(&h, place_id)).await,
         Code::FailedPrecondition,
         "PLACE_IS_DRAFT",
     );
@@ -700,6 +702,7 @@ async fn catalog_commands_are_idempotent_and_refusals_are_precise() {
         request_id: rid(),
         place_id: place.place_id.clone(),
         product: Some(product_input(
+            &h,
             ConfirmationMode::Instant,
             PaymentMode::PayAtBooking,
             3,
@@ -712,6 +715,7 @@ async fn catalog_commands_are_idempotent_and_refusals_are_precise() {
         "SELLER_NOT_VERIFIED",
     );
     let mut past = product_input(
+        &h,
         ConfirmationMode::Instant,
         PaymentMode::ReservationOnly,
         3,
@@ -730,6 +734,7 @@ async fn catalog_commands_are_idempotent_and_refusals_are_precise() {
         "IN_THE_PAST",
     );
     let mut fixed_2359 = product_input(
+        &h,
         ConfirmationMode::Instant,
         PaymentMode::ReservationOnly,
         3,

@@ -28,14 +28,15 @@ async fn an_unanswered_request_expires_and_a_partner_rejects_with_a_reason() {
     let h = Harness::start(Storage::EmbeddedSqlite)
         .await
         .expect("start");
-    // A slot starting in a few seconds: an unanswered request expires at the usage start.
+    // A slot starting in two hours: an unanswered request expires at the usage start.
     let mut input = product_input(
+        &h,
         ConfirmationMode::Approval,
         PaymentMode::PayAtBooking,
         4,
         20_000,
     );
-    let soon = jiff::Timestamp::now().as_microsecond() + 10_000_000;
+    let soon = h.now_us() + 2 * 3_600_000_000;
     input.schedules[0].starts_at = Some(yeyak_proto::time::from_micros(soon));
     let seeded = seed_with(&h, input).await;
     let unit = seeded.schedule_id();
@@ -142,6 +143,8 @@ async fn an_unanswered_request_expires_and_a_partner_rejects_with_a_reason() {
     })
     .await;
 
+    // The business clock reaches the usage start: the scheduler wakes and expires the request.
+    h.clock.set(soon);
     let customer = h.reservations(h.customer("hana")).await;
     let expired = until("the request to expire at the usage start", || {
         reservation_when(&customer, &waiting.reservation_id, |r| {
@@ -159,6 +162,7 @@ async fn a_customer_cancel_pays_the_tiered_fee_of_the_policy_at_booking() {
         .await
         .expect("start");
     let mut input = product_input(
+        &h,
         ConfirmationMode::Instant,
         PaymentMode::PayAtBooking,
         4,
@@ -208,6 +212,7 @@ async fn a_reservation_of_two_prices_is_cancelled_by_line() {
         .await
         .expect("start");
     let mut input = product_input(
+        &h,
         ConfirmationMode::Instant,
         PaymentMode::PayAtBooking,
         4,

@@ -42,14 +42,15 @@ pub fn rid() -> String {
     Uuid::new_v4().to_string()
 }
 
-/// A date-time product with one price and one slot tomorrow.
+/// A date-time product with one price and one slot tomorrow (by the harness's clock).
 pub fn product_input(
+    h: &Harness,
     mode: ConfirmationMode,
     payment: PaymentMode,
     capacity: u32,
     price_krw: i64,
 ) -> ProductInput {
-    let tomorrow = jiff::Timestamp::now().as_microsecond() + 24 * 3600 * 1_000_000;
+    let tomorrow = h.now_us() + 24 * 3600 * 1_000_000;
     ProductInput {
         name: "오마카세 디너".into(),
         reservation_type: ReservationType::DateTime as i32,
@@ -80,7 +81,7 @@ pub async fn seed(
     capacity: u32,
     price_krw: i64,
 ) -> Seeded {
-    seed_with(h, product_input(mode, payment, capacity, price_krw)).await
+    seed_with(h, product_input(h, mode, payment, capacity, price_krw)).await
 }
 
 /// Like [`seed`], with the whole product input.

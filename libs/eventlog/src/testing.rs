@@ -83,16 +83,17 @@ pub fn event(event_type: &str, payload: &[u8]) -> NewEvent {
     }
 }
 
-/// Waits for `cond` to hold, checking every few milliseconds, and fails after `deadline`.
-pub async fn eventually<F, Fut>(deadline: Duration, what: &str, mut cond: F)
+/// Waits until `probe` yields a value, checking every few milliseconds, and fails after
+/// `deadline` naming `what`. The one way tests wait for something asynchronous to happen.
+pub async fn until<T, F, Fut>(deadline: Duration, what: &str, mut probe: F) -> T
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
+    Fut: std::future::Future<Output = Option<T>>,
 {
     let start = tokio::time::Instant::now();
     loop {
-        if cond().await {
-            return;
+        if let Some(value) = probe().await {
+            return value;
         }
         assert!(
             start.elapsed() < deadline,
@@ -100,6 +101,19 @@ where
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// Waits for `cond` to hold (see [`until`]).
+pub async fn eventually<F, Fut>(deadline: Duration, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    until(deadline, what, || {
+        let check = cond();
+        async move { check.await.then_some(()) }
+    })
+    .await
 }
 
 /// What an [`Intercepted`] store does before each append: anything on the real store (a racing

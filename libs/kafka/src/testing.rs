@@ -97,28 +97,21 @@ impl Broker {
     }
 
     async fn wait_until_listening(&mut self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
-            }
-            if let Some(status) = self
-                .child
-                .as_mut()
-                .and_then(|c| c.try_wait().ok().flatten())
-            {
-                let log = std::fs::read_to_string(self.dir.join("broker.log")).unwrap_or_default();
+        let (port, dir) = (self.port, self.dir.clone());
+        let child = &mut self.child;
+        yeyak_eventlog::testing::until(Duration::from_secs(30), "the broker to listen", || {
+            if let Some(status) = child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                let log = std::fs::read_to_string(dir.join("broker.log")).unwrap_or_default();
                 panic!("the broker exited with {status}: {log}");
             }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the broker did not listen within 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            async move {
+                tokio::net::TcpStream::connect(("127.0.0.1", port))
+                    .await
+                    .ok()
+                    .map(|_| ())
+            }
+        })
+        .await;
     }
 
     /// `kill -9`: the broker stops at once, keeping what it had written.

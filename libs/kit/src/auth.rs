@@ -65,51 +65,6 @@ impl Caller {
         format!("{kind}:{}", self.subject)
     }
 
-    /// Staff and services see everything; an operator only its own partner.
-    pub fn may_access_partner(&self, partner_id: Uuid) -> bool {
-        match self.role {
-            Role::PlatformOps | Role::InternalService => true,
-            Role::PartnerOperator => self.partner_id == Some(partner_id),
-            Role::Customer => false,
-        }
-    }
-
-    /// An operator must also have been granted the place.
-    pub fn may_access_place(&self, partner_id: Uuid, place_id: Uuid) -> bool {
-        self.may_access_partner(partner_id)
-            && match (&self.role, &self.places) {
-                (Role::PartnerOperator, PlaceScope::Only(places)) => places.contains(&place_id),
-                _ => true,
-            }
-    }
-
-    /// `PERMISSION_DENIED` unless the caller may act for the partner.
-    pub fn require_partner(&self, partner_id: Uuid) -> Result<(), Status> {
-        if self.may_access_partner(partner_id) {
-            Ok(())
-        } else {
-            Err(status(
-                Code::PermissionDenied,
-                "PARTNER_NOT_GRANTED",
-                "the caller may not act for this partner",
-            ))
-        }
-    }
-
-    /// `PERMISSION_DENIED` unless the caller may act on the partner's place.
-    pub fn require_place(&self, partner_id: Uuid, place_id: Uuid) -> Result<(), Status> {
-        self.require_partner(partner_id)?;
-        if self.may_access_place(partner_id, place_id) {
-            Ok(())
-        } else {
-            Err(status(
-                Code::PermissionDenied,
-                "PLACE_NOT_GRANTED",
-                "the operator was not granted this place",
-            ))
-        }
-    }
-
     /// The verified caller of a request that passed [`Authenticated`].
     pub fn of<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
         request
@@ -546,16 +501,15 @@ mod tests {
     }
 
     #[test]
-    fn operators_are_scoped_to_their_partner_and_places() {
+    fn an_operator_token_names_its_partner_and_its_places() {
         let auth = Authenticator::new(SECRET).unwrap();
-        let (partner, place, other_place) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (partner, place) = (Uuid::new_v4(), Uuid::new_v4());
         let token = auth
             .issue(&Claims::operator("op-1", partner, Some(vec![place]), 60))
             .unwrap();
         let op = auth.verify(&token).unwrap();
-        assert!(op.require_place(partner, place).is_ok());
-        assert!(op.require_place(partner, other_place).is_err());
-        assert!(op.require_partner(Uuid::new_v4()).is_err());
+        assert_eq!(op.partner_id, Some(partner));
+        assert_eq!(op.places, PlaceScope::Only([place].into()));
         let all = auth
             .verify(
                 &auth
@@ -563,7 +517,7 @@ mod tests {
                     .unwrap(),
             )
             .unwrap();
-        assert!(all.require_place(partner, other_place).is_ok());
+        assert_eq!(all.places, PlaceScope::All);
         let mut bad = Claims::new("op-3", Role::PartnerOperator, 60);
         bad.places = vec!["*".into()];
         assert!(

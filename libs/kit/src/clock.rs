@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 /// Business time, microseconds since the Unix epoch (UTC).
-pub trait Clock: Send + Sync + 'static {
+pub trait Clock: std::fmt::Debug + Send + Sync + 'static {
     fn now_us(&self) -> i64;
 
     /// Bumped whenever the time jumps (a controlled clock set by a test), so that schedulers

@@ -261,6 +261,12 @@ impl<T> Decision<T> {
         }
     }
 
+    /// Appends `event` to `stream` at the version the decision read, in place (an effect that
+    /// adds to a decision, say).
+    pub fn add(&mut self, stream: impl Into<String>, event: &impl Payload) {
+        self.push(stream.into(), false, event);
+    }
+
     fn push(&mut self, stream: String, unordered: bool, event: &dyn Payload) {
         let encoded = (event.event_type(), event.encode_payload());
         match self.writes.iter_mut().find(|w| w.stream == stream) {
@@ -377,6 +383,11 @@ impl Origin {
             request_id,
             fingerprint: sha2::Sha256::digest(fingerprint).to_vec(),
         }
+    }
+
+    /// A client's command whose fingerprint is the request message as sent.
+    pub fn for_request(actor: impl Into<String>, request_id: Uuid, request: &impl Message) -> Self {
+        Self::command(actor, request_id, &request.encode_to_vec())
     }
 
     /// A consumer's reaction to `event`.

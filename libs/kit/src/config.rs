@@ -30,6 +30,8 @@ pub struct Process {
     pub log: Arc<dyn EventStore>,
     pub auth: Arc<Authenticator>,
     pub listener: TcpListener,
+    /// The system clock: a service process never runs on another.
+    pub clock: crate::clock::SharedClock,
     pub shutdown: CancellationToken,
 }
 
@@ -51,6 +53,7 @@ impl CommonConfig {
             log,
             auth,
             listener,
+            clock: crate::clock::system(),
             shutdown: crate::server::shutdown_on_signal(),
         })
     }

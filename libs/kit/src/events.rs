@@ -183,17 +183,6 @@ pub enum LoadError {
     Decode(#[from] DecodeError),
 }
 
-/// Folds every event of `stream_id` into `state` with `apply`; returns the stream's version
-/// (`None` when the stream does not exist).
-pub async fn load<S>(
-    log: &dyn yeyak_eventlog::EventStore,
-    stream_id: &str,
-    state: S,
-    apply: impl FnMut(&mut S, &RecordedEvent) -> Result<(), DecodeError>,
-) -> Result<(S, Option<u64>), LoadError> {
-    crate::command::fold_stream(log, stream_id, state, apply).await
-}
-
 /// The expected version for appending after a loaded stream.
 pub fn expected(version: Option<u64>) -> yeyak_eventlog::ExpectedVersion {
     match version {

@@ -83,14 +83,34 @@ where
         .await
 }
 
-/// Serves `service` (like [`serve`]) while `handler` consumes the events of `source` through
-/// `transport`. When either stops, both stop; the consumer saves its position before returning.
-pub async fn serve_with_consumer<S>(
+/// A consumer a service runs beside its API: `handler` applies the events of `source`, delivered
+/// by `transport`.
+pub struct Consumer {
+    pub transport: Arc<dyn Transport>,
+    pub source: &'static str,
+    pub handler: Arc<dyn EventHandler>,
+}
+
+impl Consumer {
+    pub fn new(
+        transport: Arc<dyn Transport>,
+        source: &'static str,
+        handler: Arc<dyn EventHandler>,
+    ) -> Self {
+        Self {
+            transport,
+            source,
+            handler,
+        }
+    }
+}
+
+/// Serves `service` (like [`serve`]) while each consumer consumes its source. When any of them
+/// stops, all stop; each consumer saves its position before returning.
+pub async fn serve_with_consumers<S>(
     listener: TcpListener,
     service: S,
-    transport: Arc<dyn Transport>,
-    source: &'static str,
-    handler: Arc<dyn EventHandler>,
+    consumers: Vec<Consumer>,
     auth: Arc<Authenticator>,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError>
@@ -103,18 +123,26 @@ where
         + 'static,
     S::Future: Send + 'static,
 {
-    let consuming = {
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let result = transport.consume(source, handler, shutdown.clone()).await;
-            // A consumer that fails stops the process rather than serving stale reads silently.
-            shutdown.cancel();
-            result
+    let consuming: Vec<_> = consumers
+        .into_iter()
+        .map(|c| {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                let result = c
+                    .transport
+                    .consume(c.source, c.handler, shutdown.clone())
+                    .await;
+                // A consumer that fails stops the process rather than serving stale reads silently.
+                shutdown.cancel();
+                result
+            })
         })
-    };
+        .collect();
     let serving = serve(listener, service, auth, shutdown.clone()).await;
     shutdown.cancel();
-    consuming.await??;
+    for task in consuming {
+        task.await??;
+    }
     serving?;
     Ok(())
 }

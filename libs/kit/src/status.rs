@@ -69,7 +69,7 @@ pub fn access(e: &crate::access::AccessError) -> Status {
     status(code, e.reason(), e.to_string())
 }
 
-pub fn from_append(e: yeyak_eventlog::AppendError) -> Status {
+fn from_append(e: yeyak_eventlog::AppendError) -> Status {
     use yeyak_eventlog::AppendError;
     match e {
         AppendError::Conflict { stream_id, .. } => status(
@@ -87,7 +87,7 @@ pub fn from_append(e: yeyak_eventlog::AppendError) -> Status {
     }
 }
 
-pub fn from_store(e: yeyak_eventlog::StoreError) -> Status {
+fn from_store(e: yeyak_eventlog::StoreError) -> Status {
     tracing::error!(error = %e, "event log unavailable");
     status(
         Code::Unavailable,
@@ -96,7 +96,7 @@ pub fn from_store(e: yeyak_eventlog::StoreError) -> Status {
     )
 }
 
-pub fn from_load(e: crate::events::LoadError) -> Status {
+fn from_load(e: crate::events::LoadError) -> Status {
     match e {
         crate::events::LoadError::Store(e) => from_store(e),
         crate::events::LoadError::Decode(e) => {

@@ -15,6 +15,8 @@ use yeyak_eventlog::EventStore;
 use yeyak_kit::{
     CancellationToken,
     auth::{Authenticated, Authenticator},
+    clock::SharedClock,
+    server::Consumer,
 };
 use yeyak_proto::catalog::v1::catalog_service_server::CatalogServiceServer;
 use yeyak_transport::Transport;
@@ -32,16 +34,18 @@ pub async fn serve(
     transport: Arc<dyn Transport>,
     auth: Arc<Authenticator>,
     listener: TcpListener,
+    clock: SharedClock,
     shutdown: CancellationToken,
 ) -> Result<(), yeyak_kit::config::BoxError> {
-    let consumer = Arc::new(app::ReservationConsumer::new(log.clone()));
-    let api = CatalogServiceServer::new(api::CatalogApi::new(app::Catalog::new(log)));
-    yeyak_kit::server::serve_with_consumer(
+    let app = app::Catalog::new(log, clock);
+    let consumer = Arc::new(app::bookings::ReservationConsumer::new(
+        app.runner().clone(),
+    ));
+    let api = CatalogServiceServer::new(api::CatalogApi::new(app));
+    yeyak_kit::server::serve_with_consumers(
         listener,
         Authenticated::new(api, auth.clone(), &api::POLICY),
-        transport,
-        RESERVATIONS_SOURCE,
-        consumer,
+        vec![Consumer::new(transport, RESERVATIONS_SOURCE, consumer)],
         auth,
         shutdown,
     )

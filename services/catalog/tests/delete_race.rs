@@ -9,17 +9,23 @@ use std::sync::{
 use tonic::Code;
 use uuid::Uuid;
 use yeyak_catalog::{
-    api::domain_status,
-    app::{Catalog, ProductView},
+    api::refusal::failure,
+    app::{Catalog, OnPartner, OnPlace, OnProduct, PartnerAuth},
     domain::{
         access::Action,
-        definition::{self, PriceSpec, ProductSpec, ScheduleSpec},
-        partner, place, product,
+        bookings::BookingsEvent,
+        definition::{PriceSpec, ProductSpec},
+        partner::{PartnerCommand, RegisterPartner},
+        place::{PlaceCommand, RegisterPlace},
+        product::ProductCommand,
+        schedule::ScheduleSpec,
     },
 };
 use yeyak_eventlog::{AppendError, AppendRequest, EventStore, ExpectedVersion, testing};
 use yeyak_kit::{
     auth::{Caller, PlaceScope, Role},
+    clock::ControlledClock,
+    command::Origin,
     events::{Cause, EventSet},
 };
 use yeyak_proto::catalog::events::v1::{
@@ -53,7 +59,7 @@ impl testing::BeforeAppend for RaceOnDelete {
         let product_id = <ProductDeleted as prost::Message>::decode(deletion.payload.as_slice())
             .expect("decodes")
             .product_id;
-        let fact = product::BookingsEvent::Tracked(ReservationTracked {
+        let fact = BookingsEvent::Tracked(ReservationTracked {
             product_id: product_id.clone(),
             reservation_id: Uuid::new_v4().to_string(),
             reservation_schedule_id: "unit".into(),
@@ -86,7 +92,18 @@ fn manage(place: &str) -> Action<'_> {
     Action::ManagePlace(place)
 }
 
-fn spec(now: i64) -> ProductSpec {
+fn delete(place: &str) -> Action<'_> {
+    Action::DeleteProduct(place)
+}
+
+/// A new request of platform operations.
+fn request() -> Origin {
+    Origin::command(ops().actor(), Uuid::new_v4(), b"")
+}
+
+const NOW: i64 = 1_800_000_000_000_000;
+
+fn spec() -> ProductSpec {
     ProductSpec {
         name: "n".into(),
         reservation_type: ReservationType::DateTime,
@@ -101,7 +118,7 @@ fn spec(now: i64) -> ProductSpec {
             sale_ends_us: None,
         }],
         schedules: vec![ScheduleSpec {
-            starts_us: now + 86_400_000_000,
+            starts_us: NOW + 86_400_000_000,
             ends_us: None,
             min_headcount: 0,
             max_headcount: 0,
@@ -118,12 +135,12 @@ fn spec(now: i64) -> ProductSpec {
 
 /// A live product set to `Ended` (displayed `Unavailable`) with no reservation yet.
 async fn unavailable_product(app: &Catalog) -> Uuid {
-    let caller = ops();
-    let partner_id = Uuid::new_v4();
-    app.register_partner(
-        &caller,
-        Uuid::new_v4(),
-        partner::RegisterPartner {
+    let (partner_id, place_id, product_id) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let register = OnPartner {
+        caller: ops(),
+        partner_id,
+        auth: PartnerAuth::Policy,
+        command: PartnerCommand::Register(RegisterPartner {
             partner_id,
             name: "p".into(),
             business_registration_number: "1234567891".into(),
@@ -133,48 +150,52 @@ async fn unavailable_product(app: &Catalog) -> Uuid {
             channel_has_home_card: false,
             channel_has_custom_menu: false,
             owner_operator_id: "owner".into(),
+        }),
+    };
+    app.run(&request(), &register).await.expect("partner");
+    let on_place = |command| OnPlace {
+        caller: ops(),
+        place_id,
+        action: manage,
+        command,
+    };
+    for command in [
+        PlaceCommand::Register(RegisterPlace {
+            place_id,
+            partner_id,
+            name: "pl".into(),
+            address: "a".into(),
+        }),
+        PlaceCommand::Submit,
+        PlaceCommand::Review {
+            approve: true,
+            reason: String::new(),
         },
-    )
-    .await
-    .expect("partner");
-    let place_id = app
-        .register_place(
-            &caller,
-            Uuid::new_v4(),
-            place::RegisterPlace {
-                place_id: Uuid::new_v4(),
-                partner_id,
-                name: "pl".into(),
-                address: "a".into(),
-            },
-        )
-        .await
-        .expect("place");
-    app.on_place(&caller, Uuid::new_v4(), place_id, manage, place::submit)
-        .await
-        .expect("submit place");
-    app.on_place(&caller, Uuid::new_v4(), place_id, manage, |p| {
-        place::review(p, true, "")
-    })
-    .await
-    .expect("approve place");
-    let product_id = Uuid::new_v4();
-    let now = jiff::Timestamp::now().as_microsecond();
-    let def = definition::build(&product_id.to_string(), spec(now), None, now)
-        .map_err(domain_status)
-        .expect("definition");
-    app.register_product(&caller, Uuid::new_v4(), product_id, place_id, def)
-        .await
-        .expect("product");
-    let steps: [fn(&ProductView) -> _; 3] = [
-        |v| product::submit(&v.product),
-        |v| product::review(&v.product, true, String::new()),
-        |v| product::set_status(&v.product, ProductStatus::Ended),
-    ];
-    for decide in steps {
-        app.on_product(&caller, Uuid::new_v4(), product_id, manage, decide)
+    ] {
+        app.run(&request(), &on_place(command))
             .await
-            .expect("to Unavailable");
+            .expect("place");
+    }
+    for command in [
+        ProductCommand::Register {
+            product_id: product_id.to_string(),
+            spec: spec(),
+        },
+        ProductCommand::Submit,
+        ProductCommand::Review {
+            approve: true,
+            reason: String::new(),
+        },
+        ProductCommand::SetStatus(ProductStatus::Ended),
+    ] {
+        let step = OnProduct {
+            caller: ops(),
+            product_id,
+            place_id: Some(place_id),
+            action: manage,
+            command,
+        };
+        app.run(&request(), &step).await.expect("to Unavailable");
     }
     product_id
 }
@@ -190,29 +211,35 @@ async fn a_reservation_learned_between_decision_and_append_blocks_the_deletion()
             raced: AtomicBool::new(false),
         },
     });
-    let app = Catalog::new(store.clone());
+    let app = Catalog::new(store.clone(), ControlledClock::at(NOW));
     let product_id = unavailable_product(&app).await;
 
     // The decision sees no reservation; one lands before the append.
-    let refusal = app
-        .on_product(&ops(), Uuid::new_v4(), product_id, manage, |v| {
-            product::delete(&v.product, v.displayed, &v.bookings)
-        })
-        .await
-        .expect_err("the deletion decides again and sees the reservation");
+    let deletion = OnProduct {
+        caller: ops(),
+        product_id,
+        place_id: None,
+        action: delete,
+        command: ProductCommand::Delete,
+    };
+    let refusal = failure(
+        app.run(&request(), &deletion)
+            .await
+            .expect_err("the deletion decides again and sees the reservation"),
+    );
     assert!(store.hook.raced.load(Ordering::SeqCst), "the race happened");
     assert_eq!(refusal.code(), Code::FailedPrecondition);
     assert_eq!(
         yeyak_kit::status::reason(&refusal).as_deref(),
         Some("ACTIVE_RESERVATIONS")
     );
-    let (state, _) = app.product(product_id).await.expect("product");
+    let state = app.product(product_id).await.expect("product");
     assert!(
         !state.deleted,
         "nothing of the refused deletion was written"
     );
     assert_eq!(
-        app.bookings(product_id).await.expect("bookings").0.active(),
+        app.bookings(product_id).await.expect("bookings").active(),
         1
     );
 }

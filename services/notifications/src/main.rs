@@ -2,6 +2,7 @@
 use clap::Parser;
 use yeyak_kafka::KafkaArgs;
 use yeyak_kit::config::{BoxError, CommonConfig};
+use yeyak_notifications::{CATALOG_SOURCE, RESERVATIONS_SOURCE};
 
 #[derive(Parser, Debug)]
 #[command(name = "yeyak-notifications", about = "yeyak notifications service")]
@@ -13,6 +14,9 @@ struct Config {
     /// Without Kafka: the reservations' event log, tailed for reservation facts.
     #[arg(long, env = "YEYAK_RESERVATIONS_EVENTS_URL", hide_env_values = true)]
     reservations_events_url: Option<String>,
+    /// Without Kafka: the catalog's event log, tailed for the partners' operators.
+    #[arg(long, env = "YEYAK_CATALOG_EVENTS_URL", hide_env_values = true)]
+    catalog_events_url: Option<String>,
 }
 
 #[tokio::main]
@@ -23,10 +27,10 @@ async fn main() -> Result<(), BoxError> {
         .common
         .start(yeyak_notifications::DEFAULT_PORT)
         .await?;
-    let consumes = [(
-        yeyak_notifications::RESERVATIONS_SOURCE,
-        config.reservations_events_url.clone(),
-    )];
+    let consumes = [
+        (RESERVATIONS_SOURCE, config.reservations_events_url.clone()),
+        (CATALOG_SOURCE, config.catalog_events_url.clone()),
+    ];
     let (transport, relay) = yeyak_kafka::wire(
         &config.kafka,
         p.log.clone(),
@@ -35,8 +39,15 @@ async fn main() -> Result<(), BoxError> {
         p.shutdown.clone(),
     )
     .await?;
-    let served =
-        yeyak_notifications::serve(p.log, transport, p.auth, p.listener, p.shutdown.clone()).await;
+    let served = yeyak_notifications::serve(
+        p.log,
+        transport,
+        p.auth,
+        p.listener,
+        p.clock,
+        p.shutdown.clone(),
+    )
+    .await;
     p.shutdown.cancel();
     if let Some(relay) = relay {
         relay.await??;

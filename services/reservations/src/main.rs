@@ -35,8 +35,15 @@ async fn main() -> Result<(), BoxError> {
         p.shutdown.clone(),
     )
     .await?;
-    let served =
-        yeyak_reservations::serve(p.log, transport, p.auth, p.listener, p.shutdown.clone()).await;
+    let served = yeyak_reservations::serve(
+        p.log,
+        transport,
+        p.auth,
+        p.listener,
+        p.clock,
+        p.shutdown.clone(),
+    )
+    .await;
     p.shutdown.cancel();
     if let Some(relay) = relay {
         relay.await??;

@@ -1,18 +1,30 @@
 //! What the reservations service makes of the catalog's product events.
-use std::sync::Arc;
-
 use prost::Name;
 use uuid::Uuid;
-use yeyak_eventlog::{EventStore, Metadata, Position, RecordedEvent, testing};
-use yeyak_kit::auth::{Caller, PlaceScope, Role};
+use yeyak_eventlog::{Metadata, Position, RecordedEvent, testing};
+use yeyak_kit::{
+    auth::{Caller, PlaceScope, Role},
+    clock::ControlledClock,
+};
 use yeyak_proto::catalog::events::v1::{
     CapacityChanged, ConfirmationMode, InventoryMode, PaymentMode, PlacePaused, PlaceResumed,
     ProductApproved, ProductDefinition, ProductStatus, ProductStatusSet, ReservationSchedule,
     SchedulesAdded, UnitVisibility, VisibilitySet,
 };
-use yeyak_proto::reservations::events::v1::PaymentMethod;
-use yeyak_reservations::app::{CatalogConsumer, Reservations};
+use yeyak_reservations::{
+    api::refusal::failure,
+    app::{Reservations, catalog_consumer::CatalogConsumer},
+    domain::{
+        cancellation::{Cancel, Canceller},
+        inventory::Pool,
+        reservation::{Reservation, ReservationCommand, State},
+    },
+    testing::{act, book, ops, request},
+};
 use yeyak_transport::EventHandler;
+
+/// The time the tests' clocks show (2026-06-01T00:00:00Z); schedules start an hour later.
+const NOW_US: i64 = 1_780_272_000_000_000;
 
 fn recorded<M: prost::Message + Name>(message: &M) -> RecordedEvent {
     RecordedEvent {
@@ -37,9 +49,7 @@ fn recorded<M: prost::Message + Name>(message: &M) -> RecordedEvent {
 fn unit(id: Uuid, capacity: u32, price: i64) -> ReservationSchedule {
     ReservationSchedule {
         reservation_schedule_id: id.to_string(),
-        starts_at: Some(yeyak_proto::time::from_micros(
-            jiff::Timestamp::now().as_microsecond() + 3_600_000_000,
-        )),
+        starts_at: Some(yeyak_proto::time::from_micros(NOW_US + 3_600_000_000)),
         capacity,
         price_krw: price,
         payment_mode: PaymentMode::ReservationOnly as i32,
@@ -69,12 +79,7 @@ fn approved(
 }
 
 fn customer(n: u32) -> Caller {
-    Caller {
-        subject: format!("c-{n}"),
-        role: Role::Customer,
-        partner_id: None,
-        places: PlaceScope::All,
-    }
+    yeyak_reservations::testing::customer(&format!("c-{n}"))
 }
 
 /// Books `quantity` seats of a free unit as customer `n`, with a fresh request id.
@@ -83,28 +88,39 @@ async fn book_free(
     n: u32,
     unit: Uuid,
     quantity: u32,
-) -> Result<(yeyak_reservations::domain::reservation::Reservation, u64), tonic::Status> {
-    app.book(
-        &customer(n),
-        Uuid::new_v4(),
-        &[(unit, quantity)],
-        vec![],
-        PaymentMethod::Unspecified,
-    )
-    .await
+) -> Result<(Reservation, u64), tonic::Status> {
+    book(app, &customer(n), &[(unit, quantity)])
+        .await
+        .map_err(failure)
 }
 
-async fn store() -> Arc<dyn EventStore> {
-    yeyak_eventlog::connect(&testing::fresh_sqlite_url("catalog-consumer"))
+/// A reservations service over a fresh log, its clock at [`NOW_US`], and its catalog consumer.
+async fn service() -> (CatalogConsumer, Reservations) {
+    let log = yeyak_eventlog::connect(&testing::fresh_sqlite_url("catalog-consumer"))
         .await
-        .expect("store")
+        .expect("store");
+    let app = Reservations::new(log, ControlledClock::at(NOW_US));
+    (CatalogConsumer::new(app.runner().clone()), app)
+}
+
+/// The reason code of a failed command.
+fn reason(e: yeyak_reservations::app::Error) -> String {
+    yeyak_kit::status::reason(&failure(e)).unwrap_or_default()
+}
+
+/// The partner cancels `line_numbers` (all lines when empty), by the rule.
+fn partner_cancel(line_numbers: Vec<u32>) -> ReservationCommand {
+    ReservationCommand::Cancel(Cancel {
+        by: Canceller::Partner,
+        reason: String::new(),
+        adjustment: None,
+        line_numbers,
+    })
 }
 
 /// A unit of `capacity` seats opened by an approval, with two of its seats booked.
 async fn opened_with_two_held(capacity: u32, price: i64) -> (CatalogConsumer, Reservations, Uuid) {
-    let log = store().await;
-    let consumer = CatalogConsumer::new(log.clone());
-    let app = Reservations::new(log.clone());
+    let (consumer, app) = service().await;
     let id = Uuid::new_v4();
     consumer
         .handle(&recorded(&approved(
@@ -129,7 +145,10 @@ async fn an_approval_opens_units_and_a_revision_changes_terms_but_keeps_what_is_
         )))
         .await
         .expect("revised");
-    let (inventory, _) = app.inventory(&id.to_string()).await.expect("inventory");
+    let inventory = app
+        .inventory(&Pool::Unit(id.to_string()))
+        .await
+        .expect("inventory");
     let opened = inventory.opened.clone().expect("open");
     assert_eq!((opened.price_krw, opened.revision), (12_000, 2));
     assert_eq!(inventory.held(), 2, "the revision keeps the seats held");
@@ -146,7 +165,10 @@ async fn a_capacity_change_applies_and_lowering_it_below_what_is_held_closes_the
         }))
         .await
         .expect("changed");
-    let (inventory, _) = app.inventory(&id.to_string()).await.expect("inventory");
+    let inventory = app
+        .inventory(&Pool::Unit(id.to_string()))
+        .await
+        .expect("inventory");
     assert_eq!((inventory.held(), inventory.remaining()), (2, 0));
     let refusal = book_free(&app, 2, id, 1).await.expect_err("closed");
     assert_eq!(
@@ -157,9 +179,7 @@ async fn a_capacity_change_applies_and_lowering_it_below_what_is_held_closes_the
 
 #[tokio::test]
 async fn schedules_of_a_draft_open_nothing() {
-    let log = store().await;
-    let consumer = CatalogConsumer::new(log.clone());
-    let app = Reservations::new(log.clone());
+    let (consumer, app) = service().await;
     let drafted = Uuid::new_v4();
     consumer
         .handle(&recorded(&SchedulesAdded {
@@ -171,8 +191,8 @@ async fn schedules_of_a_draft_open_nothing() {
         }))
         .await
         .expect("handled");
-    let (inventory, _) = app
-        .inventory(&drafted.to_string())
+    let inventory = app
+        .inventory(&Pool::Unit(drafted.to_string()))
         .await
         .expect("inventory");
     assert!(
@@ -234,9 +254,7 @@ fn pooled_unit(id: Uuid, key: &str, price_id: &str) -> ReservationSchedule {
 
 #[tokio::test]
 async fn units_sharing_a_pool_never_oversell_it_and_a_cancel_gives_back_to_the_pool() {
-    let log = store().await;
-    let consumer = CatalogConsumer::new(log.clone());
-    let app = Reservations::new(log.clone());
+    let (consumer, app) = service().await;
     let (adult, child) = (Uuid::new_v4(), Uuid::new_v4());
     let mut product = approved(
         InventoryMode::PerDateTime,
@@ -267,21 +285,11 @@ async fn units_sharing_a_pool_never_oversell_it_and_a_cancel_gives_back_to_the_p
         }
     }
     assert_eq!(sold.len(), 5, "two prices share the slot's 5 seats");
-    let ops = Caller {
-        subject: "ops".into(),
-        role: Role::PlatformOps,
-        partner_id: None,
-        places: PlaceScope::All,
-    };
-    app.act(
-        &ops,
-        Uuid::new_v4(),
+    act(
+        &app,
+        &ops(),
         Uuid::parse_str(&sold[0].reservation_id).unwrap(),
-        yeyak_reservations::app::Action::Cancel {
-            reason: String::new(),
-            adjustment: None,
-            line_numbers: vec![],
-        },
+        partner_cancel(vec![]),
     )
     .await
     .expect("cancelled");
@@ -293,13 +301,9 @@ async fn units_sharing_a_pool_never_oversell_it_and_a_cancel_gives_back_to_the_p
 #[tokio::test]
 async fn reservations_of_several_lines_never_oversell_a_shared_pool_and_a_partial_cancel_gives_back_its_line()
  {
-    let log = store().await;
-    let consumer = CatalogConsumer::new(log.clone());
-    let app = Reservations::new(log.clone());
+    let (consumer, app) = service().await;
     let (adult, child) = (Uuid::new_v4(), Uuid::new_v4());
-    let starts_at = Some(yeyak_proto::time::from_micros(
-        jiff::Timestamp::now().as_microsecond() + 3_600_000_000,
-    ));
+    let starts_at = Some(yeyak_proto::time::from_micros(NOW_US + 3_600_000_000));
     let paid = |id, key: &str, price_id: &str, price| ReservationSchedule {
         starts_at,
         payment_mode: PaymentMode::PayAtBooking as i32,
@@ -325,55 +329,39 @@ async fn reservations_of_several_lines_never_oversell_a_shared_pool_and_a_partia
     for n in 0..30u32 {
         let app = app.clone();
         tasks.push(tokio::spawn(async move {
-            app.book(
-                &customer(n),
-                Uuid::new_v4(),
-                &[(adult, 2), (child, 1)],
-                vec![],
-                PaymentMethod::KakaoPayCard,
-            )
-            .await
+            // Paid by Kakao Pay card.
+            book(&app, &customer(n), &[(adult, 2), (child, 1)]).await
         }));
     }
     let (mut sold, mut refusals) = (Vec::new(), Vec::new());
     for t in tasks {
         match t.await.expect("task") {
             Ok((r, _)) => sold.push(r),
-            Err(s) => refusals.push(yeyak_kit::status::reason(&s).unwrap_or_default()),
+            Err(e) => refusals.push(reason(e)),
         }
     }
     assert_eq!(sold.len(), 3, "3 × 3 seats of 10: {refusals:?}");
     assert!(refusals.iter().all(|r| r == "SOLD_OUT"), "{refusals:?}");
-    let pool = yeyak_reservations::app::pool_stream("p", "slot-1");
-    let held = || async { app.inventory_at(&pool).await.expect("pool").0.held() };
+    let pool = Pool::Shared {
+        product_id: "p".into(),
+        key: "slot-1".into(),
+    };
+    let held = || async { app.inventory(&pool).await.expect("pool").held() };
     assert_eq!(held().await, 9);
     let family = sold[0].booked.clone().expect("booked");
     assert_eq!((family.lines.len(), family.paid_krw), (2, 70_000));
     // The partner cancels the child's line only: its seat and its 10 000 won come back.
-    let ops = Caller {
-        subject: "ops".into(),
-        role: Role::PlatformOps,
-        partner_id: None,
-        places: PlaceScope::All,
-    };
     let reservation_id = Uuid::parse_str(&family.reservation_id).unwrap();
-    let request = Uuid::new_v4();
-    let cancel_child = || yeyak_reservations::app::Action::Cancel {
-        reason: String::new(),
-        adjustment: None,
-        line_numbers: vec![2],
-    };
+    let (request, _) = request(&ops(), "cancel line 2");
+    let cancel_child = || partner_cancel(vec![2]);
     let (after, version) = app
-        .act(&ops, request, reservation_id, cancel_child())
+        .act(&ops(), &request, reservation_id, cancel_child())
         .await
         .expect("partial cancel");
-    assert_eq!(
-        after.state,
-        Some(yeyak_reservations::domain::reservation::State::Confirmed)
-    );
+    assert_eq!(after.state, Some(State::Confirmed));
     assert_eq!((after.live_quantity(), after.refunded_krw), (2, 10_000));
     assert_eq!(held().await, 8, "only the child's seat came back");
-    let (payment, _) = app.payment(reservation_id).await.expect("payment");
+    let payment = app.payment(reservation_id).await.expect("payment");
     assert_eq!(
         payment.owed.values().map(|o| o.amount_krw).sum::<i64>(),
         10_000,
@@ -381,7 +369,7 @@ async fn reservations_of_several_lines_never_oversell_a_shared_pool_and_a_partia
     );
     // A retry of the same request appends nothing.
     let (_, again) = app
-        .act(&ops, request, reservation_id, cancel_child())
+        .act(&ops(), &request, reservation_id, cancel_child())
         .await
         .expect("retry");
     assert_eq!(again, version);
@@ -390,9 +378,7 @@ async fn reservations_of_several_lines_never_oversell_a_shared_pool_and_a_partia
 
 #[tokio::test]
 async fn a_price_maximum_caps_the_price_across_schedules() {
-    let log = store().await;
-    let consumer = CatalogConsumer::new(log.clone());
-    let app = Reservations::new(log.clone());
+    let (consumer, app) = service().await;
     let (monday, tuesday) = (Uuid::new_v4(), Uuid::new_v4());
     let mut product = approved(
         InventoryMode::PerDate,
@@ -433,8 +419,11 @@ async fn a_price_maximum_caps_the_price_across_schedules() {
         }))
         .await
         .expect("changed");
-    let (pool, _) = app
-        .inventory_at(&yeyak_reservations::app::pool_stream("p", "date-mon"))
+    let pool = app
+        .inventory(&Pool::Shared {
+            product_id: "p".into(),
+            key: "date-mon".into(),
+        })
         .await
         .expect("pool");
     assert_eq!((pool.capacity(), pool.remaining()), (2, 0));
@@ -442,9 +431,7 @@ async fn a_price_maximum_caps_the_price_across_schedules() {
 
 #[tokio::test]
 async fn a_unit_a_revision_drops_is_switched_off() {
-    let log = store().await;
-    let consumer = CatalogConsumer::new(log.clone());
-    let app = Reservations::new(log.clone());
+    let (consumer, app) = service().await;
     let (kept, dropped) = (Uuid::new_v4(), Uuid::new_v4());
     consumer
         .handle(&recorded(&approved(
@@ -474,81 +461,90 @@ async fn a_unit_a_revision_drops_is_switched_off() {
 
 #[tokio::test]
 async fn operators_are_learned_from_the_catalog_and_checked_on_every_operator_call() {
+    use tonic::Code;
+    use yeyak_kit::access::OperatorDirectory;
     use yeyak_proto::catalog::events::v1::{OperatorAccepted, OperatorInvited, OperatorRole};
-    use yeyak_reservations::domain::operators::OperatorAction;
-    let log = store().await;
-    let consumer = CatalogConsumer::new(log.clone());
-    let app = Reservations::new(log.clone());
-    let partner = Uuid::new_v4();
+    let (consumer, app) = service().await;
+    // The operators are learned by the kit's directory, a consumer of the catalog's events.
+    let directory = OperatorDirectory::new(app.runner().clone(), yeyak_reservations::SOURCE);
+    let (partner, place, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    // A request waiting for the partner at each of two of its places.
+    let mut requested = Vec::new();
+    for (product_id, place_id) in [("p", place), ("p-other", other)] {
+        let id = Uuid::new_v4();
+        let mut product = ProductApproved {
+            product_id: product_id.into(),
+            partner_id: partner.to_string(),
+            place_id: place_id.to_string(),
+            ..approved(
+                InventoryMode::PerReservationSchedule,
+                1,
+                vec![unit(id, 5, 0)],
+            )
+        };
+        product.definition.as_mut().unwrap().confirmation_mode = ConfirmationMode::Approval as i32;
+        consumer.handle(&recorded(&product)).await.expect("opened");
+        let (r, _) = book_free(&app, 1, id, 1).await.expect("requested");
+        requested.push(Uuid::parse_str(&r.booked.expect("booked").reservation_id).unwrap());
+    }
+    let (at_place, at_other) = (requested[0], requested[1]);
     let operator = Caller {
         subject: "mina".into(),
         role: Role::PartnerOperator,
         partner_id: Some(partner),
         places: PlaceScope::All,
     };
-    let partner_key = partner.to_string();
-    let check = || {
-        app.require_operator(
-            &operator,
-            &partner_key,
-            Some("place"),
-            OperatorAction::Handle,
-        )
-    };
-    let refusal = |r: Result<(), tonic::Status>| {
-        let s = r.expect_err("refused");
+    // Confirming handles a reservation; reading it is checked the same way.
+    let confirm = |id| act(&app, &operator, id, ReservationCommand::Confirm);
+    let read = |id| app.get(&operator, id, None);
+    let refusal = |r: Result<(Reservation, u64), yeyak_reservations::app::Error>| {
+        let s = failure(r.expect_err("refused"));
         (s.code(), yeyak_kit::status::reason(&s).unwrap_or_default())
     };
+    let not_known = (Code::Unavailable, "PARTNER_NOT_KNOWN_YET".to_string());
     assert_eq!(
-        refusal(check().await),
-        (tonic::Code::Unavailable, "PARTNER_NOT_KNOWN_YET".into()),
+        refusal(confirm(at_place).await),
+        not_known,
         "not learned yet: retry"
     );
-    consumer
+    assert_eq!(refusal(read(at_place).await), not_known);
+    directory
         .handle(&recorded(&OperatorInvited {
             partner_id: partner.to_string(),
             operator_id: "mina".into(),
             role: OperatorRole::Member as i32,
             all_places: false,
-            place_ids: vec!["place".into()],
+            place_ids: vec![place.to_string()],
         }))
         .await
         .expect("invited");
+    let inactive = (Code::PermissionDenied, "NOT_AN_ACTIVE_OPERATOR".to_string());
     assert_eq!(
-        refusal(check().await),
-        (
-            tonic::Code::PermissionDenied,
-            "NOT_AN_ACTIVE_OPERATOR".into()
-        ),
+        refusal(confirm(at_place).await),
+        inactive,
         "active from acceptance"
     );
-    consumer
+    assert_eq!(refusal(read(at_place).await), inactive);
+    directory
         .handle(&recorded(&OperatorAccepted {
             partner_id: partner.to_string(),
             operator_id: "mina".into(),
         }))
         .await
         .expect("accepted");
-    check().await.expect("an active member handles its place");
-    assert_eq!(
-        refusal(
-            app.require_operator(
-                &operator,
-                &partner.to_string(),
-                Some("other"),
-                OperatorAction::Handle
-            )
-            .await
-        ),
-        (tonic::Code::PermissionDenied, "PLACE_NOT_GRANTED".into())
-    );
+    let (confirmed, _) = confirm(at_place)
+        .await
+        .expect("an active member handles its place");
+    assert_eq!(confirmed.state, Some(State::Confirmed));
+    read(at_place).await.expect("and reads it");
+    let elsewhere = (Code::PermissionDenied, "PLACE_NOT_GRANTED".to_string());
+    assert_eq!(refusal(confirm(at_other).await), elsewhere);
+    assert_eq!(refusal(read(at_other).await), elsewhere);
 }
 
 #[tokio::test]
 async fn a_hot_pool_shared_by_ten_units_sells_exactly_its_seats_and_every_refusal_is_sold_out() {
-    let log = store().await;
-    let consumer = CatalogConsumer::new(log.clone());
-    let app = Reservations::new(log.clone());
+    let (consumer, app) = service().await;
     let units: Vec<Uuid> = (0..10).map(|_| Uuid::new_v4()).collect();
     let mut product = approved(
         InventoryMode::PerDate,

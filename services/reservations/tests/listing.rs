@@ -4,65 +4,70 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 use yeyak_eventlog::{EventStore, Position, testing};
-use yeyak_kit::auth::{Caller, PlaceScope, Role};
-use yeyak_proto::{catalog::events::v1::ConfirmationMode, reservations::v1::ReservationState};
+use yeyak_kit::clock::ControlledClock;
+use yeyak_proto::catalog::events::v1::ConfirmationMode;
 use yeyak_reservations::{
-    app::{Action, Reservations},
-    listing::{self, Filter, ReservationList},
-    testing::open_schedule_with,
+    app::{
+        Reservations,
+        listing::{self, Filter, ReservationList},
+    },
+    domain::{
+        cancellation::{Cancel, Canceller},
+        reservation::{ReservationCommand, State},
+    },
+    testing::{act, book, customer, open_schedule_with, ops},
 };
 use yeyak_transport::EventHandler;
 
 /// Runs the list's consumer over the whole log, from position 0.
-async fn project(log: &Arc<dyn EventStore>) {
-    let list = ReservationList::new(log.clone());
-    for e in log.read_all(Position::START, 10_000).await.expect("read") {
+async fn project(app: &Reservations) {
+    let list = ReservationList::new(app.clone());
+    for e in app
+        .log()
+        .read_all(Position::START, 10_000)
+        .await
+        .expect("read")
+    {
         list.handle(&e).await.expect("projected");
     }
 }
 
+/// The reservation id of a list row.
+fn id_of(row: &(yeyak_reservations::domain::reservation::Reservation, u64)) -> &str {
+    &row.0
+        .booked
+        .as_ref()
+        .expect("a listed reservation is booked")
+        .reservation_id
+}
+
 async fn rebuilding_the_list_from_position_0_gives_the_same_list(log: Arc<dyn EventStore>) {
-    let unit = open_schedule_with(log.clone(), 10, ConfirmationMode::Approval).await;
-    let app = Reservations::new(log.clone());
-    let ops = Caller {
-        subject: "ops".into(),
-        role: Role::PlatformOps,
-        partner_id: None,
-        places: PlaceScope::All,
-    };
+    let clock = ControlledClock::starting_now();
+    let app = Reservations::new(log.clone(), clock.clone());
+    let unit = open_schedule_with(&app, 10, ConfirmationMode::Approval).await;
     let mut ids = Vec::new();
     for n in 0..5 {
-        let customer = Caller {
-            subject: format!("c-{n}"),
-            role: Role::Customer,
-            partner_id: None,
-            places: PlaceScope::All,
-        };
-        let (r, _) = app
-            .book(
-                &customer,
-                Uuid::new_v4(),
-                &[(unit, 1)],
-                vec![],
-                yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
-            )
+        // A second between bookings: the list orders by the time booked.
+        clock.advance(1_000_000);
+        let (r, _) = book(&app, &customer(&format!("c-{n}")), &[(unit, 1)])
             .await
             .expect("booked");
         ids.push(r.booked.expect("booked"));
     }
     let id = |n: usize| Uuid::parse_str(&ids[n].reservation_id).unwrap();
-    app.act(&ops, Uuid::new_v4(), id(0), Action::Confirm)
+    act(&app, &ops(), id(0), ReservationCommand::Confirm)
         .await
         .expect("confirm");
-    app.act(
-        &ops,
-        Uuid::new_v4(),
+    act(
+        &app,
+        &ops(),
         id(1),
-        Action::Cancel {
+        ReservationCommand::Cancel(Cancel {
+            by: Canceller::Partner,
             reason: String::new(),
             adjustment: None,
             line_numbers: vec![],
-        },
+        }),
     )
     .await
     .expect("cancel");
@@ -72,11 +77,11 @@ async fn rebuilding_the_list_from_position_0_gives_the_same_list(log: Arc<dyn Ev
         limit: 100,
         ..Default::default()
     };
-    project(&log).await;
-    let (before, _) = listing::list(&*log, &all).await.expect("list");
+    project(&app).await;
+    let (before, _) = app.list(&all).await.expect("list");
     assert_eq!(before.len(), 5);
     assert_eq!(
-        before.first().map(|r| r.reservation_id.as_str()),
+        before.first().map(id_of),
         Some(ids[4].reservation_id.as_str()),
         "newest booking first"
     );
@@ -84,29 +89,23 @@ async fn rebuilding_the_list_from_position_0_gives_the_same_list(log: Arc<dyn Ev
         state: Some(state),
         ..all.clone()
     };
-    let (requested, _) = listing::list(&*log, &by_state(ReservationState::Requested))
-        .await
-        .expect("list");
+    let (requested, _) = app.list(&by_state(State::Requested)).await.expect("list");
     assert_eq!(requested.len(), 3);
-    let (confirmed, _) = listing::list(&*log, &by_state(ReservationState::Confirmed))
-        .await
-        .expect("list");
-    assert_eq!(confirmed[0].reservation_id, ids[0].reservation_id);
+    let (confirmed, _) = app.list(&by_state(State::Confirmed)).await.expect("list");
+    assert_eq!(id_of(&confirmed[0]), ids[0].reservation_id);
 
     // Paging: two, two, one.
     let mut pages = Vec::new();
     let mut after = None;
     loop {
-        let (page, next) = listing::list(
-            &*log,
-            &Filter {
+        let (page, next) = app
+            .list(&Filter {
                 limit: 2,
                 after: after.clone(),
                 ..all.clone()
-            },
-        )
-        .await
-        .expect("page");
+            })
+            .await
+            .expect("page");
         pages.push(page.len());
         match next {
             Some(n) => after = Some(n),
@@ -119,9 +118,9 @@ async fn rebuilding_the_list_from_position_0_gives_the_same_list(log: Arc<dyn Ev
     log.reset_projection(listing::PROJECTION, &ReservationList::checkpoint())
         .await
         .expect("reset");
-    assert!(listing::list(&*log, &all).await.expect("list").0.is_empty());
-    project(&log).await;
-    let (after, _) = listing::list(&*log, &all).await.expect("list");
+    assert!(app.list(&all).await.expect("list").0.is_empty());
+    project(&app).await;
+    let (after, _) = app.list(&all).await.expect("list");
     assert_eq!(after, before, "rebuilding gives identical results");
 }
 

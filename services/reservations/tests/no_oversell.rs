@@ -2,40 +2,31 @@
 use std::sync::Arc;
 
 use tonic::Code;
-use uuid::Uuid;
 use yeyak_eventlog::{EventStore, testing};
-use yeyak_kit::auth::{Caller, PlaceScope, Role};
-use yeyak_reservations::{app::Reservations, testing::open_schedule};
+use yeyak_kit::clock::ControlledClock;
+use yeyak_reservations::{
+    api::refusal::failure,
+    app::{Reservations, streams},
+    domain::inventory::Pool,
+    testing::{book, customer, open_schedule},
+};
 
 const CAPACITY: u32 = 20;
 const CUSTOMERS: usize = 500;
 
 async fn many_customers_race_for_one_schedule(log: Arc<dyn EventStore>) {
-    let schedule = open_schedule(log.clone(), CAPACITY).await;
-    let app = Reservations::new(log.clone());
+    let app = Reservations::new(log.clone(), ControlledClock::starting_now());
+    let schedule = open_schedule(&app, CAPACITY).await;
     let mut tasks = Vec::new();
     for n in 0..CUSTOMERS {
         let app = app.clone();
         tasks.push(tokio::spawn(async move {
-            let caller = Caller {
-                subject: format!("customer-{n}"),
-                role: Role::Customer,
-                partner_id: None,
-                places: PlaceScope::All,
-            };
-            app.book(
-                &caller,
-                Uuid::new_v4(),
-                &[(schedule, 1)],
-                vec![],
-                yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
-            )
-            .await
+            book(&app, &customer(&format!("customer-{n}")), &[(schedule, 1)]).await
         }));
     }
     let (mut booked, mut sold_out) = (0, 0);
     for task in tasks {
-        match task.await.expect("task") {
+        match task.await.expect("task").map_err(failure) {
             Ok(_) => booked += 1,
             Err(s)
                 if s.code() == Code::FailedPrecondition
@@ -52,13 +43,11 @@ async fn many_customers_race_for_one_schedule(log: Arc<dyn EventStore>) {
         CUSTOMERS - CAPACITY as usize,
         "every other booking is a clear sold out"
     );
-    let (inventory, _) = app
-        .inventory(&schedule.to_string())
-        .await
-        .expect("inventory");
+    let unit = Pool::Unit(schedule.to_string());
+    let inventory = app.inventory(&unit).await.expect("inventory");
     assert_eq!(inventory.held(), CAPACITY);
     let reserved = log
-        .read_stream(&format!("inventory-{schedule}"), 1, 1000)
+        .read_stream(&streams::pool(&unit), 1, 1000)
         .await
         .expect("read");
     assert_eq!(
@@ -69,36 +58,25 @@ async fn many_customers_race_for_one_schedule(log: Arc<dyn EventStore>) {
 }
 
 /// Two application instances (two replicas) over one log: they meet only at the expected-version
-/// check of the inventory stream, which alone must prevent overselling.
+/// check of the inventory stream, which alone must prevent overselling. Each is built on its own
+/// (clones of one instance would share its booking lanes, which queue bookings in-process).
 async fn two_replicas_race_for_one_schedule(log: Arc<dyn EventStore>) {
-    let schedule = open_schedule(log.clone(), CAPACITY).await;
+    let clock = ControlledClock::starting_now();
     let replicas = [
-        Reservations::new(log.clone()),
-        Reservations::new(log.clone()),
+        Reservations::new(log.clone(), clock.clone()),
+        Reservations::new(log.clone(), clock),
     ];
+    let schedule = open_schedule(&replicas[0], CAPACITY).await;
     let mut tasks = Vec::new();
     for n in 0..60 {
         let app = replicas[n % 2].clone();
         tasks.push(tokio::spawn(async move {
-            let caller = Caller {
-                subject: format!("c-{n}"),
-                role: Role::Customer,
-                partner_id: None,
-                places: PlaceScope::All,
-            };
-            app.book(
-                &caller,
-                Uuid::new_v4(),
-                &[(schedule, 1)],
-                vec![],
-                yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
-            )
-            .await
+            book(&app, &customer(&format!("c-{n}")), &[(schedule, 1)]).await
         }));
     }
     let mut booked = 0;
     for task in tasks {
-        match task.await.expect("task") {
+        match task.await.expect("task").map_err(failure) {
             Ok(_) => booked += 1,
             Err(s) => {
                 let why = yeyak_kit::status::reason(&s).unwrap_or_default();
@@ -109,8 +87,8 @@ async fn two_replicas_race_for_one_schedule(log: Arc<dyn EventStore>) {
             }
         }
     }
-    let (inventory, _) = replicas[0]
-        .inventory(&schedule.to_string())
+    let inventory = replicas[0]
+        .inventory(&Pool::Unit(schedule.to_string()))
         .await
         .expect("inventory");
     assert!(

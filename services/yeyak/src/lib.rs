@@ -8,7 +8,12 @@ use std::{net::SocketAddr, path::Path, sync::Arc};
 
 use tokio::task::JoinHandle;
 use yeyak_eventlog::EventStore;
-use yeyak_kit::{CancellationToken, auth::Authenticator, config::BoxError};
+use yeyak_kit::{
+    CancellationToken,
+    auth::Authenticator,
+    clock::{self, SharedClock},
+    config::BoxError,
+};
 use yeyak_transport::LogTailTransport;
 
 /// Where each service keeps its event log.
@@ -42,6 +47,24 @@ pub struct SystemConfig {
     pub base_port: u16,
     pub jwt_secret: String,
     pub commission_bps: u32,
+    /// The business clock every service decides by: the system clock, a test's controlled one,
+    /// or (development only) one started at another instant. Tokens are always judged by the
+    /// system clock.
+    pub clock: SharedClock,
+}
+
+impl SystemConfig {
+    /// The system on `databases`, on the system clock.
+    pub fn new(databases: Databases, jwt_secret: String) -> Self {
+        Self {
+            databases,
+            host: [127, 0, 0, 1].into(),
+            base_port: 0,
+            jwt_secret,
+            commission_bps: yeyak_settlement::DEFAULT_COMMISSION_BPS,
+            clock: clock::system(),
+        }
+    }
 }
 
 /// The addresses of a running system.
@@ -101,7 +124,12 @@ impl System {
             );
             let (log, auth, shutdown) = (catalog.clone(), auth.clone(), shutdown.clone());
             tasks.push(tokio::spawn(yeyak_catalog::serve(
-                log, transport, auth, l_catalog, shutdown,
+                log,
+                transport,
+                auth,
+                l_catalog,
+                config.clock.clone(),
+                shutdown,
             )));
         }
         {
@@ -115,13 +143,15 @@ impl System {
                 transport,
                 auth,
                 l_reservations,
+                config.clock.clone(),
                 shutdown,
             )));
         }
         {
             let transport = Arc::new(
                 LogTailTransport::new(notifications.clone())
-                    .with_source(yeyak_reservations::SOURCE, reservations.clone()),
+                    .with_source(yeyak_reservations::SOURCE, reservations.clone())
+                    .with_source(yeyak_catalog::SOURCE, catalog.clone()),
             );
             let (log, auth, shutdown) = (notifications.clone(), auth.clone(), shutdown.clone());
             tasks.push(tokio::spawn(yeyak_notifications::serve(
@@ -129,13 +159,15 @@ impl System {
                 transport,
                 auth,
                 l_notifications,
+                config.clock.clone(),
                 shutdown,
             )));
         }
         {
             let transport = Arc::new(
                 LogTailTransport::new(settlement.clone())
-                    .with_source(yeyak_reservations::SOURCE, reservations.clone()),
+                    .with_source(yeyak_reservations::SOURCE, reservations.clone())
+                    .with_source(yeyak_catalog::SOURCE, catalog.clone()),
             );
             let (log, auth, shutdown, bps) = (
                 settlement.clone(),
@@ -149,6 +181,7 @@ impl System {
                 auth,
                 l_settlement,
                 bps,
+                config.clock.clone(),
                 shutdown,
             )));
         }

@@ -58,6 +58,38 @@ struct RunArgs {
     #[arg(long, env = "YEYAK_COMMISSION_BPS", default_value_t = yeyak_settlement::DEFAULT_COMMISSION_BPS,
           value_parser = clap::value_parser!(u32).range(0..=yeyak_settlement::domain::MAX_COMMISSION_BPS as i64))]
     commission_bps: u32,
+    /// DEVELOPMENT ONLY: the business clock starts at this instant (RFC 3339, e.g.
+    /// 2026-12-24T18:00:00+09:00) and runs on from there, so a time rule (an expiry, a deadline,
+    /// the day after use) can be reached by hand. Tokens are still judged by the real time. The
+    /// service binaries have no such setting.
+    #[arg(
+        long,
+        env = "YEYAK_DEV_CLOCK_START",
+        conflicts_with = "dev_clock_offset"
+    )]
+    dev_clock_start: Option<jiff::Timestamp>,
+    /// DEVELOPMENT ONLY: the business clock runs this far ahead of the real time (behind when
+    /// negative), e.g. `25h` or `-30m`.
+    #[arg(long, env = "YEYAK_DEV_CLOCK_OFFSET", allow_hyphen_values = true)]
+    dev_clock_offset: Option<jiff::SignedDuration>,
+}
+
+impl RunArgs {
+    /// The business clock: the system's, unless a development clock was asked for.
+    fn clock(&self) -> (yeyak_kit::clock::SharedClock, Option<String>) {
+        use yeyak_kit::clock::OffsetClock;
+        match (self.dev_clock_start, self.dev_clock_offset) {
+            (Some(start), _) => (
+                std::sync::Arc::new(OffsetClock::starting_at(start.as_microsecond())),
+                Some(format!("starting at {start}")),
+            ),
+            (None, Some(offset)) => (
+                std::sync::Arc::new(OffsetClock::shifted(offset.as_micros() as i64)),
+                Some(format!("{offset:#} from the real time")),
+            ),
+            (None, None) => (yeyak_kit::clock::system(), None),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -113,12 +145,13 @@ fn token(args: &TokenArgs) -> Result<String, BoxError> {
 async fn run(args: RunArgs) -> Result<(), BoxError> {
     let _telemetry = yeyak_kit::telemetry::init("yeyak");
     let secret = args.secret.resolve()?;
+    let (clock, dev_clock) = args.clock();
     let config = SystemConfig {
-        databases: Databases::sqlite_in(&args.secret.data_dir),
         host: args.host,
         base_port: args.base_port,
-        jwt_secret: secret.clone(),
         commission_bps: args.commission_bps,
+        clock,
+        ..SystemConfig::new(Databases::sqlite_in(&args.secret.data_dir), secret.clone())
     };
     let shutdown = yeyak_kit::server::shutdown_on_signal();
     let system = System::start(config, shutdown).await?;
@@ -140,6 +173,11 @@ async fn run(args: RunArgs) -> Result<(), BoxError> {
         n = a.notifications,
         s = a.settlement,
     );
+    if let Some(dev_clock) = dev_clock {
+        println!(
+            "\nDEVELOPMENT CLOCK: business time runs {dev_clock} (not the real time). Never use this in production."
+        );
+    }
     system.wait().await
 }
 

@@ -14,7 +14,7 @@ use yeyak_kit::auth::{Caller, PlaceScope, Role};
 use yeyak_proto::catalog::events::v1::ConfirmationMode;
 use yeyak_reservations::{
     app::Reservations,
-    testing::{open_prices, open_schedule},
+    testing::{book, open_prices, open_schedule},
 };
 
 struct Row {
@@ -118,18 +118,12 @@ async fn bookings(
     bookings: usize,
     concurrency: usize,
 ) -> (Duration, Vec<Duration>, usize) {
+    let app = Reservations::new(store, yeyak_kit::clock::system());
     let mut ids = Vec::new();
     for _ in 0..schedules {
-        let units = open_prices(
-            store.clone(),
-            10_000,
-            ConfirmationMode::Instant,
-            &vec![0; lines],
-        )
-        .await;
+        let units = open_prices(&app, 10_000, ConfirmationMode::Instant, &vec![0; lines]).await;
         ids.push(units.into_iter().map(|u| (u, 1)).collect::<Vec<_>>());
     }
-    let app = Reservations::new(store);
     let ids = Arc::new(ids);
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -140,15 +134,9 @@ async fn bookings(
             let mut n = c;
             while n < bookings {
                 let t = Instant::now();
-                app.book(
-                    &customer(n),
-                    Uuid::new_v4(),
-                    &ids[n % ids.len()],
-                    vec![],
-                    yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
-                )
-                .await
-                .expect("book");
+                book(&app, &customer(n), &ids[n % ids.len()])
+                    .await
+                    .expect("book");
                 latencies.push(t.elapsed());
                 n += concurrency;
             }
@@ -168,24 +156,15 @@ async fn hot_schedule(
     capacity: u32,
     customers: usize,
 ) -> (Duration, Vec<Duration>, usize) {
-    let schedule = open_schedule(store.clone(), capacity).await;
-    let app = Reservations::new(store);
+    let app = Reservations::new(store, yeyak_kit::clock::system());
+    let schedule = open_schedule(&app, capacity).await;
     let start = Instant::now();
     let tasks: Vec<_> = (0..customers)
         .map(|n| {
             let app = app.clone();
             tokio::spawn(async move {
                 let t = Instant::now();
-                let ok = app
-                    .book(
-                        &customer(n),
-                        Uuid::new_v4(),
-                        &[(schedule, 1)],
-                        vec![],
-                        yeyak_proto::reservations::events::v1::PaymentMethod::Unspecified,
-                    )
-                    .await
-                    .is_ok();
+                let ok = book(&app, &customer(n), &[(schedule, 1)]).await.is_ok();
                 (t.elapsed(), ok)
             })
         })

@@ -1,12 +1,12 @@
-//! What each operator role may do, within its partner and its places (domain.md §2.1:
-//! 관리자 / 마스터 / 멤버). The token says who the caller is; the partner's stream says whether
-//! that account is an active operator, with which role and places.
-use yeyak_proto::catalog::events::v1::OperatorRole;
-
-use super::{
-    CatalogError,
-    partner::{Operator, Partner},
+//! What each operator role may do in the catalog (domain.md §2.1: 관리자 / 마스터 / 멤버), checked
+//! by the operator check every service runs (`yeyak_kit::access`) against the operators on the
+//! partner's stream.
+use yeyak_kit::{
+    access::{self, ANY_ROLE, OperatorRole, Scope},
+    auth::Caller,
 };
+
+use super::{CatalogError, partner::Partner};
 
 /// An operator's action, with the place it touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,55 +31,35 @@ pub enum Action<'a> {
     Review,
 }
 
-fn forbid(reason: &'static str, message: impl Into<String>) -> CatalogError {
-    CatalogError::Forbidden {
-        reason,
-        message: message.into(),
+const ADMIN: &[OperatorRole] = &[OperatorRole::Admin];
+const ADMIN_OR_MASTER: &[OperatorRole] = &[OperatorRole::Admin, OperatorRole::Master];
+
+/// The roles an action allows and what it touches.
+pub fn permission(action: Action<'_>) -> (&'static [OperatorRole], Scope<'_>) {
+    match action {
+        Action::Read => (ANY_ROLE, Scope::Partner),
+        Action::ReadPlace(place) | Action::ManagePlace(place) => (ANY_ROLE, Scope::Place(place)),
+        Action::SetPartnerFacts => (ADMIN, Scope::Partner),
+        Action::InviteOperators => (ADMIN_OR_MASTER, Scope::Partner),
+        Action::RegisterPlace => (ADMIN_OR_MASTER, Scope::AllPlaces),
+        Action::PausePlace(place) | Action::DeleteProduct(place) => {
+            (ADMIN_OR_MASTER, Scope::Place(place))
+        }
+        Action::Review => (&[], Scope::Partner),
     }
 }
 
-/// The active operator `operator_id` of `partner`, if it may do `action`.
-pub fn authorize<'p>(
-    partner: &'p Partner,
-    operator_id: &str,
+/// Whether `caller` may do `action` for `partner` (its token, and its record on the partner's
+/// stream, must agree). Platform operations and services pass.
+pub fn authorize(
+    caller: &Caller,
+    partner_id: &str,
+    partner: &Partner,
     action: Action<'_>,
-) -> Result<&'p Operator, CatalogError> {
-    let Some(op) = partner.active_operator(operator_id) else {
-        return Err(forbid(
-            "NOT_AN_ACTIVE_OPERATOR",
-            "the caller is not an active operator of this partner (invitations count from acceptance)",
-        ));
-    };
-    let role_allows = match (op.role, action) {
-        (_, Action::Review) => false,
-        (_, Action::Read | Action::ReadPlace(_)) => true,
-        (OperatorRole::Admin, _) => true,
-        (OperatorRole::Master, Action::SetPartnerFacts) => false,
-        (OperatorRole::Master, Action::RegisterPlace) => op.places.is_none(),
-        (OperatorRole::Master, _) => true,
-        (OperatorRole::Member, Action::ManagePlace(_)) => true,
-        _ => false,
-    };
-    if !role_allows {
-        return Err(forbid(
-            "ROLE_NOT_ALLOWED",
-            format!("a {:?} may not do this ({action:?})", op.role),
-        ));
-    }
-    match action {
-        Action::ReadPlace(place)
-        | Action::ManagePlace(place)
-        | Action::PausePlace(place)
-        | Action::DeleteProduct(place)
-            if !op.granted(place) =>
-        {
-            Err(forbid(
-                "PLACE_NOT_GRANTED",
-                "the operator was not granted this place",
-            ))
-        }
-        _ => Ok(op),
-    }
+) -> Result<(), CatalogError> {
+    let (roles, scope) = permission(action);
+    access::authorize(caller, partner_id, scope, roles, Some(&partner.operators))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -89,11 +69,13 @@ mod tests {
     use super::*;
     use crate::domain::partner::PartnerEvent;
 
+    const PARTNER: uuid::Uuid = uuid::Uuid::from_u128(7);
+
     fn partner() -> Partner {
         let mut p = Partner::default();
         let mut add = |id: &str, role: OperatorRole, places: &[&str], accept: bool| {
             p.apply(PartnerEvent::OperatorInvited(OperatorInvited {
-                partner_id: "pa".into(),
+                partner_id: PARTNER.to_string(),
                 operator_id: id.into(),
                 role: role as i32,
                 all_places: places.is_empty(),
@@ -101,7 +83,7 @@ mod tests {
             }));
             if accept {
                 p.apply(PartnerEvent::OperatorAccepted(OperatorAccepted {
-                    partner_id: "pa".into(),
+                    partner_id: PARTNER.to_string(),
                     operator_id: id.into(),
                 }));
             }
@@ -115,9 +97,13 @@ mod tests {
     }
 
     fn allowed(who: &str, action: Action) -> Result<(), &'static str> {
-        authorize(&partner(), who, action)
-            .map(|_| ())
-            .map_err(|e| e.reason())
+        let caller = Caller {
+            subject: who.into(),
+            role: yeyak_kit::auth::Role::PartnerOperator,
+            partner_id: Some(PARTNER),
+            places: yeyak_kit::auth::PlaceScope::All,
+        };
+        authorize(&caller, &PARTNER.to_string(), &partner(), action).map_err(|e| e.reason())
     }
 
     #[test]
@@ -172,7 +158,7 @@ mod tests {
         );
         assert_eq!(
             allowed("master-a", Action::RegisterPlace),
-            Err("ROLE_NOT_ALLOWED")
+            Err("ALL_PLACES_REQUIRED")
         );
         assert_eq!(allowed("master-all", Action::RegisterPlace), Ok(()));
         assert_eq!(

@@ -3,7 +3,15 @@
 
 use jiff::civil::Time;
 
-use super::{CatalogError, cancellation_policy::days_before_at};
+use yeyak_proto::{
+    catalog::events::v1::{self as ev, BookingWindow as BookingWindowPb},
+    time::{from_micros, to_micros},
+};
+
+use super::{
+    CatalogError,
+    cancellation_policy::{days_before_at, days_before_at_from_pb},
+};
 
 const DAY_US: i64 = 24 * 3_600_000_000;
 
@@ -30,19 +38,11 @@ pub struct SalePeriod {
     pub end_us: i64,
 }
 
-fn invalid(field: &'static str, reason: &'static str, message: impl Into<String>) -> CatalogError {
-    CatalogError::Invalid {
-        field,
-        reason,
-        message: message.into(),
-    }
-}
-
 /// Checks the window's own fields.
 pub fn validate(window: &BookingWindow) -> Result<(), CatalogError> {
     match window.end {
         BookingEnd::BeforeSlot { hours, minutes } if minutes >= 60 || hours > 24 * 365 => {
-            Err(invalid(
+            Err(CatalogError::invalid(
                 "booking_window.end",
                 "OUT_OF_RANGE",
                 "give hours (at most a year) and minutes (0 to 59)",
@@ -51,7 +51,7 @@ pub fn validate(window: &BookingWindow) -> Result<(), CatalogError> {
         BookingEnd::DaysBeforeAt { days, hour, minute }
             if days > 365 || Time::new(hour, minute, 0, 0).is_err() =>
         {
-            Err(invalid(
+            Err(CatalogError::invalid(
                 "booking_window.end",
                 "OUT_OF_RANGE",
                 "give 0 to 365 days before, at a valid time of day",
@@ -87,14 +87,14 @@ pub fn check_overlap(
     sale: &SalePeriod,
 ) -> Result<(), CatalogError> {
     let close = closes_at(&window.end, slot_start_us).ok_or_else(|| {
-        invalid(
+        CatalogError::invalid(
             "booking_window.end",
             "OUT_OF_RANGE",
             "the booking end cannot be computed for this slot",
         )
     })?;
     if close <= window.start_us {
-        return Err(invalid(
+        return Err(CatalogError::invalid(
             "booking_window",
             "WINDOW_CLOSES_BEFORE_IT_OPENS",
             "booking closes before it opens for this slot",
@@ -102,13 +102,61 @@ pub fn check_overlap(
     }
     let overlap = close.min(sale.end_us) - window.start_us.max(sale.start_us);
     if overlap < DAY_US {
-        return Err(invalid(
+        return Err(CatalogError::invalid(
             "booking_window",
             "WINDOW_AND_SALE_PERIOD_DO_NOT_OVERLAP",
             "the booking window and the price's sale period must overlap by at least one day",
         ));
     }
     Ok(())
+}
+
+// --- events ↔ domain ----------------------------------------------------------------------
+
+/// A booking window from its event form, checked.
+pub fn from_pb(w: &BookingWindowPb) -> Result<BookingWindow, CatalogError> {
+    let start_us = w.opens_at.as_ref().and_then(to_micros).ok_or_else(|| {
+        CatalogError::invalid("booking_window.opens_at", "REQUIRED", "is required")
+    })?;
+    let end = match &w.end {
+        Some(ev::booking_window::End::BeforeSlot(b)) => BookingEnd::BeforeSlot {
+            hours: b.hours,
+            minutes: b.minutes,
+        },
+        Some(ev::booking_window::End::DaysBeforeAt(d)) => {
+            let (days, hour, minute) = days_before_at_from_pb(d, "booking_window.end")?;
+            BookingEnd::DaysBeforeAt { days, hour, minute }
+        }
+        None => {
+            return Err(CatalogError::invalid(
+                "booking_window.end",
+                "REQUIRED",
+                "is required",
+            ));
+        }
+    };
+    let window = BookingWindow { start_us, end };
+    validate(&window)?;
+    Ok(window)
+}
+
+/// A booking window in its event form.
+pub fn to_pb(w: &BookingWindow) -> BookingWindowPb {
+    BookingWindowPb {
+        opens_at: Some(from_micros(w.start_us)),
+        end: Some(match w.end {
+            BookingEnd::BeforeSlot { hours, minutes } => {
+                ev::booking_window::End::BeforeSlot(ev::BeforeSlot { hours, minutes })
+            }
+            BookingEnd::DaysBeforeAt { days, hour, minute } => {
+                ev::booking_window::End::DaysBeforeAt(ev::DaysBeforeAt {
+                    days,
+                    hour: hour.into(),
+                    minute: minute.into(),
+                })
+            }
+        }),
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! "days before" are counted on the KST calendar; instants are UTC microseconds.
 
 use jiff::civil::DateTime;
+use yeyak_proto::catalog::events::v1::{self as ev, CancellationKind, CancellationPolicy};
 
 use super::CatalogError;
 
@@ -53,14 +54,6 @@ pub struct ProductKind {
     pub always_open: bool,
 }
 
-fn invalid(field: &'static str, reason: &'static str, message: impl Into<String>) -> CatalogError {
-    CatalogError::Invalid {
-        field,
-        reason,
-        message: message.into(),
-    }
-}
-
 /// Checks a deadline. A fixed deadline is on a whole hour; 23:59 is refused with the hint to
 /// register 00:00 of the next day.
 pub fn validate_deadline(deadline: &Deadline) -> Result<(), CatalogError> {
@@ -71,7 +64,7 @@ pub fn validate_deadline(deadline: &Deadline) -> Result<(), CatalogError> {
                 .tomorrow()
                 .map(|d| d.to_string())
                 .unwrap_or_default();
-            Err(invalid(
+            Err(CatalogError::invalid(
                 "cancellation_policy.deadline",
                 "DEADLINE_2359",
                 format!(
@@ -82,7 +75,7 @@ pub fn validate_deadline(deadline: &Deadline) -> Result<(), CatalogError> {
         Deadline::Fixed(at)
             if at.minute() != 0 || at.second() != 0 || at.subsec_nanosecond() != 0 =>
         {
-            Err(invalid(
+            Err(CatalogError::invalid(
                 "cancellation_policy.deadline",
                 "DEADLINE_NOT_ON_THE_HOUR",
                 "a fixed deadline is on a whole hour",
@@ -91,13 +84,13 @@ pub fn validate_deadline(deadline: &Deadline) -> Result<(), CatalogError> {
         Deadline::DaysBeforeAt { days, hour, minute }
             if days > 365 || !(0..24).contains(&hour) || !(0..60).contains(&minute) =>
         {
-            Err(invalid(
+            Err(CatalogError::invalid(
                 "cancellation_policy.deadline",
                 "OUT_OF_RANGE",
                 "days before is 0 to 365, at a valid time of day",
             ))
         }
-        Deadline::MinutesBeforeUse(m) if m > 365 * 24 * 60 => Err(invalid(
+        Deadline::MinutesBeforeUse(m) if m > 365 * 24 * 60 => Err(CatalogError::invalid(
             "cancellation_policy.deadline",
             "OUT_OF_RANGE",
             "at most 365 days before use",
@@ -110,14 +103,14 @@ pub fn validate_deadline(deadline: &Deadline) -> Result<(), CatalogError> {
 /// "full refund until the deadline, no cancellation after".
 pub fn validate(policy: &Policy, kind: ProductKind) -> Result<(), CatalogError> {
     match policy {
-        Policy::NotCancellable if !kind.paid || kind.always_open => Err(invalid(
+        Policy::NotCancellable if !kind.paid || kind.always_open => Err(CatalogError::invalid(
             "cancellation_policy",
             "POLICY_NOT_ALLOWED_FOR_PRODUCT",
             "free, reservation-only and always-open products use \"full refund until the deadline, no cancellation after\"",
         )),
         Policy::NotCancellable => Ok(()),
         Policy::FullRefundUntil(deadline) => validate_deadline(deadline),
-        Policy::Tiered { .. } if !kind.paid || kind.always_open => Err(invalid(
+        Policy::Tiered { .. } if !kind.paid || kind.always_open => Err(CatalogError::invalid(
             "cancellation_policy",
             "POLICY_NOT_ALLOWED_FOR_PRODUCT",
             "free, reservation-only and always-open products use \"full refund until the deadline, no cancellation after\"",
@@ -129,14 +122,14 @@ pub fn validate(policy: &Policy, kind: ProductKind) -> Result<(), CatalogError> 
         } => {
             validate_deadline(deadline)?;
             if tiers.is_empty() || tiers.len() > 10 {
-                return Err(invalid(
+                return Err(CatalogError::invalid(
                     "cancellation_policy.tiers",
                     "OUT_OF_RANGE",
                     "give 1 to 10 fee tiers",
                 ));
             }
             if tiers.iter().any(|t| t.fee_bps > 10_000) {
-                return Err(invalid(
+                return Err(CatalogError::invalid(
                     "cancellation_policy.tiers.fee_bps",
                     "OUT_OF_RANGE",
                     "a fee is 0 to 100 %",
@@ -148,14 +141,14 @@ pub fn validate(policy: &Policy, kind: ProductKind) -> Result<(), CatalogError> 
                     && w[0].fee_bps <= w[1].fee_bps
             });
             if !ordered {
-                return Err(invalid(
+                return Err(CatalogError::invalid(
                     "cancellation_policy.tiers",
                     "TIERS_OUT_OF_ORDER",
                     "list tiers from the longest time before use to the shortest, with fees that never decrease",
                 ));
             }
             if full_refund_minutes_after_booking.is_some_and(|m| m == 0 || m > 7 * 24 * 60) {
-                return Err(invalid(
+                return Err(CatalogError::invalid(
                     "cancellation_policy.full_refund_minutes_after_booking",
                     "OUT_OF_RANGE",
                     "the full-refund window after booking is 1 minute to 7 days",
@@ -166,20 +159,115 @@ pub fn validate(policy: &Policy, kind: ProductKind) -> Result<(), CatalogError> 
     }
 }
 
-/// The instant (UTC microseconds) a deadline falls on, for a use starting at `usage_start_us`.
-pub fn deadline_at(deadline: &Deadline, usage_start_us: i64) -> Option<i64> {
-    match *deadline {
-        Deadline::MinutesBeforeUse(m) => Some(usage_start_us - i64::from(m) * 60_000_000),
-        Deadline::DaysBeforeAt { days, hour, minute } => {
-            days_before_at(usage_start_us, days, hour, minute)
+// --- events ↔ domain ----------------------------------------------------------------------
+
+/// `days`, `hour` and `minute` of a "days before at" from its event form.
+pub(super) fn days_before_at_from_pb(
+    d: &ev::DaysBeforeAt,
+    field: &'static str,
+) -> Result<(u32, i8, i8), CatalogError> {
+    let hour = i8::try_from(d.hour)
+        .map_err(|_| CatalogError::invalid(field, "OUT_OF_RANGE", "hour is 0 to 23"))?;
+    let minute = i8::try_from(d.minute)
+        .map_err(|_| CatalogError::invalid(field, "OUT_OF_RANGE", "minute is 0 to 59"))?;
+    Ok((d.days, hour, minute))
+}
+
+fn deadline_from_pb(d: Option<&ev::CancellationDeadline>) -> Result<Deadline, CatalogError> {
+    use ev::cancellation_deadline::Kind;
+    const FIELD: &str = "cancellation_policy.deadline";
+    match d.and_then(|d| d.kind.as_ref()) {
+        Some(Kind::MinutesBeforeUse(m)) => Ok(Deadline::MinutesBeforeUse(*m)),
+        Some(Kind::DaysBeforeAt(d)) => {
+            let (days, hour, minute) = days_before_at_from_pb(d, FIELD)?;
+            Ok(Deadline::DaysBeforeAt { days, hour, minute })
         }
-        Deadline::Fixed(at) => Some(kst().to_timestamp(at).ok()?.as_microsecond()),
+        Some(Kind::FixedKst(s)) => s
+            .parse::<jiff::civil::DateTime>()
+            .map(Deadline::Fixed)
+            .map_err(|_| {
+                CatalogError::invalid(
+                    FIELD,
+                    "MALFORMED",
+                    "a fixed deadline is a KST date-time, YYYY-MM-DDTHH:00",
+                )
+            }),
+        None => Err(CatalogError::invalid(FIELD, "REQUIRED", "is required")),
     }
 }
 
-/// Whether cancelling at `now_us` is still before the (exclusive) deadline.
-pub fn before_deadline(deadline: &Deadline, usage_start_us: i64, now_us: i64) -> bool {
-    deadline_at(deadline, usage_start_us).is_some_and(|d| now_us < d)
+fn deadline_to_pb(d: &Deadline) -> ev::CancellationDeadline {
+    use ev::cancellation_deadline::Kind;
+    ev::CancellationDeadline {
+        kind: Some(match *d {
+            Deadline::MinutesBeforeUse(m) => Kind::MinutesBeforeUse(m),
+            Deadline::DaysBeforeAt { days, hour, minute } => Kind::DaysBeforeAt(ev::DaysBeforeAt {
+                days,
+                hour: hour.into(),
+                minute: minute.into(),
+            }),
+            Deadline::Fixed(at) => Kind::FixedKst(at.strftime("%Y-%m-%dT%H:%M").to_string()),
+        }),
+    }
+}
+
+/// A policy from its event form, checked for shape (see [`validate`] for its rules).
+pub fn from_pb(p: &CancellationPolicy) -> Result<Policy, CatalogError> {
+    match p.kind() {
+        CancellationKind::NotCancellable => Ok(Policy::NotCancellable),
+        CancellationKind::FullRefundUntilDeadline => Ok(Policy::FullRefundUntil(deadline_from_pb(
+            p.deadline.as_ref(),
+        )?)),
+        CancellationKind::Tiered => Ok(Policy::Tiered {
+            tiers: p
+                .tiers
+                .iter()
+                .map(|t| FeeTier {
+                    within_minutes_before_use: t.within_minutes_before_use,
+                    fee_bps: t.fee_bps,
+                })
+                .collect(),
+            full_refund_minutes_after_booking: (p.full_refund_minutes_after_booking > 0)
+                .then_some(p.full_refund_minutes_after_booking),
+            deadline: deadline_from_pb(p.deadline.as_ref())?,
+        }),
+        CancellationKind::Unspecified => Err(CatalogError::invalid(
+            "cancellation_policy.kind",
+            "REQUIRED",
+            "choose NOT_CANCELLABLE, FULL_REFUND_UNTIL_DEADLINE or TIERED",
+        )),
+    }
+}
+
+/// A policy in its event form.
+pub fn to_pb(p: &Policy) -> CancellationPolicy {
+    match p {
+        Policy::NotCancellable => CancellationPolicy {
+            kind: CancellationKind::NotCancellable as i32,
+            ..Default::default()
+        },
+        Policy::FullRefundUntil(d) => CancellationPolicy {
+            kind: CancellationKind::FullRefundUntilDeadline as i32,
+            deadline: Some(deadline_to_pb(d)),
+            ..Default::default()
+        },
+        Policy::Tiered {
+            tiers,
+            full_refund_minutes_after_booking,
+            deadline,
+        } => CancellationPolicy {
+            kind: CancellationKind::Tiered as i32,
+            deadline: Some(deadline_to_pb(deadline)),
+            tiers: tiers
+                .iter()
+                .map(|t| ev::FeeTier {
+                    within_minutes_before_use: t.within_minutes_before_use,
+                    fee_bps: t.fee_bps,
+                })
+                .collect(),
+            full_refund_minutes_after_booking: full_refund_minutes_after_booking.unwrap_or(0),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -226,37 +314,6 @@ mod tests {
                 date(2026, 11, 21).at(10, 30, 0, 0)
             ))),
             "DEADLINE_NOT_ON_THE_HOUR"
-        );
-    }
-
-    #[test]
-    fn the_deadline_is_exclusive_and_counted_in_kst() {
-        // Use at 2026-11-21 18:00 KST; the fixed deadline is 2026-11-21 00:00 KST = 2026-11-20 15:00 UTC.
-        let usage = kst()
-            .to_timestamp(date(2026, 11, 21).at(18, 0, 0, 0))
-            .unwrap()
-            .as_microsecond();
-        let deadline = Deadline::Fixed(date(2026, 11, 21).at(0, 0, 0, 0));
-        let at = deadline_at(&deadline, usage).unwrap();
-        assert_eq!(
-            jiff::Timestamp::from_microsecond(at).unwrap().to_string(),
-            "2026-11-20T15:00:00Z"
-        );
-        assert!(before_deadline(&deadline, usage, at - 1));
-        assert!(
-            !before_deadline(&deadline, usage, at),
-            "at the deadline it is too late"
-        );
-        // "1 day before at 18:00" is 2026-11-20 18:00 KST, whatever the UTC date.
-        let days = Deadline::DaysBeforeAt {
-            days: 1,
-            hour: 18,
-            minute: 0,
-        };
-        let at = deadline_at(&days, usage).unwrap();
-        assert_eq!(
-            jiff::Timestamp::from_microsecond(at).unwrap().to_string(),
-            "2026-11-20T09:00:00Z"
         );
     }
 
@@ -335,7 +392,6 @@ mod tests {
         fn deadline_validation_never_panics(hour in -5i8..30, minute in -5i8..70, days in 0u32..1000, m in 0u32..1_000_000) {
             let _ = validate_deadline(&Deadline::DaysBeforeAt { days, hour, minute });
             let _ = validate_deadline(&Deadline::MinutesBeforeUse(m));
-            let _ = deadline_at(&Deadline::DaysBeforeAt { days, hour, minute }, 1_800_000_000_000_000);
         }
     }
 }

@@ -1,25 +1,26 @@
 //! A product's definition: prices, schedules, the reservation schedules they make (schedule ×
 //! price, the bookable unit), inventory pools, booking window, cancellation policy and custom
 //! questions, built from an operator's input and checked against every rule of domain.md §2.2.
-//!
-//! Identifiers are derived, so saving the same schedule or price again keeps its id: a schedule
-//! by its start, a price by its name, a reservation schedule by the pair.
+//! Schedules are built in [`super::schedule`], reservation schedules and their pools in
+//! [`super::reservation_schedule`].
 use std::collections::{BTreeMap, BTreeSet};
 
-use yeyak_kit::events::derived_id;
 use yeyak_proto::{
     catalog::events::v1::{
-        self as ev, BookingWindow as BookingWindowPb, CancellationKind, CancellationPolicy,
         ConfirmationMode, InventoryMode, InventoryPool, PaymentMode, Price, ProductDefinition,
-        ReservationSchedule, ReservationType, Schedule,
+        ReservationSchedule, ReservationType,
     },
-    time::{from_micros, to_micros},
+    time::from_micros,
 };
 
 use super::{
     CatalogError,
-    booking_window::{self, BookingEnd, BookingWindow, SalePeriod},
-    cancellation_policy::{self, Deadline, FeeTier, Policy, ProductKind, kst},
+    booking_window::{self, BookingEnd, BookingWindow},
+    cancellation_policy::{self, Deadline, Policy, ProductKind},
+    reservation_schedule::{
+        inventory_key, price_id, reservation_schedule_id, reservation_schedules, schedule_id, us,
+    },
+    schedule::{ScheduleSpec, build_schedules},
 };
 
 /// Most schedules one product carries.
@@ -35,8 +36,9 @@ pub const MAX_HEADCOUNT: u32 = 50;
 /// How far ahead schedules may start: 6 months (183 days), in microseconds.
 pub const MAX_AHEAD_US: i64 = 183 * DAY_US;
 pub const MAX_QUESTIONS: usize = 10;
+/// Longest a `Requested` reservation may wait for the partner: 7 days.
+pub const MAX_REQUEST_EXPIRY_MINUTES: u32 = 7 * 24 * 60;
 const DAY_US: i64 = 24 * 3_600_000_000;
-const HOUR_US: i64 = 3_600_000_000;
 
 /// Words that mark a question asking for personal information, which custom questions may not.
 const PERSONAL_INFO: &[&str] = &[
@@ -63,18 +65,6 @@ pub struct PriceSpec {
     pub sale_ends_us: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScheduleSpec {
-    pub starts_us: i64,
-    pub ends_us: Option<i64>,
-    /// 0: the default (1).
-    pub min_headcount: u32,
-    /// 0: the default (50).
-    pub max_headcount: u32,
-    /// Headcount in multiples of n; 0 or 1: any.
-    pub headcount_multiple: u32,
-}
-
 /// What the operator gives.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProductSpec {
@@ -96,10 +86,6 @@ pub struct ProductSpec {
     pub class_product: bool,
 }
 
-fn invalid(field: &'static str, reason: &'static str, message: impl Into<String>) -> CatalogError {
-    CatalogError::invalid(field, reason, message)
-}
-
 /// Whether a customer pays anything when booking this product.
 pub fn is_paid(def: &ProductDefinition) -> bool {
     def.prices.iter().any(|p| {
@@ -111,210 +97,6 @@ pub fn is_paid(def: &ProductDefinition) -> bool {
     })
 }
 
-/// The pool a reservation schedule draws from, by inventory mode.
-fn inventory_key(mode: InventoryMode, rs_id: &str, schedule_id: &str, starts_us: i64) -> String {
-    match mode {
-        InventoryMode::PerDateTime => schedule_id.to_string(),
-        InventoryMode::PerDate => {
-            let date = jiff::Timestamp::from_microsecond(starts_us)
-                .map(|t| t.to_zoned_datetime(kst()).date().to_string())
-                .unwrap_or_default();
-            format!("date-{date}")
-        }
-        InventoryMode::PerPeriod => "period".to_string(),
-        _ => rs_id.to_string(),
-    }
-}
-
-fn schedule_id(product_id: &str, starts_us: i64) -> String {
-    derived_id("schedule", &format!("{product_id}/{starts_us}"), 0).to_string()
-}
-
-fn price_id(product_id: &str, name: &str) -> String {
-    derived_id("price", &format!("{product_id}/{name}"), 0).to_string()
-}
-
-fn reservation_schedule_id(schedule_id: &str, price_id: &str) -> String {
-    derived_id(
-        "reservation-schedule",
-        &format!("{schedule_id}/{price_id}"),
-        0,
-    )
-    .to_string()
-}
-
-/// Checks and builds the schedules; ids derive from the product.
-pub fn build_schedules(
-    product_id: &str,
-    reservation_type: ReservationType,
-    specs: &[ScheduleSpec],
-    now_us: i64,
-) -> Result<Vec<Schedule>, CatalogError> {
-    if specs.len() > MAX_SCHEDULES {
-        return Err(invalid(
-            "schedules",
-            "OUT_OF_RANGE",
-            format!("at most {MAX_SCHEDULES} schedules"),
-        ));
-    }
-    let mut starts = BTreeSet::new();
-    specs
-        .iter()
-        .map(|s| {
-            if !starts.insert(s.starts_us) {
-                return Err(invalid(
-                    "schedules.starts_at",
-                    "DUPLICATE_SCHEDULE",
-                    "two schedules start at the same time",
-                ));
-            }
-            if reservation_type != ReservationType::AlwaysOpen && s.starts_us <= now_us {
-                return Err(invalid(
-                    "schedules.starts_at",
-                    "IN_THE_PAST",
-                    "a schedule must start in the future",
-                ));
-            }
-            if s.starts_us - now_us > MAX_AHEAD_US {
-                return Err(invalid(
-                    "schedules.starts_at",
-                    "TOO_FAR_AHEAD",
-                    "schedules are registered at most 6 months ahead",
-                ));
-            }
-            let ends_us = match (reservation_type, s.ends_us) {
-                (ReservationType::AlwaysOpen, None) => {
-                    return Err(invalid(
-                        "schedules.ends_at",
-                        "REQUIRED",
-                        "an always-open product's schedule is its usage period: give its end",
-                    ));
-                }
-                (_, Some(end)) => end,
-                (_, None) => s.starts_us + HOUR_US,
-            };
-            if ends_us <= s.starts_us || ends_us <= now_us {
-                return Err(invalid(
-                    "schedules.ends_at",
-                    "OUT_OF_RANGE",
-                    "a schedule ends after it starts, in the future",
-                ));
-            }
-            let min = if s.min_headcount == 0 { 1 } else { s.min_headcount };
-            let max = if s.max_headcount == 0 {
-                MAX_HEADCOUNT
-            } else {
-                s.max_headcount
-            };
-            if max > MAX_HEADCOUNT || min > max {
-                return Err(invalid(
-                    "schedules.headcount",
-                    "OUT_OF_RANGE",
-                    format!(
-                        "headcount is a minimum and a maximum of 1 to {MAX_HEADCOUNT} (equal for a fixed party size)"
-                    ),
-                ));
-            }
-            let step = s.headcount_multiple.max(1);
-            if step > max || min.div_ceil(step) * step > max {
-                return Err(invalid(
-                    "schedules.headcount_multiple",
-                    "OUT_OF_RANGE",
-                    format!("no headcount from {min} to {max} is a multiple of {step}"),
-                ));
-            }
-            Ok(Schedule {
-                schedule_id: schedule_id(product_id, s.starts_us),
-                starts_at: Some(from_micros(s.starts_us)),
-                ends_at: Some(from_micros(ends_us)),
-                min_headcount: min,
-                max_headcount: max,
-                visible: true,
-                headcount_multiple: if step > 1 { step } else { 0 },
-            })
-        })
-        .collect()
-}
-
-fn us(t: &Option<prost_types::Timestamp>) -> i64 {
-    t.as_ref().and_then(to_micros).unwrap_or_default()
-}
-
-/// The reservation schedules (schedule × price) of `schedules` with their pools; each checked
-/// for the booking window's overlap with the price's sale period.
-pub fn reservation_schedules(
-    def: &ProductDefinition,
-    schedules: &[Schedule],
-    capacity: u32,
-) -> Result<(Vec<ReservationSchedule>, Vec<InventoryPool>), CatalogError> {
-    let window = def
-        .booking_window
-        .as_ref()
-        .map(window_from_pb)
-        .transpose()?
-        .ok_or_else(|| invalid("booking_window", "REQUIRED", "is required"))?;
-    let always_open = def.reservation_type() == ReservationType::AlwaysOpen;
-    let mode = def.inventory_mode();
-    let mut units = Vec::new();
-    let mut pools = BTreeMap::new();
-    for s in schedules {
-        let (starts, ends) = (us(&s.starts_at), us(&s.ends_at));
-        // An always-open product is booked through its usage period.
-        let slot = if always_open { ends } else { starts };
-        let closes = booking_window::closes_at(&window.end, slot).ok_or_else(|| {
-            invalid(
-                "booking_window.end",
-                "OUT_OF_RANGE",
-                "the booking end cannot be computed",
-            )
-        })?;
-        for p in &def.prices {
-            let sale = SalePeriod {
-                start_us: p
-                    .sale_starts_at
-                    .as_ref()
-                    .map_or(i64::MIN / 2, |t| us(&Some(*t))),
-                end_us: p
-                    .sale_ends_at
-                    .as_ref()
-                    .map_or(i64::MAX / 2, |t| us(&Some(*t))),
-            };
-            // The one-day overlap binds a price that has its own sale period.
-            if p.sale_starts_at.is_some() || p.sale_ends_at.is_some() {
-                booking_window::check_overlap(&window, slot, &sale)?;
-            }
-            let id = reservation_schedule_id(&s.schedule_id, &p.price_id);
-            let key = inventory_key(mode, &id, &s.schedule_id, starts);
-            let pool = *pools.entry(key.clone()).or_insert(capacity);
-            units.push(ReservationSchedule {
-                reservation_schedule_id: id,
-                starts_at: s.starts_at,
-                capacity: pool,
-                price_krw: p.amount_krw,
-                schedule_id: s.schedule_id.clone(),
-                price_id: p.price_id.clone(),
-                visible: s.visible && p.visible,
-                payment_mode: p.payment_mode,
-                ends_at: s.ends_at,
-                booking_opens_at: Some(from_micros(window.start_us)),
-                booking_closes_at: Some(from_micros(closes)),
-                min_headcount: s.min_headcount,
-                max_headcount: s.max_headcount,
-                inventory_key: key,
-                headcount_multiple: s.headcount_multiple,
-            });
-        }
-    }
-    let pools = pools
-        .into_iter()
-        .map(|(inventory_key, capacity)| InventoryPool {
-            inventory_key,
-            capacity,
-        })
-        .collect();
-    Ok((units, pools))
-}
-
 /// Builds and checks a definition. Pools and visibility already set on `previous` are kept.
 pub fn build(
     product_id: &str,
@@ -322,22 +104,81 @@ pub fn build(
     previous: Option<&ProductDefinition>,
     now_us: i64,
 ) -> Result<ProductDefinition, CatalogError> {
+    check_kinds(&spec)?;
+    check_shape(&spec)?;
+    check_questions(&spec.custom_questions)?;
+    let prices = build_prices(product_id, &spec, previous)?;
+    let window = spec.booking_window.unwrap_or(BookingWindow {
+        start_us: now_us,
+        end: BookingEnd::BeforeSlot {
+            hours: 0,
+            minutes: 0,
+        },
+    });
+    booking_window::validate(&window)?;
+    let policy = spec
+        .cancellation_policy
+        .clone()
+        .unwrap_or(Policy::FullRefundUntil(Deadline::MinutesBeforeUse(0)));
+    let mut schedules =
+        build_schedules(product_id, spec.reservation_type, &spec.schedules, now_us)?;
+    for s in &mut schedules {
+        if let Some(old) =
+            previous.and_then(|d| d.schedules.iter().find(|x| x.schedule_id == s.schedule_id))
+        {
+            s.visible = old.visible;
+        }
+    }
+    let mut def = ProductDefinition {
+        name: spec.name,
+        reservation_type: spec.reservation_type as i32,
+        confirmation_mode: spec.confirmation_mode as i32,
+        inventory_mode: spec.inventory_mode as i32,
+        prices,
+        schedules: vec![],
+        reservation_schedules: vec![],
+        inventory_pools: vec![],
+        booking_window: Some(booking_window::to_pb(&window)),
+        cancellation_policy: Some(cancellation_policy::to_pb(&policy)),
+        custom_questions: spec.custom_questions,
+        request_expiry_minutes: spec.request_expiry_minutes,
+        class_product: spec.class_product,
+    };
+    cancellation_policy::validate(
+        &policy,
+        ProductKind {
+            paid: is_paid(&def),
+            always_open: spec.reservation_type == ReservationType::AlwaysOpen,
+        },
+    )?;
+    let (mut units, mut pools) = reservation_schedules(&def, &schedules, spec.capacity)?;
+    if let Some(prev) = previous {
+        keep_previous(prev, &mut units, &mut pools);
+    }
+    def.schedules = schedules;
+    def.reservation_schedules = units;
+    def.inventory_pools = pools;
+    Ok(def)
+}
+
+/// The reservation type, confirmation mode and inventory mode are chosen, and fit together.
+fn check_kinds(spec: &ProductSpec) -> Result<(), CatalogError> {
     if spec.reservation_type == ReservationType::Unspecified {
-        return Err(invalid(
+        return Err(CatalogError::invalid(
             "reservation_type",
             "REQUIRED",
             "choose ALWAYS_OPEN, DATE or DATE_TIME",
         ));
     }
     if spec.confirmation_mode == ConfirmationMode::Unspecified {
-        return Err(invalid(
+        return Err(CatalogError::invalid(
             "confirmation_mode",
             "REQUIRED",
             "choose INSTANT or APPROVAL",
         ));
     }
     if spec.inventory_mode == InventoryMode::Unspecified {
-        return Err(invalid(
+        return Err(CatalogError::invalid(
             "inventory_mode",
             "REQUIRED",
             "choose PER_RESERVATION_SCHEDULE, PER_DATE_TIME, PER_DATE or PER_PERIOD",
@@ -345,83 +186,103 @@ pub fn build(
     }
     let always_open = spec.reservation_type == ReservationType::AlwaysOpen;
     if always_open && spec.inventory_mode != InventoryMode::PerReservationSchedule {
-        return Err(invalid(
+        return Err(CatalogError::invalid(
             "inventory_mode",
             "NOT_FOR_ALWAYS_OPEN",
             "an always-open product manages quantity per price (PER_RESERVATION_SCHEDULE)",
         ));
     }
     if always_open && spec.schedules.len() != 1 {
-        return Err(invalid(
+        return Err(CatalogError::invalid(
             "schedules",
             "ALWAYS_OPEN_HAS_ONE_SCHEDULE",
             "an always-open product has exactly one schedule: its usage period",
         ));
     }
+    Ok(())
+}
+
+/// How many schedules, prices and seats, and how long a request waits.
+fn check_shape(spec: &ProductSpec) -> Result<(), CatalogError> {
     if spec.schedules.is_empty() {
-        return Err(invalid(
+        return Err(CatalogError::invalid(
             "schedules",
             "REQUIRED",
             "give at least one schedule",
         ));
     }
     if spec.capacity == 0 || spec.capacity > MAX_CAPACITY {
-        return Err(invalid(
+        return Err(CatalogError::invalid(
             "capacity",
             "OUT_OF_RANGE",
             format!("capacity is 1 to {MAX_CAPACITY}"),
         ));
     }
     if spec.prices.is_empty() || spec.prices.len() > MAX_PRICES {
-        return Err(invalid(
+        return Err(CatalogError::invalid(
             "prices",
             "OUT_OF_RANGE",
             format!("give 1 to {MAX_PRICES} prices"),
         ));
     }
-    if spec.custom_questions.len() > MAX_QUESTIONS {
-        return Err(invalid(
+    if spec.request_expiry_minutes > MAX_REQUEST_EXPIRY_MINUTES {
+        return Err(CatalogError::invalid(
+            "request_expiry_minutes",
+            "OUT_OF_RANGE",
+            "a request waits at most 7 days",
+        ));
+    }
+    Ok(())
+}
+
+/// Custom questions (부가정보): free text, 1 to 200 characters, never asking for personal
+/// information.
+fn check_questions(questions: &[String]) -> Result<(), CatalogError> {
+    if questions.len() > MAX_QUESTIONS {
+        return Err(CatalogError::invalid(
             "custom_questions",
             "OUT_OF_RANGE",
             format!("at most {MAX_QUESTIONS} questions"),
         ));
     }
-    for q in &spec.custom_questions {
+    for q in questions {
         let lower = q.to_lowercase();
         if q.trim().is_empty() || q.chars().count() > 200 {
-            return Err(invalid(
+            return Err(CatalogError::invalid(
                 "custom_questions",
                 "OUT_OF_RANGE",
                 "a question has 1 to 200 characters",
             ));
         }
         if PERSONAL_INFO.iter().any(|w| lower.contains(w)) {
-            return Err(invalid(
+            return Err(CatalogError::invalid(
                 "custom_questions",
                 "PERSONAL_INFORMATION_QUESTION",
                 "questions may not ask for personal information",
             ));
         }
     }
-    if spec.request_expiry_minutes > 7 * 24 * 60 {
-        return Err(invalid(
-            "request_expiry_minutes",
-            "OUT_OF_RANGE",
-            "a request waits at most 7 days",
-        ));
-    }
+    Ok(())
+}
+
+/// The prices, each checked; a price keeps the visibility `previous` gave it.
+fn build_prices(
+    product_id: &str,
+    spec: &ProductSpec,
+    previous: Option<&ProductDefinition>,
+) -> Result<Vec<Price>, CatalogError> {
     let mut names = BTreeSet::new();
     let mut prices = Vec::new();
     for p in &spec.prices {
         if p.name.trim().is_empty() || !names.insert(p.name.clone()) {
-            return Err(invalid(
+            return Err(CatalogError::invalid(
                 "prices.name",
                 "DUPLICATE_PRICE",
                 "each price has its own non-empty name",
             ));
         }
         if !(0..=MAX_PRICE_KRW).contains(&p.amount_krw) {
-            return Err(invalid(
+            return Err(CatalogError::invalid(
                 "prices.amount_krw",
                 "OUT_OF_RANGE",
                 format!("a price is 0 to {MAX_PRICE_KRW} won"),
@@ -429,14 +290,14 @@ pub fn build(
         }
         match p.payment_mode {
             PaymentMode::Unspecified => {
-                return Err(invalid(
+                return Err(CatalogError::invalid(
                     "prices.payment_mode",
                     "REQUIRED",
                     "choose RESERVATION_ONLY, PAY_AT_BOOKING or DEPOSIT",
                 ));
             }
             PaymentMode::PayAtBooking | PaymentMode::Deposit if p.amount_krw == 0 => {
-                return Err(invalid(
+                return Err(CatalogError::invalid(
                     "prices.amount_krw",
                     "PAID_PRODUCT_NEEDS_PRICE",
                     "a pay-at-booking or deposit price is above 0 won",
@@ -445,7 +306,7 @@ pub fn build(
             _ => {}
         }
         if p.max_quantity > 0 && spec.inventory_mode == InventoryMode::PerReservationSchedule {
-            return Err(invalid(
+            return Err(CatalogError::invalid(
                 "prices.max_quantity",
                 "MAX_QUANTITY_NOT_IN_THIS_MODE",
                 "a price's maximum quantity applies only in the per-date-time, per-date and per-period modes",
@@ -454,7 +315,7 @@ pub fn build(
         if let (Some(a), Some(b)) = (p.sale_starts_us, p.sale_ends_us)
             && b <= a
         {
-            return Err(invalid(
+            return Err(CatalogError::invalid(
                 "prices.sale_ends_at",
                 "OUT_OF_RANGE",
                 "a sale period ends after it starts",
@@ -475,76 +336,36 @@ pub fn build(
             visible,
         });
     }
-    let window = spec.booking_window.unwrap_or(BookingWindow {
-        start_us: now_us,
-        end: BookingEnd::BeforeSlot {
-            hours: 0,
-            minutes: 0,
-        },
-    });
-    booking_window::validate(&window)?;
-    let policy = spec
-        .cancellation_policy
-        .unwrap_or(Policy::FullRefundUntil(Deadline::MinutesBeforeUse(0)));
-    let mut schedules =
-        build_schedules(product_id, spec.reservation_type, &spec.schedules, now_us)?;
-    for s in &mut schedules {
-        if let Some(old) =
-            previous.and_then(|d| d.schedules.iter().find(|x| x.schedule_id == s.schedule_id))
+    Ok(prices)
+}
+
+/// A saved definition keeps its pools' quantities and its units switched off.
+fn keep_previous(
+    previous: &ProductDefinition,
+    units: &mut [ReservationSchedule],
+    pools: &mut [InventoryPool],
+) {
+    for pool in pools.iter_mut() {
+        if let Some(old) = previous
+            .inventory_pools
+            .iter()
+            .find(|p| p.inventory_key == pool.inventory_key)
         {
-            s.visible = old.visible;
+            pool.capacity = old.capacity;
         }
     }
-    let mut def = ProductDefinition {
-        name: spec.name,
-        reservation_type: spec.reservation_type as i32,
-        confirmation_mode: spec.confirmation_mode as i32,
-        inventory_mode: spec.inventory_mode as i32,
-        prices,
-        schedules: vec![],
-        reservation_schedules: vec![],
-        inventory_pools: vec![],
-        booking_window: Some(window_to_pb(&window)),
-        cancellation_policy: Some(policy_to_pb(&policy)),
-        custom_questions: spec.custom_questions,
-        request_expiry_minutes: spec.request_expiry_minutes,
-        class_product: spec.class_product,
-    };
-    cancellation_policy::validate(
-        &policy,
-        ProductKind {
-            paid: is_paid(&def),
-            always_open,
-        },
-    )?;
-    let (mut units, mut pools) = reservation_schedules(&def, &schedules, spec.capacity)?;
-    if let Some(prev) = previous {
-        for pool in &mut pools {
-            if let Some(old) = prev
-                .inventory_pools
-                .iter()
-                .find(|p| p.inventory_key == pool.inventory_key)
-            {
-                pool.capacity = old.capacity;
-            }
+    for u in units.iter_mut() {
+        if let Some(old) = previous
+            .reservation_schedules
+            .iter()
+            .find(|x| x.reservation_schedule_id == u.reservation_schedule_id)
+        {
+            u.visible = u.visible && old.visible;
         }
-        for u in &mut units {
-            if let Some(old) = prev
-                .reservation_schedules
-                .iter()
-                .find(|x| x.reservation_schedule_id == u.reservation_schedule_id)
-            {
-                u.visible = u.visible && old.visible;
-            }
-            if let Some(pool) = pools.iter().find(|p| p.inventory_key == u.inventory_key) {
-                u.capacity = pool.capacity;
-            }
+        if let Some(pool) = pools.iter().find(|p| p.inventory_key == u.inventory_key) {
+            u.capacity = pool.capacity;
         }
     }
-    def.schedules = schedules;
-    def.reservation_schedules = units;
-    def.inventory_pools = pools;
-    Ok(def)
 }
 
 /// A copy's definition: the same content under the new product's ids, without the schedules
@@ -607,230 +428,20 @@ pub fn copy(
     def
 }
 
-/// Date-time slots generated in bulk: every `every_minutes` from `first_start` to `last_start`
-/// (KST times of day) on each KST date from `from` to `until`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SlotGenerator {
-    pub from: jiff::civil::Date,
-    pub until: jiff::civil::Date,
-    pub first_start: jiff::civil::Time,
-    pub last_start: jiff::civil::Time,
-    pub every_minutes: u32,
-    pub duration_minutes: u32,
-    pub min_headcount: u32,
-    pub max_headcount: u32,
-    pub headcount_multiple: u32,
-}
-
-/// Expands a generator into schedules; at most [`MAX_SCHEDULES`] slots.
-pub fn generate_slots(g: &SlotGenerator) -> Result<Vec<ScheduleSpec>, CatalogError> {
-    if g.until < g.from || g.last_start < g.first_start {
-        return Err(invalid(
-            "generate",
-            "OUT_OF_RANGE",
-            "the dates and the times of day run forward",
-        ));
-    }
-    if !(5..=24 * 60).contains(&g.every_minutes) || !(1..=24 * 60).contains(&g.duration_minutes) {
-        return Err(invalid(
-            "generate.every_minutes",
-            "OUT_OF_RANGE",
-            "slots repeat every 5 minutes to 24 hours and last 1 minute to 24 hours",
-        ));
-    }
-    let mut slots = Vec::new();
-    let mut day = g.from;
-    while day <= g.until {
-        let mut t = g.first_start;
-        loop {
-            let starts = kst()
-                .to_timestamp(day.to_datetime(t))
-                .map_err(|_| {
-                    invalid(
-                        "generate",
-                        "OUT_OF_RANGE",
-                        "a slot falls outside the calendar",
-                    )
-                })?
-                .as_microsecond();
-            slots.push(ScheduleSpec {
-                starts_us: starts,
-                ends_us: Some(starts + i64::from(g.duration_minutes) * 60_000_000),
-                min_headcount: g.min_headcount,
-                max_headcount: g.max_headcount,
-                headcount_multiple: g.headcount_multiple,
-            });
-            if slots.len() > MAX_SCHEDULES {
-                return Err(invalid(
-                    "generate",
-                    "OUT_OF_RANGE",
-                    format!("at most {MAX_SCHEDULES} slots at once"),
-                ));
-            }
-            match t.checked_add(jiff::Span::new().minutes(i64::from(g.every_minutes))) {
-                Ok(next) if next > t && next <= g.last_start => t = next,
-                _ => break,
-            }
-        }
-        day = day
-            .tomorrow()
-            .map_err(|_| invalid("generate.until_date", "OUT_OF_RANGE", "past the calendar"))?;
-    }
-    Ok(slots)
-}
-
-// --- proto ↔ domain ---------------------------------------------------------------------------
-
-fn days_before_at(
-    d: &ev::DaysBeforeAt,
-    field: &'static str,
-) -> Result<(u32, i8, i8), CatalogError> {
-    let hour =
-        i8::try_from(d.hour).map_err(|_| invalid(field, "OUT_OF_RANGE", "hour is 0 to 23"))?;
-    let minute =
-        i8::try_from(d.minute).map_err(|_| invalid(field, "OUT_OF_RANGE", "minute is 0 to 59"))?;
-    Ok((d.days, hour, minute))
-}
-
-pub fn window_from_pb(w: &BookingWindowPb) -> Result<BookingWindow, CatalogError> {
-    let start_us = w
-        .opens_at
-        .as_ref()
-        .and_then(to_micros)
-        .ok_or_else(|| invalid("booking_window.opens_at", "REQUIRED", "is required"))?;
-    let end = match &w.end {
-        Some(ev::booking_window::End::BeforeSlot(b)) => BookingEnd::BeforeSlot {
-            hours: b.hours,
-            minutes: b.minutes,
-        },
-        Some(ev::booking_window::End::DaysBeforeAt(d)) => {
-            let (days, hour, minute) = days_before_at(d, "booking_window.end")?;
-            BookingEnd::DaysBeforeAt { days, hour, minute }
-        }
-        None => return Err(invalid("booking_window.end", "REQUIRED", "is required")),
-    };
-    let window = BookingWindow { start_us, end };
-    booking_window::validate(&window)?;
-    Ok(window)
-}
-
-pub fn window_to_pb(w: &BookingWindow) -> BookingWindowPb {
-    BookingWindowPb {
-        opens_at: Some(from_micros(w.start_us)),
-        end: Some(match w.end {
-            BookingEnd::BeforeSlot { hours, minutes } => {
-                ev::booking_window::End::BeforeSlot(ev::BeforeSlot { hours, minutes })
-            }
-            BookingEnd::DaysBeforeAt { days, hour, minute } => {
-                ev::booking_window::End::DaysBeforeAt(ev::DaysBeforeAt {
-                    days,
-                    hour: hour.into(),
-                    minute: minute.into(),
-                })
-            }
-        }),
-    }
-}
-
-fn deadline_from_pb(d: Option<&ev::CancellationDeadline>) -> Result<Deadline, CatalogError> {
-    use ev::cancellation_deadline::Kind;
-    const FIELD: &str = "cancellation_policy.deadline";
-    match d.and_then(|d| d.kind.as_ref()) {
-        Some(Kind::MinutesBeforeUse(m)) => Ok(Deadline::MinutesBeforeUse(*m)),
-        Some(Kind::DaysBeforeAt(d)) => {
-            let (days, hour, minute) = days_before_at(d, FIELD)?;
-            Ok(Deadline::DaysBeforeAt { days, hour, minute })
-        }
-        Some(Kind::FixedKst(s)) => s
-            .parse::<jiff::civil::DateTime>()
-            .map(Deadline::Fixed)
-            .map_err(|_| {
-                invalid(
-                    FIELD,
-                    "MALFORMED",
-                    "a fixed deadline is a KST date-time, YYYY-MM-DDTHH:00",
-                )
-            }),
-        None => Err(invalid(FIELD, "REQUIRED", "is required")),
-    }
-}
-
-fn deadline_to_pb(d: &Deadline) -> ev::CancellationDeadline {
-    use ev::cancellation_deadline::Kind;
-    ev::CancellationDeadline {
-        kind: Some(match *d {
-            Deadline::MinutesBeforeUse(m) => Kind::MinutesBeforeUse(m),
-            Deadline::DaysBeforeAt { days, hour, minute } => Kind::DaysBeforeAt(ev::DaysBeforeAt {
-                days,
-                hour: hour.into(),
-                minute: minute.into(),
-            }),
-            Deadline::Fixed(at) => Kind::FixedKst(at.strftime("%Y-%m-%dT%H:%M").to_string()),
-        }),
-    }
-}
-
-pub fn policy_from_pb(p: &CancellationPolicy) -> Result<Policy, CatalogError> {
-    match p.kind() {
-        CancellationKind::NotCancellable => Ok(Policy::NotCancellable),
-        CancellationKind::FullRefundUntilDeadline => Ok(Policy::FullRefundUntil(deadline_from_pb(
-            p.deadline.as_ref(),
-        )?)),
-        CancellationKind::Tiered => Ok(Policy::Tiered {
-            tiers: p
-                .tiers
-                .iter()
-                .map(|t| FeeTier {
-                    within_minutes_before_use: t.within_minutes_before_use,
-                    fee_bps: t.fee_bps,
-                })
-                .collect(),
-            full_refund_minutes_after_booking: (p.full_refund_minutes_after_booking > 0)
-                .then_some(p.full_refund_minutes_after_booking),
-            deadline: deadline_from_pb(p.deadline.as_ref())?,
-        }),
-        CancellationKind::Unspecified => Err(invalid(
-            "cancellation_policy.kind",
-            "REQUIRED",
-            "choose NOT_CANCELLABLE, FULL_REFUND_UNTIL_DEADLINE or TIERED",
-        )),
-    }
-}
-
-pub fn policy_to_pb(p: &Policy) -> CancellationPolicy {
-    match p {
-        Policy::NotCancellable => CancellationPolicy {
-            kind: CancellationKind::NotCancellable as i32,
-            ..Default::default()
-        },
-        Policy::FullRefundUntil(d) => CancellationPolicy {
-            kind: CancellationKind::FullRefundUntilDeadline as i32,
-            deadline: Some(deadline_to_pb(d)),
-            ..Default::default()
-        },
-        Policy::Tiered {
-            tiers,
-            full_refund_minutes_after_booking,
-            deadline,
-        } => CancellationPolicy {
-            kind: CancellationKind::Tiered as i32,
-            deadline: Some(deadline_to_pb(deadline)),
-            tiers: tiers
-                .iter()
-                .map(|t| ev::FeeTier {
-                    within_minutes_before_use: t.within_minutes_before_use,
-                    fee_bps: t.fee_bps,
-                })
-                .collect(),
-            full_refund_minutes_after_booking: full_refund_minutes_after_booking.unwrap_or(0),
-        },
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::*;
+    use yeyak_proto::catalog::events::v1::{
+        self as ev, BookingWindow as BookingWindowPb, CancellationKind, CancellationPolicy,
+    };
 
+    use super::*;
+    use crate::domain::{
+        booking_window::from_pb as window_from_pb,
+        cancellation_policy::{FeeTier, from_pb as policy_from_pb, kst, to_pb as policy_to_pb},
+        schedule::{SlotGenerator, generate_slots},
+    };
+
+    const HOUR_US: i64 = 3_600_000_000;
     pub const NOW: i64 = 1_800_000_000_000_000;
     pub const DAY: i64 = DAY_US;
 

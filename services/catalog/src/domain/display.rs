@@ -108,12 +108,7 @@ pub fn may_copy(d: Displayed) -> Result<(), CatalogError> {
         | Displayed::Closed
         | Displayed::Upcoming
         | Displayed::Unavailable => Ok(()),
-        other => Err(CatalogError::Precondition {
-            reason: "COPY_NOT_ALLOWED",
-            message: format!(
-                "a product in {other:?} cannot be copied; copy is allowed from Draft, Open, Closed, Upcoming and Unavailable"
-            ),
-        }),
+        other => Err(CatalogError::CopyNotAllowed(other)),
     }
 }
 
@@ -125,26 +120,14 @@ pub fn copy_name(name: &str) -> String {
 /// Delete is final. Allowed from Draft and ReviewRejected; from Unavailable or Sanctioned only
 /// when no reservation is Requested or Confirmed; refused otherwise, with the reason.
 pub fn may_delete(d: Displayed, active_reservations: u64) -> Result<(), CatalogError> {
-    let refuse =
-        |reason: &'static str, message: String| Err(CatalogError::Precondition { reason, message });
     match d {
         Displayed::Draft | Displayed::ReviewRejected => Ok(()),
         Displayed::Unavailable | Displayed::Sanctioned if active_reservations == 0 => Ok(()),
-        Displayed::Unavailable | Displayed::Sanctioned => refuse(
-            "ACTIVE_RESERVATIONS",
-            format!(
-                "{active_reservations} reservation(s) are still Requested or Confirmed; complete or cancel them first"
-            ),
-        ),
-        Displayed::InReview => refuse("IN_REVIEW", "a product in review cannot be deleted".into()),
-        Displayed::Open => refuse(
-            "ON_SALE",
-            "an Open product cannot be deleted; end its sale first".into(),
-        ),
-        Displayed::Closed | Displayed::Upcoming => refuse(
-            "ON_SALE",
-            format!("a {d:?} product cannot be deleted; end its sale first"),
-        ),
+        Displayed::Unavailable | Displayed::Sanctioned => {
+            Err(CatalogError::ActiveReservations(active_reservations))
+        }
+        Displayed::InReview => Err(CatalogError::DeleteInReview),
+        Displayed::Open | Displayed::Closed | Displayed::Upcoming => Err(CatalogError::OnSale(d)),
     }
 }
 
@@ -310,13 +293,7 @@ mod tests {
             Displayed::Sanctioned,
         ] {
             assert!(
-                matches!(
-                    may_copy(d),
-                    Err(CatalogError::Precondition {
-                        reason: "COPY_NOT_ALLOWED",
-                        ..
-                    })
-                ),
+                matches!(may_copy(d), Err(CatalogError::CopyNotAllowed(_))),
                 "{d:?}"
             );
         }
@@ -330,7 +307,7 @@ mod tests {
         assert!(may_delete(Displayed::Unavailable, 0).is_ok());
         assert!(may_delete(Displayed::Sanctioned, 0).is_ok());
         let reason = |d, n| match may_delete(d, n) {
-            Err(CatalogError::Precondition { reason, .. }) => reason,
+            Err(e) => e.reason(),
             other => panic!("{d:?} with {n}: {other:?}"),
         };
         assert_eq!(reason(Displayed::Unavailable, 1), "ACTIVE_RESERVATIONS");

@@ -1,13 +1,18 @@
 //! Partners: onboarding with a linked KakaoTalk channel, channel facts, operators and the
 //! seller verification paid products need (domain.md §2.1, S7, S10).
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
+
+use yeyak_kit::{
+    access::{Grant, Operators},
+    command::Aggregate,
+};
 
 use yeyak_proto::catalog::events::v1::{
     ChannelCustomMenuInstalled, ChannelHomeCardInstalled, ChannelSettingsRecorded, MailOrder,
     OperatorAccepted, OperatorInvited, OperatorRole, PartnerRegistered, SellerVerificationRecorded,
 };
 
-use super::CatalogError;
+use super::{CatalogError, Entity};
 
 yeyak_kit::event_set! {
     /// What happens on a partner's stream.
@@ -37,22 +42,6 @@ pub const INDUSTRIES: &[&str] = &[
 /// industries" without a list; these two are where a wrong seller costs the customer most.
 pub const VERIFIED_CHANNEL_INDUSTRIES: &[&str] = &["hospital", "lodging"];
 
-/// An operator of the partner.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Operator {
-    pub role: OperatorRole,
-    /// `None`: every place of the partner.
-    pub places: Option<BTreeSet<String>>,
-    /// Active from acceptance.
-    pub active: bool,
-}
-
-impl Operator {
-    pub fn granted(&self, place_id: &str) -> bool {
-        self.places.as_ref().is_none_or(|p| p.contains(place_id))
-    }
-}
-
 /// A partner as its stream folds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Partner {
@@ -61,7 +50,8 @@ pub struct Partner {
     pub custom_menu_kept: bool,
     pub channel: ChannelSettingsRecorded,
     pub seller: SellerVerificationRecorded,
-    pub operators: BTreeMap<String, Operator>,
+    /// The partner's operators, checked by the one operator check every service runs.
+    pub operators: Operators,
 }
 
 impl Partner {
@@ -72,30 +62,15 @@ impl Partner {
             PartnerEvent::CustomMenuInstalled(e) => self.custom_menu_kept = e.existing_menu_kept,
             PartnerEvent::ChannelSettings(e) => self.channel = e,
             PartnerEvent::SellerVerification(e) => self.seller = e,
-            PartnerEvent::OperatorInvited(e) => {
-                let role = e.role();
-                self.operators.insert(
-                    e.operator_id,
-                    Operator {
-                        role,
-                        places: (!e.all_places).then(|| e.place_ids.into_iter().collect()),
-                        active: false,
-                    },
-                );
-            }
-            PartnerEvent::OperatorAccepted(e) => {
-                if let Some(op) = self.operators.get_mut(&e.operator_id) {
-                    op.active = true;
-                }
-            }
+            PartnerEvent::OperatorInvited(e) => self.operators.invited(&e),
+            PartnerEvent::OperatorAccepted(e) => self.operators.accepted(&e),
         }
     }
 
     fn require_registered(&self) -> Result<&PartnerRegistered, CatalogError> {
-        self.registered.as_ref().ok_or(CatalogError::NotFound {
-            what: "partner",
-            reason: "PARTNER_NOT_FOUND",
-        })
+        self.registered
+            .as_ref()
+            .ok_or(CatalogError::NotFound(Entity::Partner))
     }
 
     /// Settlement verified, KYC verified and a mail-order registration (or exemption) recorded.
@@ -106,13 +81,13 @@ impl Partner {
     }
 
     /// The active operator with this account, if any.
-    pub fn active_operator(&self, operator_id: &str) -> Option<&Operator> {
-        self.operators.get(operator_id).filter(|o| o.active)
+    pub fn active_operator(&self, operator_id: &str) -> Option<&Grant> {
+        self.operators.active(operator_id)
     }
 }
 
 /// Command: onboard a partner.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RegisterPartner {
     pub partner_id: uuid::Uuid,
     pub name: String,
@@ -131,7 +106,7 @@ pub struct RegisterPartner {
 /// menu; a custom menu it already has is kept.
 pub fn register(state: &Partner, cmd: RegisterPartner) -> Result<Vec<PartnerEvent>, CatalogError> {
     if state.registered.is_some() {
-        return Err(CatalogError::AlreadyExists("partner"));
+        return Err(CatalogError::AlreadyExists(Entity::Partner));
     }
     if cmd.channel_id.trim().is_empty() {
         return Err(CatalogError::invalid(
@@ -150,12 +125,8 @@ pub fn register(state: &Partner, cmd: RegisterPartner) -> Result<Vec<PartnerEven
     if VERIFIED_CHANNEL_INDUSTRIES.contains(&cmd.industry.as_str())
         && !cmd.channel_business_verified
     {
-        return Err(CatalogError::Precondition {
-            reason: "BUSINESS_VERIFIED_CHANNEL_REQUIRED",
-            message: format!(
-                "the {} industry onboards only with a business-verified channel",
-                cmd.industry
-            ),
+        return Err(CatalogError::BusinessVerifiedChannelRequired {
+            industry: cmd.industry,
         });
     }
     if !valid_business_registration_number(&cmd.business_registration_number) {
@@ -252,7 +223,7 @@ pub fn record_seller_verification(
 }
 
 /// Command: invite an operator.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct InviteOperator {
     pub operator_id: String,
     pub role: OperatorRole,
@@ -264,7 +235,7 @@ pub struct InviteOperator {
 /// places; a Member invites nobody. An operator is invited once.
 pub fn invite_operator(
     state: &Partner,
-    inviter: Option<&Operator>,
+    inviter: Option<&Grant>,
     cmd: InviteOperator,
     known_places: &BTreeSet<String>,
 ) -> Result<Vec<PartnerEvent>, CatalogError> {
@@ -313,17 +284,14 @@ pub fn invite_operator(
             _ => false,
         };
         if !allowed {
-            return Err(CatalogError::Forbidden {
-                reason: "ROLE_MAY_NOT_INVITE",
-                message: format!(
-                    "a {:?} may not invite a {:?} with these places",
-                    inviter.role, cmd.role
-                ),
+            return Err(CatalogError::RoleMayNotInvite {
+                inviter: inviter.role,
+                invited: cmd.role,
             });
         }
     }
-    if state.operators.contains_key(&cmd.operator_id) {
-        return Err(CatalogError::AlreadyExists("operator"));
+    if state.operators.by_id.contains_key(&cmd.operator_id) {
+        return Err(CatalogError::AlreadyExists(Entity::Operator));
     }
     Ok(vec![
         OperatorInvited {
@@ -343,11 +311,8 @@ pub fn accept_invitation(
     operator_id: &str,
 ) -> Result<Vec<PartnerEvent>, CatalogError> {
     let p = state.require_registered()?;
-    match state.operators.get(operator_id) {
-        None => Err(CatalogError::NotFound {
-            what: "invitation",
-            reason: "INVITATION_NOT_FOUND",
-        }),
+    match state.operators.by_id.get(operator_id) {
+        None => Err(CatalogError::NotFound(Entity::Invitation)),
         Some(op) if op.active => Ok(vec![]),
         Some(_) => Ok(vec![
             OperatorAccepted {
@@ -356,6 +321,86 @@ pub fn accept_invitation(
             }
             .into(),
         ]),
+    }
+}
+
+/// What platform operations or an operator asks of a partner.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PartnerCommand {
+    Register(RegisterPartner),
+    RecordChannelSettings {
+        one_to_one_chat: bool,
+        chatbot_with_chat: bool,
+    },
+    RecordSellerVerification {
+        settlement_account_verified: bool,
+        kyc_verified: bool,
+        mail_order: MailOrder,
+    },
+    /// `by`: the inviting operator's account; `None` for platform operations.
+    InviteOperator {
+        invitation: InviteOperator,
+        by: Option<String>,
+    },
+    /// The invited account accepts.
+    AcceptInvitation {
+        operator_id: String,
+    },
+}
+
+/// What a partner decision needs besides the partner: the places that are the partner's (an
+/// invitation may grant only those).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PartnerContext {
+    pub known_places: BTreeSet<String>,
+}
+
+impl Aggregate for Partner {
+    type Event = PartnerEvent;
+    type Command = PartnerCommand;
+    type Context = PartnerContext;
+    type Decision = Vec<PartnerEvent>;
+    type Error = CatalogError;
+
+    fn evolve(&mut self, event: PartnerEvent) {
+        self.apply(event);
+    }
+
+    fn decide(
+        &self,
+        command: PartnerCommand,
+        context: &PartnerContext,
+    ) -> Result<Vec<PartnerEvent>, CatalogError> {
+        match command {
+            PartnerCommand::Register(cmd) => register(self, cmd),
+            PartnerCommand::RecordChannelSettings {
+                one_to_one_chat,
+                chatbot_with_chat,
+            } => record_channel_settings(self, one_to_one_chat, chatbot_with_chat),
+            PartnerCommand::RecordSellerVerification {
+                settlement_account_verified,
+                kyc_verified,
+                mail_order,
+            } => record_seller_verification(
+                self,
+                settlement_account_verified,
+                kyc_verified,
+                mail_order,
+            ),
+            PartnerCommand::InviteOperator { invitation, by } => {
+                let inviter = match &by {
+                    Some(account) => Some(
+                        self.active_operator(account)
+                            .ok_or(yeyak_kit::access::AccessError::NotAnActiveOperator)?,
+                    ),
+                    None => None,
+                };
+                invite_operator(self, inviter, invitation, &context.known_places)
+            }
+            PartnerCommand::AcceptInvitation { operator_id } => {
+                accept_invitation(self, &operator_id)
+            }
+        }
     }
 }
 
@@ -478,7 +523,7 @@ mod tests {
         let p = onboarded();
         let owner = p.active_operator("owner").expect("active");
         assert_eq!(owner.role, OperatorRole::Admin);
-        assert!(owner.granted("any place"));
+        assert!(owner.covers("any place"));
     }
 
     #[test]
@@ -507,7 +552,7 @@ mod tests {
         };
         assert_eq!(
             register(&p, again),
-            Err(CatalogError::AlreadyExists("partner"))
+            Err(CatalogError::AlreadyExists(Entity::Partner))
         );
         assert_eq!(
             p.registered.unwrap().business_registration_number,
@@ -539,7 +584,7 @@ mod tests {
             p.apply(e);
         }
         let kim = p.active_operator("kim").expect("active after accepting");
-        assert!(kim.granted("a") && !kim.granted("b"));
+        assert!(kim.covers("a") && !kim.covers("b"));
         assert_eq!(accept_invitation(&p, "kim").unwrap(), vec![]);
         assert_eq!(
             reason(accept_invitation(&p, "lee").unwrap_err()),
@@ -551,7 +596,7 @@ mod tests {
     fn a_master_invites_only_members_of_its_own_places_and_a_member_invites_nobody() {
         let p = onboarded();
         let known: BTreeSet<String> = ["a".to_string(), "b".to_string()].into();
-        let master = Operator {
+        let master = Grant {
             role: OperatorRole::Master,
             places: Some(["a".to_string()].into()),
             active: true,
@@ -580,7 +625,7 @@ mod tests {
                 "ROLE_MAY_NOT_INVITE"
             );
         }
-        let member = Operator {
+        let member = Grant {
             role: OperatorRole::Member,
             ..master
         };

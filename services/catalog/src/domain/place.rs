@@ -7,7 +7,9 @@ use yeyak_proto::catalog::events::v1::{
     ProductsReordered,
 };
 
-use super::{CatalogError, partner::Partner, review::reason_text};
+use yeyak_kit::command::Aggregate;
+
+use super::{CatalogError, Entity, partner::Partner, review::reason_text};
 
 yeyak_kit::event_set! {
     /// What happens on a place's stream.
@@ -71,14 +73,11 @@ impl Place {
         self.registered
             .as_ref()
             .map(|p| p.place_id.clone())
-            .ok_or(CatalogError::NotFound {
-                what: "place",
-                reason: "PLACE_NOT_FOUND",
-            })
+            .ok_or(CatalogError::NotFound(Entity::Place))
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RegisterPlace {
     pub place_id: uuid::Uuid,
     pub partner_id: uuid::Uuid,
@@ -93,13 +92,10 @@ pub fn register(
     cmd: RegisterPlace,
 ) -> Result<Vec<PlaceEvent>, CatalogError> {
     if state.registered.is_some() {
-        return Err(CatalogError::AlreadyExists("place"));
+        return Err(CatalogError::AlreadyExists(Entity::Place));
     }
     if partner.registered.is_none() {
-        return Err(CatalogError::NotFound {
-            what: "partner",
-            reason: "PARTNER_NOT_FOUND",
-        });
+        return Err(CatalogError::NotFound(Entity::Partner));
     }
     Ok(vec![
         PlaceRegistered {
@@ -120,10 +116,7 @@ pub fn submit(state: &Place) -> Result<Vec<PlaceEvent>, CatalogError> {
             Ok(vec![PlaceSubmitted { place_id }.into()])
         }
         PlaceState::InReview => Ok(vec![]),
-        PlaceState::Operating | PlaceState::Paused => Err(CatalogError::precondition(
-            "ALREADY_APPROVED",
-            "the place was already approved",
-        )),
+        PlaceState::Operating | PlaceState::Paused => Err(CatalogError::PlaceAlreadyApproved),
     }
 }
 
@@ -131,10 +124,7 @@ pub fn submit(state: &Place) -> Result<Vec<PlaceEvent>, CatalogError> {
 pub fn review(state: &Place, approve: bool, reason: &str) -> Result<Vec<PlaceEvent>, CatalogError> {
     let place_id = state.id()?;
     if state.state != PlaceState::InReview {
-        return Err(CatalogError::precondition(
-            "NOTHING_TO_REVIEW",
-            "the place is not in review",
-        ));
+        return Err(CatalogError::PlaceNotInReview);
     }
     Ok(vec![if approve {
         PlaceApproved { place_id }.into()
@@ -155,10 +145,7 @@ pub fn set_paused(state: &Place, paused: bool) -> Result<Vec<PlaceEvent>, Catalo
         (PlaceState::Operating, true) => Ok(vec![PlacePaused { place_id }.into()]),
         (PlaceState::Paused, false) => Ok(vec![PlaceResumed { place_id }.into()]),
         (PlaceState::Paused, true) | (PlaceState::Operating, false) => Ok(vec![]),
-        _ => Err(CatalogError::precondition(
-            "PLACE_NOT_OPERATING",
-            "only an approved place can be paused or resumed",
-        )),
+        _ => Err(CatalogError::PlaceNotOperating),
     }
 }
 
@@ -199,6 +186,78 @@ pub fn reorder(
         }
         .into(),
     ])
+}
+
+/// What an operator or a reviewer asks of a place.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlaceCommand {
+    Register(RegisterPlace),
+    Submit,
+    Review {
+        approve: bool,
+        reason: String,
+    },
+    SetPaused(bool),
+    /// The operator's full new order of the place's products.
+    Reorder(Vec<String>),
+    /// A product registered or copied onto the place joins the end of its order.
+    Include(String),
+    /// A deleted product leaves the order.
+    Exclude(String),
+}
+
+/// What a place decision needs besides the place: its partner.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlaceContext {
+    pub partner: Partner,
+}
+
+impl Aggregate for Place {
+    type Event = PlaceEvent;
+    type Command = PlaceCommand;
+    type Context = PlaceContext;
+    type Decision = Vec<PlaceEvent>;
+    type Error = CatalogError;
+
+    fn evolve(&mut self, event: PlaceEvent) {
+        self.apply(event);
+    }
+
+    fn decide(
+        &self,
+        command: PlaceCommand,
+        context: &PlaceContext,
+    ) -> Result<Vec<PlaceEvent>, CatalogError> {
+        let all = || self.product_order.iter().cloned().collect::<BTreeSet<_>>();
+        match command {
+            PlaceCommand::Register(cmd) => register(self, &context.partner, cmd),
+            PlaceCommand::Submit => submit(self),
+            PlaceCommand::Review { approve, reason } => review(self, approve, &reason),
+            PlaceCommand::SetPaused(paused) => set_paused(self, paused),
+            PlaceCommand::Reorder(order) => reorder(self, &all(), order),
+            PlaceCommand::Include(product_id) => {
+                let mut order: Vec<String> = self
+                    .product_order
+                    .iter()
+                    .filter(|p| **p != product_id)
+                    .cloned()
+                    .collect();
+                order.push(product_id);
+                let products = order.iter().cloned().collect();
+                reorder(self, &products, order)
+            }
+            PlaceCommand::Exclude(product_id) => {
+                let order: Vec<String> = self
+                    .product_order
+                    .iter()
+                    .filter(|p| **p != product_id)
+                    .cloned()
+                    .collect();
+                let products = order.iter().cloned().collect();
+                reorder(self, &products, order)
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,26 +1,28 @@
 //! The product aggregate: a working definition (the draft, or a live product's pending
 //! revision), the live definition, the review lifecycle, the partner-set status, and the
 //! operational changes that apply at once (schedules added, capacity, visibility).
-use std::collections::BTreeMap;
-
+use yeyak_kit::command::Aggregate;
 use yeyak_proto::{
     catalog::events::v1::{
         CapacityChanged, ProductApproved, ProductDefinition, ProductDeleted, ProductEdited,
         ProductRegistered, ProductRejected, ProductRevisionRejected, ProductRevisionSubmitted,
-        ProductSanctioned, ProductStatus, ProductStatusSet, ProductSubmitted, ReservationTracked,
-        ReservationType, SchedulesAdded, TrackedState, UnitVisibility, VisibilityLevel,
-        VisibilitySet,
+        ProductSanctioned, ProductStatus, ProductStatusSet, ProductSubmitted, SchedulesAdded,
+        VisibilityLevel, VisibilitySet,
     },
     time::to_micros,
 };
 
 use super::{
-    CatalogError,
-    definition::{self, ScheduleSpec},
+    CatalogError, Entity,
+    bookings::{Bookings, pool_usage},
+    capacity,
+    definition::{self, ProductSpec},
     display::{self, Displayed, Facts, PartnerStatus, Review, Window},
     partner::Partner,
     place::{Place, PlaceState},
     review::{self, Lifecycle, ReviewCommand, ReviewEvent},
+    schedule::{self, ScheduleSpec},
+    visibility,
 };
 
 yeyak_kit::event_set! {
@@ -38,16 +40,6 @@ yeyak_kit::event_set! {
         SchedulesAdded(SchedulesAdded),
         CapacityChanged(CapacityChanged),
         VisibilitySet(VisibilitySet),
-        Deleted(ProductDeleted),
-    }
-}
-
-yeyak_kit::event_set! {
-    /// The product's reservations as the catalog learned them.
-    pub enum BookingsEvent {
-        Tracked(ReservationTracked),
-        /// Written with the product's deletion, so a deletion and a new reservation race on
-        /// this stream's version.
         Deleted(ProductDeleted),
     }
 }
@@ -73,49 +65,6 @@ fn each_definition(p: &mut Product, mut f: impl FnMut(&mut ProductDefinition)) {
     f(&mut p.working);
     if let Some(live) = &mut p.live {
         f(live);
-    }
-}
-
-fn set_visibility(def: &mut ProductDefinition, e: &VisibilitySet) {
-    match e.level() {
-        VisibilityLevel::Price => def
-            .prices
-            .iter_mut()
-            .filter(|p| p.price_id == e.target_id)
-            .for_each(|p| p.visible = e.visible),
-        VisibilityLevel::Schedule => def
-            .schedules
-            .iter_mut()
-            .filter(|s| s.schedule_id == e.target_id)
-            .for_each(|s| s.visible = e.visible),
-        _ => {}
-    }
-    let prices: BTreeMap<&str, bool> = def
-        .prices
-        .iter()
-        .map(|p| (p.price_id.as_str(), p.visible))
-        .collect();
-    let schedules: BTreeMap<&str, bool> = def
-        .schedules
-        .iter()
-        .map(|s| (s.schedule_id.as_str(), s.visible))
-        .collect();
-    for u in &mut def.reservation_schedules {
-        let own = if e.level() == VisibilityLevel::ReservationSchedule
-            && u.reservation_schedule_id == e.target_id
-        {
-            e.visible
-        } else {
-            u.visible || e.level() != VisibilityLevel::ReservationSchedule
-        };
-        // A unit is visible when it, its schedule and its price are; switching a schedule or a
-        // price back ON shows its units again unless they were switched OFF themselves.
-        let parents = prices.get(u.price_id.as_str()).copied().unwrap_or(true)
-            && schedules
-                .get(u.schedule_id.as_str())
-                .copied()
-                .unwrap_or(true);
-        u.visible = own && parents;
     }
 }
 
@@ -195,21 +144,15 @@ impl Product {
                     u.capacity = e.capacity;
                 }
             }),
-            ProductEvent::VisibilitySet(e) => each_definition(self, |d| set_visibility(d, &e)),
+            ProductEvent::VisibilitySet(e) => each_definition(self, |d| visibility::apply(d, &e)),
             ProductEvent::Deleted(_) => self.deleted = true,
         }
     }
 
     pub fn id(&self) -> Result<&ProductRegistered, CatalogError> {
         match &self.registered {
-            None => Err(CatalogError::NotFound {
-                what: "product",
-                reason: "PRODUCT_NOT_FOUND",
-            }),
-            Some(_) if self.deleted => Err(CatalogError::precondition(
-                "PRODUCT_DELETED",
-                "the product was deleted and cannot be restored",
-            )),
+            None => Err(CatalogError::NotFound(Entity::Product)),
+            Some(_) if self.deleted => Err(CatalogError::ProductDeleted),
             Some(r) => Ok(r),
         }
     }
@@ -217,92 +160,6 @@ impl Product {
     pub fn status(&self) -> ProductStatus {
         self.status.unwrap_or(ProductStatus::Open)
     }
-}
-
-/// The reservations of a product, as learned from the reservations' events.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Bookings {
-    pub reservations: BTreeMap<String, ReservationTracked>,
-}
-
-impl Bookings {
-    pub fn apply(&mut self, event: BookingsEvent) {
-        let BookingsEvent::Tracked(e) = event else {
-            return;
-        };
-        match self.reservations.get_mut(&e.reservation_id) {
-            // Later facts keep the lines (schedule, quantity) the booking recorded, less those a
-            // partial cancel gave back.
-            Some(known) => {
-                known.state = e.state;
-                known
-                    .lines
-                    .retain(|l| !e.cancelled_lines.contains(&l.line_number));
-            }
-            None => {
-                self.reservations.insert(e.reservation_id.clone(), e);
-            }
-        }
-    }
-
-    /// Reservations `Requested` or `Confirmed`.
-    pub fn active(&self) -> u64 {
-        self.reservations
-            .values()
-            .filter(|r| r.state() == TrackedState::Active)
-            .count() as u64
-    }
-
-    /// Whether the product ever had a reservation.
-    pub fn any(&self) -> bool {
-        !self.reservations.is_empty()
-    }
-
-    /// Quantity held (active or completed) per reservation schedule.
-    pub fn booked(&self) -> BTreeMap<&str, u32> {
-        let mut booked = BTreeMap::new();
-        for r in self.reservations.values() {
-            if !matches!(r.state(), TrackedState::Active | TrackedState::Completed) {
-                continue;
-            }
-            if r.lines.is_empty() {
-                *booked
-                    .entry(r.reservation_schedule_id.as_str())
-                    .or_default() += r.quantity;
-            }
-            for line in &r.lines {
-                *booked
-                    .entry(line.reservation_schedule_id.as_str())
-                    .or_default() += line.quantity;
-            }
-        }
-        booked
-    }
-}
-
-/// Quantity booked and remaining per inventory pool of a definition.
-pub fn pool_usage(def: &ProductDefinition, bookings: &Bookings) -> BTreeMap<String, (u32, u32)> {
-    let booked = bookings.booked();
-    def.inventory_pools
-        .iter()
-        .map(|p| {
-            let used: u32 = def
-                .reservation_schedules
-                .iter()
-                .filter(|u| u.inventory_key == p.inventory_key)
-                .map(|u| {
-                    booked
-                        .get(u.reservation_schedule_id.as_str())
-                        .copied()
-                        .unwrap_or(0)
-                })
-                .sum();
-            (
-                p.inventory_key.clone(),
-                (used, p.capacity.saturating_sub(used)),
-            )
-        })
-        .collect()
 }
 
 fn us(t: &Option<prost_types::Timestamp>) -> i64 {
@@ -347,10 +204,7 @@ pub fn displayed(product: &Product, place: &Place, bookings: &Bookings, now_us: 
 
 fn require_paid_allowed(def: &ProductDefinition, partner: &Partner) -> Result<(), CatalogError> {
     if definition::is_paid(def) && !partner.may_sell_paid_products() {
-        return Err(CatalogError::precondition(
-            "SELLER_NOT_VERIFIED",
-            "paid products need verified settlement information, verified KYC and a mail-order registration (or exemption)",
-        ));
+        return Err(CatalogError::SellerNotVerified);
     }
     Ok(())
 }
@@ -365,19 +219,13 @@ pub fn register(
     def: ProductDefinition,
 ) -> Result<Vec<ProductEvent>, CatalogError> {
     if state.registered.is_some() {
-        return Err(CatalogError::AlreadyExists("product"));
+        return Err(CatalogError::AlreadyExists(Entity::Product));
     }
     let Some(p) = &place.registered else {
-        return Err(CatalogError::NotFound {
-            what: "place",
-            reason: "PLACE_NOT_FOUND",
-        });
+        return Err(CatalogError::NotFound(Entity::Place));
     };
     if place.state == PlaceState::Draft {
-        return Err(CatalogError::precondition(
-            "PLACE_IS_DRAFT",
-            "submit the place for review before registering products on it",
-        ));
+        return Err(CatalogError::PlaceIsDraft);
     }
     require_paid_allowed(&def, partner)?;
     Ok(vec![
@@ -440,22 +288,15 @@ pub fn edit(
             .filter(|u| u.price_id == price.price_id)
             .any(|u| booked.contains_key(u.reservation_schedule_id.as_str()));
         if tighter && reserved {
-            return Err(CatalogError::precondition(
-                "PRICE_MAXIMUM_LOCKED",
-                format!(
-                    "price {} has reservations: its maximum quantity can no longer be added or lowered",
-                    price.name
-                ),
-            ));
+            return Err(CatalogError::PriceMaximumLocked {
+                price: price.name.clone(),
+            });
         }
     }
     if bookings.any() {
         let kept = operating_period(&def);
         if operating_period(current).iter().any(|s| !kept.contains(s)) {
-            return Err(CatalogError::precondition(
-                "OPERATING_PERIOD_LOCKED",
-                "the product has reservations: its schedules cannot be moved or removed (add new ones instead)",
-            ));
+            return Err(CatalogError::OperatingPeriodLocked);
         }
     }
     require_paid_allowed(&def, partner)?;
@@ -499,10 +340,7 @@ pub fn submit(state: &Product) -> Result<Vec<ProductEvent>, CatalogError> {
     let id = state.id()?.product_id.clone();
     review::decide(&state.lifecycle, ReviewCommand::Submit)?;
     if state.working.reservation_schedules.is_empty() {
-        return Err(CatalogError::precondition(
-            "NO_SCHEDULES",
-            "register at least one future schedule before requesting review",
-        ));
+        return Err(CatalogError::NoSchedules);
     }
     Ok(vec![ProductSubmitted { product_id: id }.into()])
 }
@@ -564,13 +402,10 @@ pub fn sanction(state: &Product, reason: String) -> Result<Vec<ProductEvent>, Ca
         .collect())
 }
 
-fn require_changeable(state: &Product) -> Result<String, CatalogError> {
+pub(super) fn require_changeable(state: &Product) -> Result<String, CatalogError> {
     let id = state.id()?.product_id.clone();
     if state.lifecycle.sanctioned {
-        return Err(CatalogError::precondition(
-            "SANCTIONED",
-            "a sanctioned product cannot change; it can only be deleted",
-        ));
+        return Err(CatalogError::Sanctioned);
     }
     Ok(id)
 }
@@ -582,10 +417,7 @@ pub fn set_status(
 ) -> Result<Vec<ProductEvent>, CatalogError> {
     let id = require_changeable(state)?;
     if state.lifecycle.review != Review::Approved {
-        return Err(CatalogError::precondition(
-            "NOT_LIVE",
-            "the status is set on a live (approved) product",
-        ));
+        return Err(CatalogError::NotLive);
     }
     if status == ProductStatus::Unspecified {
         return Err(CatalogError::invalid(
@@ -605,203 +437,6 @@ pub fn set_status(
             .into(),
         ]
     })
-}
-
-/// Adds schedules (bulk-generated or given); they are live at once with their reservation
-/// schedules and pools at `capacity`. An always-open product keeps its one usage period.
-pub fn add_schedules(
-    state: &Product,
-    specs: &[ScheduleSpec],
-    capacity: u32,
-    now_us: i64,
-) -> Result<Vec<ProductEvent>, CatalogError> {
-    let id = require_changeable(state)?;
-    // New schedules go live at once: they take the live (reviewed) prices and terms, never a
-    // pending revision's.
-    let def = state.live.as_ref().unwrap_or(&state.working);
-    if def.reservation_type() == ReservationType::AlwaysOpen {
-        return Err(CatalogError::precondition(
-            "ALWAYS_OPEN_HAS_ONE_SCHEDULE",
-            "an always-open product has exactly one schedule; edit its usage period instead",
-        ));
-    }
-    if specs.is_empty() {
-        return Err(CatalogError::invalid(
-            "schedules",
-            "REQUIRED",
-            "give at least one schedule",
-        ));
-    }
-    if capacity == 0 || capacity > definition::MAX_CAPACITY {
-        return Err(CatalogError::invalid(
-            "capacity",
-            "OUT_OF_RANGE",
-            format!("capacity is 1 to {}", definition::MAX_CAPACITY),
-        ));
-    }
-    if def.schedules.len() + specs.len() > definition::MAX_SCHEDULES {
-        return Err(CatalogError::invalid(
-            "schedules",
-            "OUT_OF_RANGE",
-            format!(
-                "a product has at most {} schedules",
-                definition::MAX_SCHEDULES
-            ),
-        ));
-    }
-    let schedules = definition::build_schedules(&id, def.reservation_type(), specs, now_us)?;
-    if let Some(dup) = schedules
-        .iter()
-        .find(|s| def.schedules.iter().any(|x| x.schedule_id == s.schedule_id))
-    {
-        return Err(CatalogError::invalid(
-            "schedules.starts_at",
-            "DUPLICATE_SCHEDULE",
-            format!("a schedule already starts at {:?}", dup.starts_at),
-        ));
-    }
-    let (units, pools) = definition::reservation_schedules(def, &schedules, capacity)?;
-    // Pools that already exist (per date or per period) keep their quantity.
-    let pools: Vec<_> = pools
-        .into_iter()
-        .filter(|p| {
-            !def.inventory_pools
-                .iter()
-                .any(|x| x.inventory_key == p.inventory_key)
-        })
-        .collect();
-    let units = units
-        .into_iter()
-        .map(|mut u| {
-            if let Some(existing) = def
-                .inventory_pools
-                .iter()
-                .find(|p| p.inventory_key == u.inventory_key)
-            {
-                u.capacity = existing.capacity;
-            }
-            u
-        })
-        .collect();
-    let r = state.id()?;
-    Ok(vec![
-        SchedulesAdded {
-            product_id: id,
-            schedules,
-            reservation_schedules: units,
-            inventory_pools: pools,
-            partner_id: r.partner_id.clone(),
-            place_id: r.place_id.clone(),
-            live: state.live.is_some(),
-            confirmation_mode: def.confirmation_mode,
-            inventory_mode: def.inventory_mode,
-        }
-        .into(),
-    ])
-}
-
-/// Changes one pool's quantity. Lowering it below what is booked keeps the bookings; the pool
-/// simply has nothing left.
-pub fn change_capacity(
-    state: &Product,
-    inventory_key: &str,
-    capacity: u32,
-) -> Result<Vec<ProductEvent>, CatalogError> {
-    let id = require_changeable(state)?;
-    if capacity > definition::MAX_CAPACITY {
-        return Err(CatalogError::invalid(
-            "capacity",
-            "OUT_OF_RANGE",
-            format!("capacity is 0 to {}", definition::MAX_CAPACITY),
-        ));
-    }
-    let Some(pool) = state
-        .working
-        .inventory_pools
-        .iter()
-        .find(|p| p.inventory_key == inventory_key)
-    else {
-        return Err(CatalogError::NotFound {
-            what: "inventory pool",
-            reason: "INVENTORY_POOL_NOT_FOUND",
-        });
-    };
-    Ok(if pool.capacity == capacity {
-        vec![]
-    } else {
-        vec![
-            CapacityChanged {
-                product_id: id,
-                inventory_key: inventory_key.to_string(),
-                capacity,
-            }
-            .into(),
-        ]
-    })
-}
-
-/// Switches a price, a schedule or a reservation schedule ON or OFF.
-pub fn set_visibility_of(
-    state: &Product,
-    level: VisibilityLevel,
-    target_id: &str,
-    visible: bool,
-) -> Result<Vec<ProductEvent>, CatalogError> {
-    let id = require_changeable(state)?;
-    let d = &state.working;
-    let current = match level {
-        VisibilityLevel::Price => d
-            .prices
-            .iter()
-            .find(|p| p.price_id == target_id)
-            .map(|p| p.visible),
-        VisibilityLevel::Schedule => d
-            .schedules
-            .iter()
-            .find(|s| s.schedule_id == target_id)
-            .map(|s| s.visible),
-        VisibilityLevel::ReservationSchedule => d
-            .reservation_schedules
-            .iter()
-            .find(|u| u.reservation_schedule_id == target_id)
-            .map(|u| u.visible),
-        VisibilityLevel::Unspecified => {
-            return Err(CatalogError::invalid(
-                "level",
-                "REQUIRED",
-                "choose PRICE, SCHEDULE or RESERVATION_SCHEDULE",
-            ));
-        }
-    };
-    match current {
-        None => Err(CatalogError::NotFound {
-            what: "visibility target",
-            reason: "TARGET_NOT_FOUND",
-        }),
-        Some(v) if v == visible => Ok(vec![]),
-        Some(_) => {
-            let mut event = VisibilitySet {
-                product_id: id,
-                level: level as i32,
-                target_id: target_id.to_string(),
-                visible,
-                units: vec![],
-            };
-            let mut after = d.clone();
-            set_visibility(&mut after, &event);
-            event.units = after
-                .reservation_schedules
-                .iter()
-                .zip(&d.reservation_schedules)
-                .filter(|(a, b)| a.visible != b.visible)
-                .map(|(a, _)| UnitVisibility {
-                    reservation_schedule_id: a.reservation_schedule_id.clone(),
-                    visible: a.visible,
-                })
-                .collect();
-            Ok(vec![event.into()])
-        }
-    }
 }
 
 /// Copies a product into a new draft named `<name> (복사)`, from an allowed displayed state.
@@ -841,22 +476,131 @@ pub fn delete(
     Ok(vec![ProductDeleted { product_id: id }.into()])
 }
 
+/// What an operator or a reviewer asks of a product.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProductCommand {
+    /// Register a new product (a draft) with this id, built from the operator's input.
+    Register {
+        product_id: String,
+        spec: ProductSpec,
+    },
+    /// Save a new definition.
+    Edit(ProductSpec),
+    Submit,
+    Review {
+        approve: bool,
+        reason: String,
+    },
+    Sanction {
+        reason: String,
+    },
+    SetStatus(ProductStatus),
+    AddSchedules(Vec<ScheduleSpec>),
+    ChangeCapacity {
+        inventory_key: String,
+        capacity: u32,
+    },
+    SetVisibility {
+        level: VisibilityLevel,
+        target_id: String,
+        visible: bool,
+    },
+    Delete,
+    /// Copy this product into a new draft with this id (the events are the new product's).
+    CopyTo {
+        product_id: String,
+    },
+}
+
+/// What a product decision needs besides the product: its place, its partner, its reservations
+/// and the time.
+#[derive(Debug, Clone, Default)]
+pub struct ProductContext {
+    pub place: Place,
+    pub partner: Partner,
+    pub bookings: Bookings,
+    pub now_us: i64,
+}
+
+impl Aggregate for Product {
+    type Event = ProductEvent;
+    type Command = ProductCommand;
+    type Context = ProductContext;
+    type Decision = Vec<ProductEvent>;
+    type Error = CatalogError;
+
+    fn evolve(&mut self, event: ProductEvent) {
+        self.apply(event);
+    }
+
+    fn decide(
+        &self,
+        command: ProductCommand,
+        c: &ProductContext,
+    ) -> Result<Vec<ProductEvent>, CatalogError> {
+        let shown = || displayed(self, &c.place, &c.bookings, c.now_us);
+        match command {
+            ProductCommand::Register { product_id, spec } => {
+                let def = definition::build(&product_id, spec, None, c.now_us)?;
+                register(self, &c.place, &c.partner, &product_id, def)
+            }
+            ProductCommand::Edit(spec) => {
+                let id = self.id()?.product_id.clone();
+                let previous = self.live.as_ref().unwrap_or(&self.working);
+                let def = definition::build(&id, spec, Some(previous), c.now_us)?;
+                edit(self, &c.partner, &c.bookings, def)
+            }
+            ProductCommand::Submit => submit(self),
+            ProductCommand::Review { approve, reason } => review(self, approve, reason),
+            ProductCommand::Sanction { reason } => sanction(self, reason),
+            ProductCommand::SetStatus(status) => set_status(self, status),
+            ProductCommand::AddSchedules(specs) => {
+                // New pools start at the product's largest current pool quantity.
+                let capacity = self
+                    .working
+                    .inventory_pools
+                    .iter()
+                    .map(|p| p.capacity)
+                    .max()
+                    .unwrap_or(1)
+                    .max(1);
+                schedule::add_schedules(self, &specs, capacity, c.now_us)
+            }
+            ProductCommand::ChangeCapacity {
+                inventory_key,
+                capacity,
+            } => capacity::change_capacity(self, &inventory_key, capacity),
+            ProductCommand::SetVisibility {
+                level,
+                target_id,
+                visible,
+            } => visibility::set_visibility_of(self, level, &target_id, visible),
+            ProductCommand::Delete => delete(self, shown(), &c.bookings),
+            ProductCommand::CopyTo { product_id } => copy(self, shown(), &product_id, c.now_us),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use yeyak_proto::catalog::events::v1::{
-        MailOrder, PaymentMode, PlaceApproved, PlaceRegistered, PlaceSubmitted,
-        SellerVerificationRecorded,
+        MailOrder, PaymentMode, PlaceApproved, PlaceRegistered, PlaceSubmitted, ReservationTracked,
+        SellerVerificationRecorded, TrackedState,
     };
 
     use super::*;
     use crate::domain::{
+        bookings::BookingsEvent,
         cancellation_policy::Policy,
+        capacity::change_capacity,
         definition::{
             ProductSpec, build,
             tests::{DAY, NOW, price, slot, spec},
         },
         partner::PartnerEvent,
         place::PlaceEvent,
+        schedule::add_schedules,
+        visibility::set_visibility_of,
     };
 
     fn place(operating: bool) -> Place {

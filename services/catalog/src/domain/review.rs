@@ -77,13 +77,6 @@ impl Lifecycle {
     }
 }
 
-fn refuse(reason: &'static str, message: impl Into<String>) -> CatalogError {
-    CatalogError::Precondition {
-        reason,
-        message: message.into(),
-    }
-}
-
 pub(crate) fn reason_text(reason: &str) -> Result<String, CatalogError> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
@@ -99,10 +92,7 @@ pub(crate) fn reason_text(reason: &str) -> Result<String, CatalogError> {
 /// Decides a review command.
 pub fn decide(state: &Lifecycle, command: ReviewCommand) -> Result<Vec<ReviewEvent>, CatalogError> {
     if state.sanctioned {
-        return Err(refuse(
-            "SANCTIONED",
-            "a sanctioned product cannot change; it can only be deleted",
-        ));
+        return Err(CatalogError::Sanctioned);
     }
     match (state.review, command) {
         (
@@ -113,24 +103,15 @@ pub fn decide(state: &Lifecycle, command: ReviewCommand) -> Result<Vec<ReviewEve
             Ok(vec![ReviewEvent::Submitted])
         }
         (Review::InReview, ReviewCommand::Submit | ReviewCommand::EditReviewedFields) => {
-            Err(refuse(
-                "IN_REVIEW",
-                "the product is in review; wait for the decision",
-            ))
+            Err(CatalogError::InReview)
         }
         (Review::Approved, ReviewCommand::EditReviewedFields) if state.pending_revision => {
-            Err(refuse(
-                "REVISION_IN_REVIEW",
-                "a revision of this product is already in review",
-            ))
+            Err(CatalogError::RevisionInReview)
         }
         (Review::Approved, ReviewCommand::EditReviewedFields) => {
             Ok(vec![ReviewEvent::RevisionSubmitted])
         }
-        (Review::Approved, ReviewCommand::Submit) => Err(refuse(
-            "ALREADY_APPROVED",
-            "the product is live; edit it to submit a revision",
-        )),
+        (Review::Approved, ReviewCommand::Submit) => Err(CatalogError::AlreadyApproved),
         (Review::InReview, ReviewCommand::Approve) => Ok(vec![ReviewEvent::Approved]),
         (Review::InReview, ReviewCommand::Reject { reason }) => Ok(vec![ReviewEvent::Rejected {
             reason: reason_text(&reason)?,
@@ -143,18 +124,15 @@ pub fn decide(state: &Lifecycle, command: ReviewCommand) -> Result<Vec<ReviewEve
                 reason: reason_text(&reason)?,
             }])
         }
-        (_, ReviewCommand::Approve | ReviewCommand::Reject { .. }) => Err(refuse(
-            "NOTHING_TO_REVIEW",
-            "nothing of this product waits for review",
-        )),
+        (_, ReviewCommand::Approve | ReviewCommand::Reject { .. }) => {
+            Err(CatalogError::NothingToReview)
+        }
         (Review::Approved, ReviewCommand::Sanction { reason }) => {
             Ok(vec![ReviewEvent::Sanctioned {
                 reason: reason_text(&reason)?,
             }])
         }
-        (_, ReviewCommand::Sanction { .. }) => {
-            Err(refuse("NOT_LIVE", "only a live product can be sanctioned"))
-        }
+        (_, ReviewCommand::Sanction { .. }) => Err(CatalogError::NotLive),
     }
 }
 
@@ -172,8 +150,7 @@ mod tests {
 
     fn refused(state: &Lifecycle, command: ReviewCommand) -> &'static str {
         match decide(state, command) {
-            Err(CatalogError::Precondition { reason, .. })
-            | Err(CatalogError::Invalid { reason, .. }) => reason,
+            Err(e) => e.reason(),
             other => panic!("expected a refusal, got {other:?}"),
         }
     }

@@ -70,16 +70,6 @@ pub fn deadline_at(policy: &CancellationPolicy, usage_start_us: i64) -> Option<i
     }
 }
 
-fn kst_text(us: i64) -> String {
-    jiff::Timestamp::from_microsecond(us)
-        .map(|t| {
-            t.to_zoned_datetime(kst())
-                .strftime("%Y-%m-%d %H:%M KST")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
 /// The fee rate the policy gives at `now_us`, or why the customer may not cancel.
 pub fn customer_rate(
     policy: &CancellationPolicy,
@@ -89,20 +79,11 @@ pub fn customer_rate(
 ) -> Result<u32, ReservationError> {
     let kind = policy.kind();
     if matches!(kind, CancellationKind::NotCancellable) {
-        return Err(ReservationError::precondition(
-            "NOT_CANCELLABLE",
-            "this product cannot be cancelled by the customer; the partner can cancel it",
-        ));
+        return Err(ReservationError::NotCancellable);
     }
     let deadline = deadline_at(policy, usage_start_us).unwrap_or(usage_start_us);
     if now_us >= deadline {
-        return Err(ReservationError::precondition(
-            "PAST_CANCELLATION_DEADLINE",
-            format!(
-                "cancelling closed at {} (the deadline is exclusive); the partner can still cancel",
-                kst_text(deadline)
-            ),
-        ));
+        return Err(ReservationError::PastCancellationDeadline(deadline));
     }
     if kind != CancellationKind::Tiered {
         // Full refund until the deadline (also the unspecified legacy policy).
@@ -242,6 +223,38 @@ mod tests {
         assert_eq!(deadline_at(&policy, use_kst), Some(deadline));
         assert_eq!(customer_rate(&policy, 0, use_kst, deadline - 1), Ok(0));
         assert!(customer_rate(&policy, 0, use_kst, deadline).is_err());
+    }
+
+    #[test]
+    fn a_fixed_deadline_is_a_kst_instant_and_a_cancel_at_it_is_too_late() {
+        // Use at 2026-11-21 18:00 KST; the fixed deadline 2026-11-21 00:00 KST is 15:00 UTC the
+        // day before (S1: an end-of-day deadline is registered as the next day's 00:00).
+        let usage = kst()
+            .to_timestamp(jiff::civil::date(2026, 11, 21).at(18, 0, 0, 0))
+            .unwrap()
+            .as_microsecond();
+        let policy = CancellationPolicy {
+            kind: CancellationKind::FullRefundUntilDeadline as i32,
+            deadline: Some(CancellationDeadline {
+                kind: Some(Kind::FixedKst("2026-11-21T00:00".into())),
+            }),
+            ..Default::default()
+        };
+        let at = deadline_at(&policy, usage).unwrap();
+        assert_eq!(
+            jiff::Timestamp::from_microsecond(at).unwrap().to_string(),
+            "2026-11-20T15:00:00Z"
+        );
+        assert_eq!(
+            customer_rate(&policy, 0, usage, at - 1_000_000),
+            Ok(0),
+            "a second before"
+        );
+        assert_eq!(
+            customer_rate(&policy, 0, usage, at).unwrap_err().reason(),
+            "PAST_CANCELLATION_DEADLINE",
+            "at the deadline it is too late"
+        );
     }
 
     #[test]

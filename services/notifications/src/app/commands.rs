@@ -1,0 +1,91 @@
+//! The notifications' commands: which streams each reads and writes. The runner loads, decides
+//! with the domain's aggregates, and appends with every stream read checked unchanged.
+use uuid::Uuid;
+use yeyak_kit::{
+    access::{Operators, load_operators},
+    auth::Caller,
+    command::{Aggregate, Command, Decision, Error, Reads},
+};
+
+use super::streams;
+use crate::domain::{
+    NotificationsError, access,
+    messages::{MessageCommand, MessageLog},
+    preferences::{Preferences, PreferencesCommand},
+};
+
+type Failed = Error<NotificationsError>;
+
+/// Switches message kinds off for a partner, as its 관리자 (or platform operations). Answers
+/// with the preferences as decided.
+pub struct SetPreferences {
+    pub caller: Caller,
+    pub partner_id: Uuid,
+    pub muted: Vec<i32>,
+}
+
+#[async_trait::async_trait]
+impl Command for SetPreferences {
+    type State = (Preferences, Option<Operators>);
+    type Output = Preferences;
+    type Error = NotificationsError;
+
+    async fn load(&self, reads: &mut Reads<'_>) -> Result<Self::State, Failed> {
+        let preferences = reads
+            .aggregate(&streams::preferences(self.partner_id))
+            .await?;
+        let operators = load_operators(reads, &self.partner_id.to_string()).await?;
+        Ok((preferences, operators))
+    }
+
+    fn decide(
+        &self,
+        (preferences, operators): Self::State,
+        _now_us: i64,
+    ) -> Result<Decision<Preferences>, Failed> {
+        let partner_id = self.partner_id.to_string();
+        access::may_set_preferences(&self.caller, &partner_id, operators.as_ref())?;
+        let command = PreferencesCommand::SetMuted {
+            partner_id,
+            muted: self.muted.clone(),
+        };
+        let events = preferences.decide(command, &()).map_err(Error::Refused)?;
+        let mut after = preferences;
+        for e in &events {
+            after.evolve(e.clone());
+        }
+        Ok(Decision::new(after).emit_all(streams::preferences(self.partner_id), events))
+    }
+}
+
+/// Records the message a reservation fact makes for its partner. Decided on the partner's
+/// preferences as read, so a change that lands before the append makes it decide again; the
+/// message goes after whatever the log holds, since facts of different reservations come in
+/// any order.
+pub struct RecordMessage {
+    pub partner_id: Uuid,
+    pub command: MessageCommand,
+}
+
+#[async_trait::async_trait]
+impl Command for RecordMessage {
+    type State = Preferences;
+    type Output = ();
+    type Error = NotificationsError;
+
+    async fn load(&self, reads: &mut Reads<'_>) -> Result<Preferences, Failed> {
+        Ok(reads
+            .aggregate(&streams::preferences(self.partner_id))
+            .await?)
+    }
+
+    fn decide(&self, preferences: Preferences, _now_us: i64) -> Result<Decision<()>, Failed> {
+        let events = MessageLog
+            .decide(self.command.clone(), &preferences)
+            .map_err(Error::Refused)?;
+        let stream = streams::messages(self.partner_id);
+        Ok(events.iter().fold(Decision::new(()), |d, e| {
+            d.emit_unordered(stream.clone(), e)
+        }))
+    }
+}

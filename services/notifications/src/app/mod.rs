@@ -1,0 +1,102 @@
+//! The notifications' application layer: which streams each command reads and writes, handed
+//! to the kit's command runner ([`commands`]); the queries ([`Notifications`]); the consumer
+//! that tells partners of their reservations ([`consumer`]).
+pub mod commands;
+pub mod consumer;
+pub mod streams;
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+use yeyak_eventlog::EventStore;
+use yeyak_kit::{
+    access::load_operators,
+    auth::Caller,
+    clock::SharedClock,
+    command::{self, Aggregate, Origin, Ran, Reads, Runner, decode_strict},
+    events::LoadError,
+};
+use yeyak_proto::notifications::events::v1::PartnerMessageRecorded;
+
+pub use commands::SetPreferences;
+
+use crate::domain::{NotificationsError, access, messages::MessageEvent, preferences::Preferences};
+
+/// Why a notifications command or query did not complete.
+pub type Error = command::Error<NotificationsError>;
+
+/// A message as listed: what was recorded, and when the log stored it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub message: PartnerMessageRecorded,
+    pub recorded_at_us: i64,
+}
+
+/// The notifications over their own event log.
+#[derive(Clone)]
+pub struct Notifications {
+    runner: Runner,
+}
+
+impl Notifications {
+    /// Event ids of the notifications' commands and reactions derive within this namespace.
+    pub const NAMESPACE: &'static str = crate::SOURCE;
+
+    pub fn new(log: Arc<dyn EventStore>, clock: SharedClock) -> Self {
+        Self {
+            runner: Runner::new(log, clock, Self::NAMESPACE),
+        }
+    }
+
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    fn log(&self) -> &dyn EventStore {
+        &**self.runner.log()
+    }
+
+    /// Runs a preference change for `origin`; answers with the preferences it decided.
+    pub async fn set_preferences(
+        &self,
+        origin: &Origin,
+        command: &SetPreferences,
+    ) -> Result<Preferences, Error> {
+        match self.runner.run(origin, command).await? {
+            Ran::Decided(preferences, _) => Ok(preferences),
+            // A retry answers as its first run did: each change is the partner's whole choice.
+            Ran::Replayed(appended) => {
+                let mut preferences = Preferences::default();
+                for a in appended {
+                    if let Some(e) = self.log().event_by_id(a.event_id).await? {
+                        preferences.evolve(decode_strict(&e).map_err(LoadError::from)?);
+                    }
+                }
+                Ok(preferences)
+            }
+        }
+    }
+
+    /// The partner's messages the caller may see, oldest first. Any active operator lists them;
+    /// one granted some places sees only the messages of those places.
+    pub async fn messages(&self, caller: &Caller, partner_id: Uuid) -> Result<Vec<Listed>, Error> {
+        let partner = partner_id.to_string();
+        let mut reads = Reads::new(self.log());
+        let operators = load_operators(&mut reads, &partner).await?;
+        access::may_list_messages(caller, &partner, operators.as_ref())?;
+        let stream = streams::messages(partner_id);
+        let (listed, _) = command::fold_stream(self.log(), &stream, Vec::new(), |out, e| {
+            let MessageEvent::Recorded(message) = decode_strict(e)?;
+            out.push(Listed {
+                message,
+                recorded_at_us: e.recorded_at_us,
+            });
+            Ok(())
+        })
+        .await?;
+        Ok(listed
+            .into_iter()
+            .filter(|l| access::sees(caller, &partner, operators.as_ref(), &l.message))
+            .collect())
+    }
+}
