@@ -319,3 +319,70 @@ fn thirty_percent_within_three_days() -> CancellationPolicy {
         full_refund_minutes_after_booking: 0,
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_cancels_a_second_before_a_fixed_deadline_and_is_refused_at_it() {
+    let h = Harness::start(Storage::EmbeddedSqlite)
+        .await
+        .expect("start");
+    // Use on the third day from now at 18:00 KST; cancelling is possible until 00:00 KST that
+    // day (a fixed deadline, exclusive).
+    let kst = yeyak_kit::kst::kst();
+    let day = yeyak_kit::kst::date_of(h.now_us())
+        .expect("today")
+        .checked_add(jiff::Span::new().days(3))
+        .expect("a date");
+    let at = |hour| {
+        kst.to_timestamp(day.at(hour, 0, 0, 0))
+            .expect("an instant")
+            .as_microsecond()
+    };
+    let (usage, deadline) = (at(18), at(0));
+    let mut input = product_input(
+        &h,
+        ConfirmationMode::Instant,
+        PaymentMode::PayAtBooking,
+        4,
+        25_000,
+    );
+    input.schedules[0].starts_at = Some(yeyak_proto::time::from_micros(usage));
+    input.schedules[0].ends_at = None;
+    input.cancellation_policy = Some(CancellationPolicy {
+        kind: CancellationKind::FullRefundUntilDeadline as i32,
+        deadline: Some(CancellationDeadline {
+            kind: Some(cancellation_deadline::Kind::FixedKst(format!(
+                "{day}T00:00"
+            ))),
+        }),
+        ..Default::default()
+    });
+    let seeded = seed_with(&h, input).await;
+    let first = book(&h, "min", &seeded.schedule_id(), 1, &rid()).await;
+    let second = book(&h, "min", &seeded.schedule_id(), 1, &rid()).await;
+    let mut customer = h.reservations(h.customer("min")).await;
+    let cancel = |id: &str| CancelRequest {
+        request_id: rid(),
+        reservation_id: id.to_string(),
+        ..Default::default()
+    };
+
+    h.clock.set(deadline - 1_000_000);
+    let cancelled = customer
+        .cancel(cancel(&first.reservation_id))
+        .await
+        .expect("a second before the deadline")
+        .into_inner();
+    assert_eq!(cancelled.state, ReservationState::Cancelled as i32);
+    assert_eq!(
+        cancelled.refunded_krw, 25_000,
+        "a full refund until the deadline"
+    );
+
+    h.clock.set(deadline);
+    refused(
+        customer.cancel(cancel(&second.reservation_id)).await,
+        Code::FailedPrecondition,
+        "PAST_CANCELLATION_DEADLINE",
+    );
+    h.stop().await;
+}

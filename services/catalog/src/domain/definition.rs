@@ -590,6 +590,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_schedule_starts_after_now_and_at_most_183_days_ahead_to_the_microsecond() {
+        let starting = |starts_us| ProductSpec {
+            schedules: vec![slot(starts_us)],
+            ..spec()
+        };
+        assert_eq!(refused(starting(NOW)), "IN_THE_PAST");
+        assert!(build("p", starting(NOW + 1), None, NOW).is_ok());
+        assert!(build("p", starting(NOW + MAX_AHEAD_US), None, NOW).is_ok());
+        assert_eq!(refused(starting(NOW + MAX_AHEAD_US + 1)), "TOO_FAR_AHEAD");
+    }
+
+    #[test]
     fn headcount_per_slot_is_a_minimum_and_a_maximum_up_to_fifty() {
         let with = |min, max| ProductSpec {
             schedules: vec![ScheduleSpec {

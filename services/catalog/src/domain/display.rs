@@ -236,6 +236,25 @@ mod tests {
     }
 
     #[test]
+    fn a_product_is_upcoming_until_its_window_opens_and_unavailable_from_its_close() {
+        let window = Window {
+            start_us: NOW,
+            end_us: NOW + HOUR,
+        };
+        let at = |now_us| {
+            displayed(&Facts {
+                windows: vec![window],
+                now_us,
+                ..live()
+            })
+        };
+        assert_eq!(at(NOW - 1), Displayed::Upcoming);
+        assert_eq!(at(NOW), Displayed::Open, "open from its start");
+        assert_eq!(at(NOW + HOUR - 1), Displayed::Open);
+        assert_eq!(at(NOW + HOUR), Displayed::Unavailable, "closed at its end");
+    }
+
+    #[test]
     fn a_product_never_approved_shows_its_review_state() {
         assert_eq!(
             displayed(&Facts {

@@ -1096,4 +1096,51 @@ mod tests {
             "ON_SALE"
         );
     }
+
+    #[test]
+    fn given_a_live_product_when_the_partner_ends_its_sale_then_the_status_is_set_once() {
+        use yeyak_kit::command::testing::given;
+        let p = live();
+        let id = p.registered.as_ref().unwrap().product_id.clone();
+        let context = ProductContext {
+            place: place(true),
+            partner: verified(false),
+            bookings: Bookings::default(),
+            now_us: NOW,
+        };
+        let ended = ProductStatusSet {
+            product_id: id,
+            status: ProductStatus::Ended as i32,
+        };
+        let history = || {
+            let mut events = vec![];
+            let d = draft();
+            events.extend(
+                register(
+                    &Product::default(),
+                    &place(true),
+                    &verified(false),
+                    "p",
+                    d.working.clone(),
+                )
+                .unwrap(),
+            );
+            events.extend(submit(&d).unwrap());
+            events.extend(review(&then(d.clone(), submit(&d)), true, String::new()).unwrap());
+            events
+        };
+        given::<Product>(history())
+            .when(ProductCommand::SetStatus(ProductStatus::Ended), &context)
+            .then_expect(vec![ProductEvent::StatusSet(ended.clone())]);
+        given::<Product>(
+            history()
+                .into_iter()
+                .chain([ProductEvent::StatusSet(ended)]),
+        )
+        .when(ProductCommand::SetStatus(ProductStatus::Ended), &context)
+        .then_expect(vec![]);
+        given::<Product>([])
+            .when(ProductCommand::Submit, &context)
+            .then_refused(CatalogError::NotFound(Entity::Product));
+    }
 }

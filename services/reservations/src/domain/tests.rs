@@ -1280,3 +1280,194 @@ fn given_no_booking_when_booking_past_the_last_seat_then_it_is_sold_out() {
         [(Pool::Unit("rs".into()), 1)]
     );
 }
+
+// --- every time rule at its boundary ---------------------------------------------------------
+
+/// A confirmed reservation of `unit` (booked at `NOW`), as events.
+fn confirmed_events(unit: Inventory) -> Vec<ReservationEvent> {
+    let (_, booked) = when_booking(&unit, 1).unwrap();
+    let mut r = Reservation::default();
+    r.apply(ReservationEvent::Booked(booked.clone()));
+    let mut events = vec![ReservationEvent::Booked(booked)];
+    if r.state == Some(State::Requested) {
+        events.push(ReservationEvent::Confirmed(confirm(&r).unwrap()));
+    }
+    events
+}
+
+fn usage_of(events: &[ReservationEvent]) -> i64 {
+    let ReservationEvent::Booked(b) = &events[0] else {
+        unreachable!()
+    };
+    micros(&b.starts_at)
+}
+
+#[test]
+fn a_schedule_is_bookable_until_the_microsecond_it_starts() {
+    let inv = given_inventory(5, false, PaymentMode::ReservationOnly);
+    let starts = micros(&inv.opened.as_ref().unwrap().starts_at);
+    assert!(book_one(&inv, &[], &Availability::default(), 1, vec![], starts - 1).is_ok());
+    assert!(refused!(
+        book_one(&inv, &[], &Availability::default(), 1, vec![], starts),
+        "SCHEDULE_STARTED"
+    ));
+}
+
+#[test]
+fn a_no_show_is_marked_from_the_usage_time_on() {
+    let events = confirmed_events(given_inventory(5, false, PaymentMode::PayAtBooking));
+    let starts = usage_of(&events);
+    let mark = || ReservationCommand::MarkNoShow { no_show: true };
+    given::<Reservation>(events.clone())
+        .when(mark(), &at(starts - 1))
+        .then_refused(ReservationError::BeforeUsageTime);
+    let marked = given::<Reservation>(events)
+        .when(mark(), &at(starts))
+        .decision();
+    assert!(matches!(marked.event, Some(ReservationEvent::NoShow(_))));
+}
+
+#[test]
+fn a_class_is_completed_from_00_00_kst_of_its_usage_date() {
+    let events = confirmed_events(unit(|o| {
+        o.class_product = true;
+        o.requires_approval = false;
+    }));
+    let day_starts = yeyak_kit::kst::start_of_day(usage_of(&events));
+    let complete = || ReservationCommand::Complete {
+        code: String::new(),
+    };
+    given::<Reservation>(events.clone())
+        .when(complete(), &at(day_starts - 1))
+        .then_refused(ReservationError::ClassBeforeUsageDate);
+    let done = given::<Reservation>(events)
+        .when(complete(), &at(day_starts))
+        .decision();
+    assert!(matches!(done.event, Some(ReservationEvent::Completed(_))));
+}
+
+#[test]
+fn a_free_reservation_completes_by_itself_from_00_00_kst_the_day_after_use() {
+    let events = confirmed_events(given_inventory(5, false, PaymentMode::ReservationOnly));
+    let ReservationEvent::Booked(b) = &events[0] else {
+        unreachable!()
+    };
+    let due = super::completion::day_after_use(b);
+    assert_eq!(
+        due,
+        yeyak_kit::kst::start_of_next_day(usage_of(&events)).unwrap()
+    );
+    given::<Reservation>(events.clone())
+        .when(ReservationCommand::AutoComplete, &at(due - 1))
+        .then_refused_as(|e| e.reason() == "NOT_DUE");
+    let done = given::<Reservation>(events)
+        .when(ReservationCommand::AutoComplete, &at(due))
+        .decision();
+    assert!(matches!(done.event, Some(ReservationEvent::Completed(ref c)) if c.automatic));
+}
+
+#[test]
+fn the_full_refund_window_after_booking_ends_at_its_last_microsecond() {
+    let policy = CancellationPolicy {
+        full_refund_minutes_after_booking: 30,
+        ..tiered()
+    };
+    // Booked at NOW, 24 h before use: the 30 % tier applies once the window is over.
+    let r = confirmed_under(policy);
+    let window_end = NOW + 30 * 60_000_000;
+    let fee = |now| {
+        cancel(&r, Canceller::Customer, String::new(), None, now)
+            .unwrap()
+            .0
+            .fee_bps
+    };
+    assert_eq!(fee(window_end - 1), 0, "inside the window: free");
+    assert_eq!(fee(window_end), 3_000, "at its end: the tier's fee");
+}
+
+#[test]
+fn a_fee_tier_applies_from_strictly_less_than_its_minutes_before_use() {
+    let policy = CancellationPolicy {
+        tiers: vec![FeeTier {
+            within_minutes_before_use: 12 * 60,
+            fee_bps: 5_000,
+        }],
+        ..tiered()
+    };
+    let r = confirmed_under(policy);
+    let usage = NOW + 24 * HOUR;
+    let tier_starts = usage - 12 * HOUR;
+    let fee = |now| {
+        cancel(&r, Canceller::Customer, String::new(), None, now)
+            .unwrap()
+            .0
+            .fee_bps
+    };
+    assert_eq!(
+        fee(tier_starts - 60_000_000),
+        0,
+        "a whole minute before the tier"
+    );
+    assert_eq!(
+        fee(tier_starts),
+        0,
+        "exactly 12 h before: not yet within 12 h"
+    );
+    assert_eq!(
+        fee(tier_starts + 1),
+        5_000,
+        "a microsecond later: within 12 h"
+    );
+}
+
+#[test]
+fn a_failed_refund_is_credited_from_the_third_business_day_on() {
+    use super::payment::{
+        Payment, PaymentCommand, PaymentFact, REFUND_RETRY_BUSINESS_DAYS, RefundOutcome,
+        business_days_after,
+    };
+    use yeyak_proto::reservations::events::v1::{PaymentCaptured, RefundRequested};
+    let requested = NOW;
+    let facts = vec![
+        PaymentFact {
+            event_id: "capture".into(),
+            event: super::events::PaymentEvent::Captured(PaymentCaptured {
+                reservation_id: "r".into(),
+                amount_krw: 10_000,
+                ..Default::default()
+            }),
+        },
+        PaymentFact {
+            event_id: "request".into(),
+            event: super::events::PaymentEvent::RefundRequested(RefundRequested {
+                reservation_id: "r".into(),
+                amount_krw: 10_000,
+                reason: "cancel".into(),
+                requested_at: Some(from_micros(requested)),
+            }),
+        },
+    ];
+    let failed = || PaymentCommand::RecordRefund {
+        reservation_id: "r".into(),
+        request_id: "request".into(),
+        attempt: 1,
+        outcome: RefundOutcome::Failed {
+            reason: "issuer down".into(),
+        },
+    };
+    let credit_from = business_days_after(requested, REFUND_RETRY_BUSINESS_DAYS);
+    let before = given::<Payment>(facts.clone())
+        .when(failed(), &(credit_from - 1))
+        .decision();
+    assert!(matches!(
+        before[..],
+        [super::events::PaymentEvent::RefundFailed(_)]
+    ));
+    let at_deadline = given::<Payment>(facts)
+        .when(failed(), &credit_from)
+        .decision();
+    assert!(matches!(
+        at_deadline[..],
+        [super::events::PaymentEvent::Credited(_)]
+    ));
+}
