@@ -86,6 +86,14 @@ impl Operators {
     pub fn active(&self, operator_id: &str) -> Option<&Grant> {
         self.by_id.get(operator_id).filter(|g| g.active)
     }
+
+    /// The active operators granted `place_id` (every place's, when it is empty), by account.
+    pub fn granted<'a>(&'a self, place_id: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.by_id
+            .iter()
+            .filter(move |(_, g)| g.active && (place_id.is_empty() || g.covers(place_id)))
+            .map(|(id, _)| id.as_str())
+    }
 }
 
 /// What an action touches.

@@ -681,6 +681,23 @@ pub mod testing {
             self.outcome.expect("the command is accepted")
         }
     }
+
+    impl<A, E> Then<A>
+    where
+        A: Aggregate<Event = E, Decision = Vec<E>> + Clone,
+        A::Error: Debug,
+        E: Clone,
+    {
+        /// The state the accepted decision's events leave.
+        pub fn then_state(&self) -> A {
+            let mut state = self.state.clone();
+            let events = self.outcome.as_ref().expect("the command is accepted");
+            for e in events {
+                state.evolve(e.clone());
+            }
+            state
+        }
+    }
 }
 
 #[cfg(test)]

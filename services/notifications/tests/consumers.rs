@@ -110,6 +110,7 @@ impl BeforeAppend for MuteBeforeTheMessage {
         let change = PartnerPreferencesChanged {
             partner_id: PARTNER.to_string(),
             muted: vec![MessageKind::ReservationConfirmed as i32],
+            ..Default::default()
         };
         let cause = Cause::command("operator:owner".into(), Uuid::new_v4(), NOW_US);
         inner

@@ -15,7 +15,32 @@ pub fn refusal(e: NotificationsError) -> Status {
         NotificationsError::UnknownMessageKind(_) => {
             invalid_field("muted", e.reason(), e.to_string())
         }
-        NotificationsError::MandatoryMessage => {
+        NotificationsError::BadTemplateCode(_) => invalid_field("code", e.reason(), e.to_string()),
+        NotificationsError::BadTemplateText { .. }
+        | NotificationsError::BadPlaceholder(_)
+        | NotificationsError::MissingVariable(_) => {
+            invalid_field("text", e.reason(), e.to_string())
+        }
+        NotificationsError::UnknownConsultTopic(_) => {
+            invalid_field("topic", e.reason(), e.to_string())
+        }
+        NotificationsError::RejectionNeedsReason => {
+            invalid_field("reason", e.reason(), e.to_string())
+        }
+        NotificationsError::TemplateNotFound
+        | NotificationsError::MessageNotFound
+        | NotificationsError::ConsultNotFound => status(Code::NotFound, e.reason(), e.to_string()),
+        NotificationsError::NotTheCustomer => {
+            status(Code::PermissionDenied, e.reason(), e.to_string())
+        }
+        NotificationsError::MandatoryMessage
+        | NotificationsError::TemplateAlreadyReviewed
+        | NotificationsError::MessageNotSent
+        | NotificationsError::MessageNotGivenUp
+        | NotificationsError::ChannelNotKnown
+        | NotificationsError::OperatorsNotKnown
+        | NotificationsError::OneToOneChatOff
+        | NotificationsError::ChatbotWithChat => {
             status(Code::FailedPrecondition, e.reason(), e.to_string())
         }
     }

@@ -1,8 +1,10 @@
 //! The notifications' application layer: which streams each command reads and writes, handed
 //! to the kit's command runner ([`commands`]); the queries ([`Notifications`]); the consumer
 //! that tells partners of their reservations ([`consumer`]).
+pub mod channels;
 pub mod commands;
 pub mod consumer;
+pub mod planning;
 pub mod streams;
 
 use std::sync::Arc;

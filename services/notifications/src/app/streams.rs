@@ -11,3 +11,23 @@ pub fn messages(partner_id: Uuid) -> String {
 pub fn preferences(partner_id: Uuid) -> String {
     format!("partner-preferences-{partner_id}")
 }
+
+/// A message's delivery, from queued to its end.
+pub fn message(message_id: &str) -> String {
+    format!("message-{message_id}")
+}
+
+/// What the notifications know of a reservation.
+pub fn reservation(reservation_id: &str) -> String {
+    format!("notified-reservation-{reservation_id}")
+}
+
+/// A message template.
+pub fn template(code: &str) -> String {
+    format!("template-{code}")
+}
+
+/// The partner's channel, as the catalog recorded it.
+pub fn channel(partner_id: &str) -> String {
+    format!("channel-{partner_id}")
+}

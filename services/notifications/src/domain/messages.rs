@@ -1,59 +1,15 @@
 //! The partner's message log: which reservation facts become which messages, and which kinds
 //! can never be switched off.
 use yeyak_kit::command::Aggregate;
-use yeyak_proto::{
-    notifications::events::v1::{MessageKind, PartnerMessageRecorded},
-    reservations::events::v1::{
-        ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationConfirmed,
-        ReservationExpired, ReservationLinesCancelled, ReservationPaymentCancelled,
-        ReservationRejected,
-    },
-};
+use yeyak_proto::notifications::events::v1::{MessageKind, PartnerMessageRecorded};
 
-use super::{NotificationsError, preferences::Preferences};
+pub use super::facts::ReservationFact;
+use super::{NotificationsError, preferences::Preferences, rules::is_mandatory};
 
 yeyak_kit::event_set! {
     /// What happens on a partner's message log.
     pub enum MessageEvent {
         Recorded(PartnerMessageRecorded),
-    }
-}
-
-yeyak_kit::event_set! {
-    /// A reservation fact the partner hears about.
-    pub enum ReservationFact {
-        Booked(ReservationBooked),
-        Confirmed(ReservationConfirmed),
-        Rejected(ReservationRejected),
-        Cancelled(ReservationCancelled),
-        /// 부분취소.
-        LinesCancelled(ReservationLinesCancelled),
-        Completed(ReservationCompleted),
-        PaymentCancelled(ReservationPaymentCancelled),
-        Expired(ReservationExpired),
-    }
-}
-
-impl ReservationFact {
-    /// The partner, the reservation and the place the fact is about: every reservation fact
-    /// carries them.
-    fn about(&self) -> (&str, &str, &str) {
-        let (partner, reservation, place) = match self {
-            ReservationFact::Booked(e) => (&e.partner_id, &e.reservation_id, &e.place_id),
-            ReservationFact::Confirmed(e) => (&e.partner_id, &e.reservation_id, &e.place_id),
-            ReservationFact::Rejected(e) => (&e.partner_id, &e.reservation_id, &e.place_id),
-            ReservationFact::Cancelled(e) => (&e.partner_id, &e.reservation_id, &e.place_id),
-            ReservationFact::LinesCancelled(e) => (&e.partner_id, &e.reservation_id, &e.place_id),
-            ReservationFact::Completed(e) => (&e.partner_id, &e.reservation_id, &e.place_id),
-            ReservationFact::PaymentCancelled(e) => (&e.partner_id, &e.reservation_id, &e.place_id),
-            ReservationFact::Expired(e) => (&e.partner_id, &e.reservation_id, &e.place_id),
-        };
-        (partner, reservation, place)
-    }
-
-    /// The partner the fact is told to.
-    pub fn partner_id(&self) -> &str {
-        self.about().0
     }
 }
 
@@ -65,11 +21,6 @@ pub struct Draft {
     pub place_id: String,
     pub kind: MessageKind,
     pub text: String,
-}
-
-/// Message kinds a partner can never switch off: 예약신청 must be confirmed or rejected quickly.
-pub fn is_mandatory(kind: MessageKind) -> bool {
-    kind == MessageKind::ReservationRequested
 }
 
 /// The message a reservation fact produces for its partner.
@@ -197,6 +148,10 @@ impl Aggregate for MessageLog {
 #[cfg(test)]
 mod tests {
     use yeyak_kit::command::testing::given;
+    use yeyak_proto::reservations::events::v1::{
+        ReservationBooked, ReservationCompleted, ReservationExpired, ReservationLinesCancelled,
+        ReservationPaymentCancelled,
+    };
 
     use super::*;
 
@@ -222,6 +177,7 @@ mod tests {
     fn muted(kinds: &[MessageKind]) -> Preferences {
         Preferences {
             muted: kinds.iter().map(|k| *k as i32).collect(),
+            ..Default::default()
         }
     }
 
