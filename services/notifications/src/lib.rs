@@ -8,6 +8,7 @@
 pub mod api;
 pub mod app;
 pub mod domain;
+pub mod settings;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -23,7 +24,9 @@ use yeyak_kit::{
     server::Consumer,
 };
 use yeyak_proto::notifications::v1::notifications_service_server::NotificationsServiceServer;
-use yeyak_transport::Transport;
+use yeyak_transport::{LogTailTransport, Transport};
+
+pub use settings::{Delivery, DeliveryArgs};
 
 /// The notifications' name as an event source (and the namespace of their event ids).
 pub const SOURCE: &str = "notifications";
@@ -34,31 +37,60 @@ pub const CATALOG_SOURCE: &str = "catalog";
 /// The port a standalone notifications service listens on by default.
 pub const DEFAULT_PORT: u16 = 50053;
 
-/// Serves the notifications API and consumes the reservations' and the catalog's events, both
-/// delivered by `transport`, until `shutdown`.
+/// Serves the notifications API, consumes the reservations' and the catalog's events (both
+/// delivered by `transport`), keeps the due index over this service's own log and sends due
+/// messages by `delivery`, until `shutdown`.
 pub async fn serve(
     log: Arc<dyn EventStore>,
     transport: Arc<dyn Transport>,
     auth: Arc<Authenticator>,
     listener: TcpListener,
     clock: SharedClock,
+    delivery: Delivery,
     shutdown: CancellationToken,
 ) -> Result<(), yeyak_kit::config::BoxError> {
-    let app = app::Notifications::new(log, clock);
-    let messages = Arc::new(app::consumer::ReservationConsumer::new(
-        app.runner().clone(),
-    ));
-    let operators = Arc::new(OperatorDirectory::new(app.runner().clone(), SOURCE));
+    let app = app::Notifications::new(log.clone(), clock);
+    let runner = app.runner().clone();
+    app::templates::register_built_in(&runner, delivery.approve_built_in).await?;
+    let own: Arc<dyn Transport> =
+        Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log));
+    let consumers = vec![
+        Consumer::new(
+            transport.clone(),
+            RESERVATIONS_SOURCE,
+            Arc::new(app::consumer::ReservationConsumer::new(runner.clone())),
+        ),
+        Consumer::new(
+            transport.clone(),
+            RESERVATIONS_SOURCE,
+            Arc::new(app::planning::MessagePlanner::new(
+                runner.clone(),
+                delivery.timing,
+            )),
+        ),
+        Consumer::new(
+            transport,
+            CATALOG_SOURCE,
+            Arc::new(OperatorDirectory::new(runner.clone(), SOURCE)),
+        ),
+        Consumer::new(
+            own,
+            SOURCE,
+            Arc::new(app::sending::DueMessages::new(runner.clone())),
+        ),
+    ];
+    let sender = app::sending::Sender::new(runner, delivery.channels, delivery.settings);
+    let sending = tokio::spawn(sender.run(shutdown.clone()));
     let api = NotificationsServiceServer::new(api::NotificationsApi::new(app));
-    yeyak_kit::server::serve_with_consumers(
+    let served = yeyak_kit::server::serve_with_consumers(
         listener,
         Authenticated::new(api, auth.clone(), &api::POLICY),
-        vec![
-            Consumer::new(transport.clone(), RESERVATIONS_SOURCE, messages),
-            Consumer::new(transport, CATALOG_SOURCE, operators),
-        ],
+        consumers,
         auth,
-        shutdown,
+        shutdown.clone(),
     )
-    .await
+    .await;
+    shutdown.cancel();
+    sending.await?;
+    served
 }

@@ -11,6 +11,8 @@ struct Config {
     common: CommonConfig,
     #[command(flatten)]
     kafka: KafkaArgs,
+    #[command(flatten)]
+    delivery: yeyak_notifications::DeliveryArgs,
     /// Without Kafka: the reservations' event log, tailed for reservation facts.
     #[arg(long, env = "YEYAK_RESERVATIONS_EVENTS_URL", hide_env_values = true)]
     reservations_events_url: Option<String>,
@@ -22,6 +24,7 @@ struct Config {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let config = Config::parse();
+    let delivery = config.delivery.delivery()?;
     let _telemetry = yeyak_kit::telemetry::init("yeyak-notifications");
     let p = config
         .common
@@ -45,6 +48,7 @@ async fn main() -> Result<(), BoxError> {
         p.auth,
         p.listener,
         p.clock,
+        delivery,
         p.shutdown.clone(),
     )
     .await;

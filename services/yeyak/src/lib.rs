@@ -51,6 +51,8 @@ pub struct SystemConfig {
     /// or (development only) one started at another instant. Tokens are always judged by the
     /// system clock.
     pub clock: SharedClock,
+    /// How the notifications deliver: the log, unless a provider is configured.
+    pub delivery: yeyak_notifications::Delivery,
 }
 
 impl SystemConfig {
@@ -63,6 +65,7 @@ impl SystemConfig {
             jwt_secret,
             commission_bps: yeyak_settlement::DEFAULT_COMMISSION_BPS,
             clock: clock::system(),
+            delivery: yeyak_notifications::Delivery::log_sink(),
         }
     }
 }
@@ -160,6 +163,7 @@ impl System {
                 auth,
                 l_notifications,
                 config.clock.clone(),
+                config.delivery.clone(),
                 shutdown,
             )));
         }

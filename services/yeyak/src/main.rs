@@ -72,6 +72,8 @@ struct RunArgs {
     /// negative), e.g. `25h` or `-30m`.
     #[arg(long, env = "YEYAK_DEV_CLOCK_OFFSET", allow_hyphen_values = true)]
     dev_clock_offset: Option<jiff::SignedDuration>,
+    #[command(flatten)]
+    delivery: yeyak_notifications::DeliveryArgs,
 }
 
 impl RunArgs {
@@ -151,6 +153,7 @@ async fn run(args: RunArgs) -> Result<(), BoxError> {
         base_port: args.base_port,
         commission_bps: args.commission_bps,
         clock,
+        delivery: args.delivery.delivery()?,
         ..SystemConfig::new(Databases::sqlite_in(&args.secret.data_dir), secret.clone())
     };
     let shutdown = yeyak_kit::server::shutdown_on_signal();

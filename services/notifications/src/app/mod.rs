@@ -5,7 +5,9 @@ pub mod channels;
 pub mod commands;
 pub mod consumer;
 pub mod planning;
+pub mod sending;
 pub mod streams;
+pub mod templates;
 
 use std::sync::Arc;
 

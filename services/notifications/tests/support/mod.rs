@@ -71,24 +71,13 @@ impl Service {
         role: OperatorRole,
         places: Option<&[Uuid]>,
     ) {
-        let invited = OperatorInvited {
-            partner_id: partner.to_string(),
-            operator_id: operator.into(),
-            role: role as i32,
-            all_places: places.is_none(),
-            place_ids: places.into_iter().flatten().map(Uuid::to_string).collect(),
-        };
-        let event = recorded(&format!("partner-{partner}"), &invited);
+        let event = operator_invited(partner, operator, role, places);
         self.directory.handle(&event).await.expect("learns");
     }
 
     /// The invited `operator` accepted.
     pub async fn accepted(&self, partner: Uuid, operator: &str) {
-        let accepted = OperatorAccepted {
-            partner_id: partner.to_string(),
-            operator_id: operator.into(),
-        };
-        let event = recorded(&format!("partner-{partner}"), &accepted);
+        let event = operator_accepted(partner, operator);
         self.directory.handle(&event).await.expect("learns");
     }
 
@@ -188,6 +177,32 @@ pub fn refused<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, reason
         (code, Some(reason)),
         "{status:?}"
     );
+}
+
+/// The catalog's event: `operator` invited to `partner` as `role` for `places` (`None`: all).
+pub fn operator_invited(
+    partner: Uuid,
+    operator: &str,
+    role: OperatorRole,
+    places: Option<&[Uuid]>,
+) -> RecordedEvent {
+    let invited = OperatorInvited {
+        partner_id: partner.to_string(),
+        operator_id: operator.into(),
+        role: role as i32,
+        all_places: places.is_none(),
+        place_ids: places.into_iter().flatten().map(Uuid::to_string).collect(),
+    };
+    recorded(&format!("partner-{partner}"), &invited)
+}
+
+/// The catalog's event: the invited `operator` accepted.
+pub fn operator_accepted(partner: Uuid, operator: &str) -> RecordedEvent {
+    let accepted = OperatorAccepted {
+        partner_id: partner.to_string(),
+        operator_id: operator.into(),
+    };
+    recorded(&format!("partner-{partner}"), &accepted)
 }
 
 /// Another service's event as a transport delivers it.

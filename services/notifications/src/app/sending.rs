@@ -1,0 +1,426 @@
+//! Sends messages when they are due, each attempt through the command runner:
+//!
+//! - [`DueMessages`], a consumer of this service's own log, keeps a read model of every message
+//!   by when it is next due (`notification-due.v1`); each row is the fold of the message's
+//!   stream, so replays converge and the model can be rebuilt.
+//! - [`Sender`] reads the due rows, takes an attempt ([`StartAttempt`]: withdraws a message that
+//!   no longer holds, holds one for the night, or leases the attempt to itself and composes its
+//!   text from the approved template), sends it by its channels, and records the outcome
+//!   ([`FinishAttempt`]) with the back-off before the next attempt.
+//!
+//! A crash between the send and its record leaves the attempt leased; when the lease ends,
+//! another attempt sends again with the same idempotency key, which the provider dedupes. Two
+//! senders never hold one attempt: the lease is an append with an expected version.
+use std::{sync::Arc, time::Duration};
+
+use uuid::Uuid;
+use yeyak_eventlog::{ProjectionQuery, ProjectionRow, RecordedEvent};
+use yeyak_kit::{
+    CancellationToken,
+    command::{Aggregate, Command, Decision, Error, Origin, Reads, Runner},
+};
+use yeyak_proto::notifications::events::v1::{Channel as Route, MessageQueued};
+use yeyak_transport::{EventHandler, HandlerError};
+
+use super::{
+    channels::{Channel, Fallback, Outgoing, RetryPolicy, SendOutcome, retry_delay},
+    streams,
+};
+use crate::domain::{
+    NotificationsError,
+    delivery::{DeliveryCommand, Message, MessageState, Outcome, compose},
+    night::NightWindow,
+    preferences::Preferences,
+    reservation_file::ReservationFile,
+    rules::no_longer_holds,
+    template::Template,
+};
+
+type Failed = Error<NotificationsError>;
+
+/// The read model of messages by when they are next due.
+pub const DUE: &str = "notification-due.v1";
+const DUE_PARTITION: &str = "due";
+const PENDING: &str = "pending";
+const DONE: &str = "done";
+
+/// How a deployment delivers.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub night: NightWindow,
+    /// How long an attempt is its sender's alone.
+    pub lease: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            night: NightWindow::default(),
+            lease: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// The channels messages go by: 알림톡, and the text-message fallback for recipients it refuses.
+#[derive(Clone)]
+pub struct Channels {
+    pub alimtalk: Arc<dyn Channel>,
+    pub sms: Option<Arc<dyn Channel>>,
+}
+
+impl Channels {
+    /// Sends by the message's routes in order; answers which route answered, and how.
+    async fn send(&self, routes: &[i32], message: &Outgoing) -> (Route, SendOutcome) {
+        let wants_sms = routes.contains(&(Route::Sms as i32));
+        match (&self.sms, wants_sms) {
+            (Some(sms), true) => {
+                let fallback = Fallback {
+                    first: self.alimtalk.clone(),
+                    then: sms.clone(),
+                };
+                let (name, outcome) = fallback.send_via(message).await;
+                let route = if name == sms.name() {
+                    Route::Sms
+                } else {
+                    Route::Alimtalk
+                };
+                (route, outcome)
+            }
+            _ => (Route::Alimtalk, self.alimtalk.send(message).await),
+        }
+    }
+}
+
+/// What a started attempt sends.
+pub struct Attempt {
+    pub number: u32,
+    pub message: MessageQueued,
+    pub text: String,
+    pub attempts_in_round: u32,
+}
+
+/// Takes the next attempt of a due message, unless it is withdrawn, held, or not due.
+pub struct StartAttempt {
+    pub message_id: String,
+    pub settings: DeliverySettings,
+}
+
+/// What an attempt is decided on.
+pub struct Starting {
+    message: Message,
+    file: ReservationFile,
+    preferences: Preferences,
+    template: Template,
+}
+
+#[async_trait::async_trait]
+impl Command for StartAttempt {
+    type State = Starting;
+    type Output = Option<Attempt>;
+    type Error = NotificationsError;
+
+    async fn load(&self, reads: &mut Reads<'_>) -> Result<Starting, Failed> {
+        let message: Message = reads.aggregate(&streams::message(&self.message_id)).await?;
+        let queued = message
+            .queued
+            .clone()
+            .ok_or(Error::Refused(NotificationsError::MessageNotFound))?;
+        let file = reads
+            .aggregate(&streams::reservation(&queued.reservation_id))
+            .await?;
+        let preferences = match Uuid::parse_str(&queued.partner_id) {
+            Ok(partner) => reads.aggregate(&streams::preferences(partner)).await?,
+            Err(_) => Preferences::default(),
+        };
+        let template = reads
+            .aggregate(&streams::template(&queued.template_code))
+            .await?;
+        Ok(Starting {
+            message,
+            file,
+            preferences,
+            template,
+        })
+    }
+
+    fn decide(&self, s: Starting, now_us: i64) -> Result<Decision<Option<Attempt>>, Failed> {
+        let Some(queued) = s.message.queued.clone() else {
+            return Ok(Decision::new(None));
+        };
+        let command = DeliveryCommand::Start {
+            now_us,
+            lease_us: i64::try_from(self.settings.lease.as_micros()).unwrap_or(i64::MAX),
+            withdrawn: no_longer_holds(&queued, &s.file),
+            night_refused: s.preferences.night_refused,
+            night: self.settings.night,
+        };
+        let mut events = s.message.decide(command, &()).map_err(Error::Refused)?;
+        let mut after = s.message.clone();
+        for e in &events {
+            after.evolve(e.clone());
+        }
+        let mut output = None;
+        if let Some(started) = Message::started(&events).cloned() {
+            match compose(&queued, &s.template) {
+                Ok(text) => {
+                    output = Some(Attempt {
+                        number: started.attempt,
+                        message: queued.clone(),
+                        text,
+                        attempts_in_round: after.attempts_in_round,
+                    })
+                }
+                // A message that cannot be composed gives up for good, in the same append.
+                Err(reason) => {
+                    let finish = DeliveryCommand::Finish {
+                        attempt: started.attempt,
+                        outcome: Outcome::Permanent { reason },
+                        now_us,
+                        retry_delay_us: None,
+                    };
+                    events.extend(after.decide(finish, &()).map_err(Error::Refused)?);
+                }
+            }
+        }
+        Ok(Decision::new(output).emit_all(streams::message(&self.message_id), events))
+    }
+}
+
+/// Records how an attempt ended.
+pub struct FinishAttempt {
+    pub message_id: String,
+    pub attempt: u32,
+    pub outcome: Outcome,
+    pub retry_delay: Option<Duration>,
+}
+
+#[async_trait::async_trait]
+impl Command for FinishAttempt {
+    type State = Message;
+    type Output = ();
+    type Error = NotificationsError;
+
+    async fn load(&self, reads: &mut Reads<'_>) -> Result<Message, Failed> {
+        Ok(reads.aggregate(&streams::message(&self.message_id)).await?)
+    }
+
+    fn decide(&self, message: Message, now_us: i64) -> Result<Decision<()>, Failed> {
+        let events = message
+            .decide(
+                DeliveryCommand::Finish {
+                    attempt: self.attempt,
+                    outcome: self.outcome.clone(),
+                    now_us,
+                    retry_delay_us: self
+                        .retry_delay
+                        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+                },
+                &(),
+            )
+            .map_err(Error::Refused)?;
+        Ok(Decision::new(()).emit_all(streams::message(&self.message_id), events))
+    }
+}
+
+/// The outcome a channel's answer records.
+fn outcome_of(route: Route, answer: SendOutcome) -> Outcome {
+    match answer {
+        SendOutcome::Accepted {
+            provider_message_id,
+        } => Outcome::Sent {
+            channel: route,
+            provider_message_id,
+            delivered: false,
+        },
+        SendOutcome::Delivered => Outcome::Sent {
+            channel: route,
+            provider_message_id: String::new(),
+            delivered: true,
+        },
+        SendOutcome::Retryable(reason) => Outcome::Retryable {
+            channel: route,
+            reason,
+        },
+        SendOutcome::RecipientRefused(reason) | SendOutcome::Permanent(reason) => {
+            Outcome::Permanent { reason }
+        }
+    }
+}
+
+/// Sends due messages.
+#[derive(Clone)]
+pub struct Sender {
+    runner: Runner,
+    channels: Channels,
+    settings: DeliverySettings,
+}
+
+impl Sender {
+    /// Due rows read per look.
+    const PAGE: u32 = 200;
+    /// The longest a sender waits between two looks.
+    const TICK: Duration = Duration::from_secs(1);
+
+    pub fn new(runner: Runner, channels: Channels, settings: DeliverySettings) -> Self {
+        Self {
+            runner,
+            channels,
+            settings,
+        }
+    }
+
+    /// The messages due by now, soonest first.
+    pub async fn due(&self) -> Result<Vec<String>, Failed> {
+        let now = self.runner.clock().now_us();
+        let rows = self
+            .runner
+            .log()
+            .query_rows(&ProjectionQuery {
+                projection: DUE.into(),
+                partition: DUE_PARTITION.into(),
+                filters: vec![Some(PENDING.into())],
+                after: None,
+                limit: Self::PAGE,
+            })
+            .await
+            .map_err(|e| Error::Load(e.into()))?;
+        Ok(rows
+            .into_iter()
+            .take_while(|r| -r.sort <= now)
+            .map(|r| r.key)
+            .collect())
+    }
+
+    /// One attempt at one message: taken, sent, recorded. Answers whether it was sent.
+    pub async fn attempt(&self, message_id: &str) -> Result<Option<SendOutcome>, Failed> {
+        let start = StartAttempt {
+            message_id: message_id.to_string(),
+            settings: self.settings.clone(),
+        };
+        let origin = Origin::command("notifications-sender", Uuid::new_v4(), &[]);
+        let Some(attempt) = self.runner.run(&origin, &start).await?.decided().flatten() else {
+            return Ok(None);
+        };
+        let (outcome, answer) = self.send(&attempt).await;
+        let finish = FinishAttempt {
+            message_id: message_id.to_string(),
+            attempt: attempt.number,
+            retry_delay: retry_delay(
+                attempt.attempts_in_round.saturating_sub(1),
+                &self.settings.retry,
+            ),
+            outcome,
+        };
+        let origin = Origin::command("notifications-sender", Uuid::new_v4(), &[]);
+        self.runner.run(&origin, &finish).await?;
+        Ok(Some(answer))
+    }
+
+    /// Sends an attempt by its channels, without recording it (the record is the caller's).
+    pub async fn send(&self, attempt: &Attempt) -> (Outcome, SendOutcome) {
+        let m = &attempt.message;
+        let outgoing = Outgoing {
+            idempotency_key: m.idempotency_key.clone(),
+            recipient: m.recipient_id.clone(),
+            template_code: m.template_code.clone(),
+            variables: m
+                .variables
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            text: attempt.text.clone(),
+        };
+        let (route, answer) = self.channels.send(&m.channels, &outgoing).await;
+        (outcome_of(route, answer.clone()), answer)
+    }
+
+    /// Attempts every message due by now; answers how many were sent.
+    pub async fn tick(&self) -> Result<usize, Failed> {
+        let mut sent = 0;
+        for id in self.due().await? {
+            match self.attempt(&id).await {
+                Ok(Some(answer)) if answer.is_sent() => sent += 1,
+                Ok(_) => {}
+                // Another sender took it meanwhile, or the log is busy: the next look retries.
+                Err(e) => tracing::debug!(message_id = %id, error = %e, "attempt not taken"),
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Ticks until `shutdown`: on every commit to the log, when the clock jumps, and at least
+    /// every second.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut commits = self.runner.log().commits();
+        let mut jumps = self.runner.clock().jumps();
+        loop {
+            if let Err(e) = self.tick().await {
+                tracing::warn!(error = %e, "sender tick failed; retrying");
+            }
+            let jumped = async {
+                match jumps.as_mut() {
+                    Some(j) => {
+                        let _ = j.changed().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = commits.changed() => {}
+                _ = jumped => {}
+                _ = tokio::time::sleep(Self::TICK) => {}
+            }
+        }
+    }
+}
+
+/// Keeps the read model of messages by when they are next due.
+pub struct DueMessages {
+    runner: Runner,
+}
+
+impl DueMessages {
+    pub const NAME: &'static str = "notifications-due";
+
+    pub fn new(runner: Runner) -> Self {
+        Self { runner }
+    }
+}
+
+#[async_trait::async_trait]
+impl EventHandler for DueMessages {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let Some(id) = event.stream_id.strip_prefix("message-") else {
+            return Ok(());
+        };
+        let log = self.runner.log();
+        let (message, _) = yeyak_kit::command::aggregate::<Message>(&**log, &event.stream_id)
+            .await
+            .map_err(|e| HandlerError::Retry(e.to_string()))?;
+        let waiting = matches!(
+            message.state,
+            MessageState::Queued
+                | MessageState::Held
+                | MessageState::RetryScheduled
+                | MessageState::Sending
+        );
+        let row = ProjectionRow {
+            key: id.to_string(),
+            partition: DUE_PARTITION.into(),
+            filters: vec![if waiting { PENDING } else { DONE }.into()],
+            // Newest first is soonest due first.
+            sort: -message.next_at_us,
+            value: Vec::new(),
+        };
+        log.upsert_rows(DUE, vec![row])
+            .await
+            .map_err(|e| HandlerError::Retry(e.to_string()))
+    }
+}

@@ -1,0 +1,398 @@
+//! Messages planned from reservation facts and delivered to a real HTTP provider on loopback
+//! (the provider double), on a controlled clock: each once, at its time, held for the night,
+//! withdrawn when it no longer holds, retried after a retryable failure, resent harmlessly
+//! after a crash between the send and its record.
+mod support;
+
+use std::{sync::Arc, time::Duration};
+
+use jiff::civil::date;
+use uuid::Uuid;
+use yeyak_eventlog::{AppendRequest, EventStore, ExpectedVersion, Position, RecordedEvent};
+use yeyak_kit::{
+    access::{OperatorDirectory, OperatorRole},
+    clock::{Clock, ControlledClock},
+    command::{Origin, Runner, aggregate},
+    events::Cause,
+    kst::kst,
+};
+use yeyak_notifications::{
+    app::{
+        channels::{HttpSender, ProviderConfig, RetryPolicy, SmsSender},
+        planning::MessagePlanner,
+        sending::{Channels, DeliverySettings, DueMessages, Sender, StartAttempt},
+        streams, templates,
+    },
+    domain::{
+        delivery::{Message, MessageState},
+        rules::Timing,
+    },
+    testing::ProviderDouble,
+};
+use yeyak_proto::{
+    notifications::events::v1::PartnerPreferencesChanged,
+    reservations::events::v1::{ReservationBooked, ReservationCancelled},
+    time::from_micros,
+};
+use yeyak_transport::EventHandler;
+
+use support::{PARTNER, PLACE_A, recorded};
+
+fn kst_us(d: i8, h: i8, m: i8, s: i8) -> i64 {
+    kst()
+        .to_timestamp(date(2026, 12, d).at(h, m, s, 0))
+        .unwrap()
+        .as_microsecond()
+}
+
+const LEASE: Duration = Duration::from_secs(60);
+
+/// The notifications' planning and sending over one log, a provider and a controlled clock.
+struct Desk {
+    log: Arc<dyn EventStore>,
+    clock: Arc<ControlledClock>,
+    runner: Runner,
+    planner: MessagePlanner,
+    due: DueMessages,
+    sender: Sender,
+    provider: ProviderDouble,
+    seen: std::sync::Mutex<Position>,
+}
+
+impl Desk {
+    async fn at(now_us: i64) -> Self {
+        let url = yeyak_eventlog::testing::fresh_sqlite_url("notifications-delivery");
+        let log = yeyak_eventlog::connect(&url).await.expect("log");
+        let clock = ControlledClock::at(now_us);
+        let runner = Runner::new(log.clone(), clock.clone(), yeyak_notifications::SOURCE);
+        let provider = ProviderDouble::start().await;
+        let config = ProviderConfig::new(provider.base_url()).with_timeout(Duration::from_secs(5));
+        let channels = Channels {
+            alimtalk: Arc::new(HttpSender::new(config.clone()).unwrap()),
+            sms: Some(Arc::new(SmsSender::new(config).unwrap())),
+        };
+        let settings = DeliverySettings {
+            lease: LEASE,
+            retry: RetryPolicy {
+                max_attempts: 3,
+                ..RetryPolicy::default()
+            },
+            ..DeliverySettings::default()
+        };
+        templates::register_built_in(&runner, true)
+            .await
+            .expect("templates");
+        let desk = Self {
+            planner: MessagePlanner::new(runner.clone(), Timing::default()),
+            due: DueMessages::new(runner.clone()),
+            sender: Sender::new(runner.clone(), channels, settings),
+            log,
+            clock,
+            runner,
+            provider,
+            seen: std::sync::Mutex::new(Position::default()),
+        };
+        let directory = OperatorDirectory::new(desk.runner.clone(), yeyak_notifications::SOURCE);
+        for e in [
+            support::operator_invited(PARTNER, "owner", OperatorRole::Admin, None),
+            support::operator_accepted(PARTNER, "owner"),
+        ] {
+            directory.handle(&e).await.expect("learns");
+        }
+        desk
+    }
+
+    /// A reservations' fact delivered to the planner, and the due index brought up to date.
+    async fn learn(&self, event: &RecordedEvent) {
+        self.planner.handle(event).await.expect("planned");
+        self.index().await;
+    }
+
+    /// The due index catches up on this service's log.
+    async fn index(&self) {
+        loop {
+            let after = *self.seen.lock().unwrap();
+            let events = self.log.read_all(after, 500).await.expect("reads");
+            let Some(last) = events.last() else { return };
+            *self.seen.lock().unwrap() = last.position;
+            for e in &events {
+                self.due.handle(e).await.expect("indexed");
+            }
+        }
+    }
+
+    /// The sender looks once, and the index catches up on what it recorded.
+    async fn send_due(&self) -> usize {
+        let sent = self.sender.tick().await.expect("tick");
+        self.index().await;
+        sent
+    }
+
+    async fn message(&self, id: &str) -> Message {
+        aggregate::<Message>(&*self.log, &streams::message(id))
+            .await
+            .expect("message")
+            .0
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let mut keys: Vec<_> = self
+            .provider
+            .accepted()
+            .into_iter()
+            .map(|r| r.idempotency_key)
+            .collect();
+        keys.sort();
+        keys
+    }
+}
+
+/// A reservation on 24 December 19:00 KST of `PARTNER` at `PLACE_A`, awaiting approval until
+/// `expires_at` when `approval`.
+fn booked(approval: bool, expires_at: i64) -> (RecordedEvent, String) {
+    let id = Uuid::new_v4().to_string();
+    let booked = ReservationBooked {
+        reservation_id: id.clone(),
+        customer_id: "customer-1".into(),
+        partner_id: PARTNER.to_string(),
+        place_id: PLACE_A.to_string(),
+        quantity: 2,
+        requires_approval: approval,
+        starts_at: Some(from_micros(kst_us(24, 19, 0, 0))),
+        expires_at: approval.then(|| from_micros(expires_at)),
+        ..Default::default()
+    };
+    (recorded(&format!("reservation-{id}"), &booked), id)
+}
+
+fn cancelled(reservation_id: &str) -> RecordedEvent {
+    let cancelled = ReservationCancelled {
+        reservation_id: reservation_id.into(),
+        partner_id: PARTNER.to_string(),
+        place_id: PLACE_A.to_string(),
+        fee_krw: 3_000,
+        refunded_krw: 27_000,
+        cancelled_by: "customer".into(),
+        ..Default::default()
+    };
+    recorded(&format!("reservation-{reservation_id}"), &cancelled)
+}
+
+#[tokio::test]
+async fn a_request_sends_the_partners_alert_and_the_customers_message_once_however_often_it_is_delivered()
+ {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    let (event, id) = booked(true, kst_us(21, 12, 0, 0));
+    desk.learn(&event).await;
+    desk.learn(&event).await;
+    let (a, b) = tokio::join!(desk.sender.tick(), desk.sender.tick());
+    assert_eq!(a.unwrap() + b.unwrap(), 2, "two senders, each message once");
+    desk.index().await;
+    assert_eq!(desk.send_due().await, 0, "nothing is due twice");
+    assert_eq!(
+        desk.keys(),
+        [
+            format!("reservation-requested:{id}:customer"),
+            format!("reservation-requested:{id}:operator:owner"),
+        ]
+    );
+    assert_eq!(desk.provider.requests(), 2, "no second request either");
+    let to_partner = desk
+        .provider
+        .accepted()
+        .into_iter()
+        .find(|r| r.recipient == "owner")
+        .unwrap();
+    assert!(
+        to_partner.text.contains("예약신청(2명)"),
+        "{}",
+        to_partner.text
+    );
+    assert!(
+        to_partner.text.contains("2026-12-21 12:00 KST"),
+        "{}",
+        to_partner.text
+    );
+}
+
+#[tokio::test]
+async fn a_crash_between_the_send_and_its_record_resends_with_the_same_key_and_has_one_effect() {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    let (event, id) = booked(false, 0);
+    desk.learn(&event).await;
+    let key = format!("reservation-booked:{id}:customer");
+    let message_id = yeyak_notifications::domain::rules::message_id(&key);
+    // A sender takes the attempt and sends, then dies before it records the outcome.
+    let start = StartAttempt {
+        message_id: message_id.clone(),
+        settings: DeliverySettings {
+            lease: LEASE,
+            ..DeliverySettings::default()
+        },
+    };
+    let attempt = desk
+        .runner
+        .run(&Origin::command("test", Uuid::new_v4(), &[]), &start)
+        .await
+        .expect("taken")
+        .decided()
+        .flatten()
+        .expect("an attempt");
+    desk.sender.send(&attempt).await;
+    desk.index().await;
+    // Until its lease ends, nobody else sends it (the partner's alert goes meanwhile), even a
+    // sender that asks for it by name.
+    desk.send_due().await;
+    assert_eq!(desk.sender.attempt(&message_id).await.expect("asked"), None);
+    assert_eq!(desk.message(&message_id).await.state, MessageState::Sending);
+    let requests_for = |desk: &Desk| {
+        desk.provider
+            .raw_requests()
+            .iter()
+            .filter(|r| r.header("idempotency-key") == Some(key.as_str()))
+            .count()
+    };
+    assert_eq!(requests_for(&desk), 1);
+    desk.clock.advance(LEASE.as_micros() as i64);
+    desk.send_due().await;
+    assert_eq!(requests_for(&desk), 2, "sent again when the lease ended");
+    let accepted: Vec<_> = desk
+        .provider
+        .accepted()
+        .into_iter()
+        .filter(|r| r.idempotency_key == key)
+        .collect();
+    assert_eq!(accepted.len(), 1, "the provider did it once");
+    let message = desk.message(&message_id).await;
+    assert_eq!(message.state, MessageState::Sent);
+    assert_eq!(message.attempts, 2);
+    assert_eq!(message.provider_message_id, accepted[0].message_id);
+}
+
+#[tokio::test]
+async fn a_partner_refusing_night_delivery_gets_its_night_alerts_at_09_00_and_the_customer_at_once()
+{
+    let desk = Desk::at(kst_us(20, 22, 0, 0)).await;
+    let refuse = PartnerPreferencesChanged {
+        partner_id: PARTNER.to_string(),
+        night_delivery_refused: true,
+        ..Default::default()
+    };
+    let cause = Cause::command(
+        "operator:owner".into(),
+        Uuid::new_v4(),
+        kst_us(20, 21, 0, 0),
+    );
+    desk.log
+        .append(AppendRequest::single(
+            streams::preferences(PARTNER),
+            ExpectedVersion::Any,
+            vec![yeyak_kit::events::encode(Uuid::new_v4(), &refuse, &cause)],
+        ))
+        .await
+        .expect("refused");
+    let (event, id) = booked(true, kst_us(21, 22, 0, 0));
+    desk.learn(&event).await;
+    assert_eq!(desk.send_due().await, 1);
+    assert_eq!(
+        desk.keys(),
+        [format!("reservation-requested:{id}:customer")]
+    );
+    desk.clock.set(kst_us(21, 8, 59, 59));
+    assert_eq!(desk.send_due().await, 0, "held until 09:00");
+    desk.clock.set(kst_us(21, 9, 0, 0));
+    assert_eq!(desk.send_due().await, 1);
+    assert!(
+        desk.keys()
+            .contains(&format!("reservation-requested:{id}:operator:owner"))
+    );
+}
+
+#[tokio::test]
+async fn a_reminder_goes_out_the_day_before_at_10_00_and_one_about_a_cancelled_reservation_is_withdrawn()
+ {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    let (kept, kept_id) = booked(false, 0);
+    let (dropped, dropped_id) = booked(false, 0);
+    desk.learn(&kept).await;
+    desk.learn(&dropped).await;
+    desk.send_due().await;
+    desk.learn(&cancelled(&dropped_id)).await;
+    desk.send_due().await;
+    let reminders = |desk: &Desk| {
+        desk.keys()
+            .into_iter()
+            .filter(|k| k.starts_with("usage-reminder"))
+            .collect::<Vec<_>>()
+    };
+    desk.clock.set(kst_us(23, 9, 59, 59));
+    desk.send_due().await;
+    assert!(
+        reminders(&desk).is_empty(),
+        "not before 10:00 the day before"
+    );
+    desk.clock.set(kst_us(23, 10, 0, 0));
+    desk.send_due().await;
+    assert_eq!(
+        reminders(&desk),
+        [format!("usage-reminder:{kept_id}:customer")]
+    );
+    let withdrawn = yeyak_notifications::domain::rules::message_id(&format!(
+        "usage-reminder:{dropped_id}:customer"
+    ));
+    let message = desk.message(&withdrawn).await;
+    assert_eq!(message.state, MessageState::Withdrawn);
+    assert_eq!(message.reason, "the reservation was closed");
+}
+
+#[tokio::test]
+async fn a_retryable_failure_is_retried_after_its_back_off_and_gives_up_after_the_last_attempt() {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    desk.provider.fail_next(2, 503);
+    let (event, id) = booked(false, 0);
+    desk.learn(&event).await;
+    desk.send_due().await;
+    let key = format!("reservation-booked:{id}:customer");
+    let message_id = yeyak_notifications::domain::rules::message_id(&key);
+    let failed = desk.message(&message_id).await;
+    assert_eq!(failed.state, MessageState::RetryScheduled);
+    let wait = failed.next_at_us - desk.clock.now_us();
+    assert!(
+        (30_000_000..=60_000_000).contains(&wait),
+        "the first back-off is 30–60 s: {wait} µs"
+    );
+    desk.clock.set(failed.next_at_us - 1);
+    desk.send_due().await;
+    assert_eq!(
+        desk.message(&message_id).await.attempts,
+        1,
+        "not before its time"
+    );
+    desk.clock.set(failed.next_at_us);
+    desk.send_due().await;
+    let retried = desk.message(&message_id).await;
+    assert!(retried.attempts >= 2);
+    // Every later failure until the last of 3 attempts: then it gives up.
+    desk.provider.fail_next(10, 503);
+    let (event, id) = booked(false, 0);
+    desk.learn(&event).await;
+    let message_id = yeyak_notifications::domain::rules::message_id(&format!(
+        "reservation-booked:{id}:customer"
+    ));
+    for _ in 0..3 {
+        desk.send_due().await;
+        let m = desk.message(&message_id).await;
+        if m.state == MessageState::GaveUp {
+            break;
+        }
+        desk.clock.set(m.next_at_us);
+    }
+    let gave_up = desk.message(&message_id).await;
+    assert_eq!(gave_up.state, MessageState::GaveUp);
+    assert_eq!(gave_up.attempts, 3);
+    assert!(
+        gave_up.reason.starts_with("attempts exhausted"),
+        "{}",
+        gave_up.reason
+    );
+}
