@@ -26,6 +26,7 @@ pub mod kst;
 pub mod server;
 pub mod status;
 pub mod telemetry;
+pub mod wake;
 
 pub use prost;
 pub use tokio_util::sync::CancellationToken;

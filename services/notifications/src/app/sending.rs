@@ -18,6 +18,7 @@ use yeyak_eventlog::{ProjectionQuery, ProjectionRow, RecordedEvent};
 use yeyak_kit::{
     CancellationToken,
     command::{Aggregate, Command, Decision, Error, Origin, Reads, Runner},
+    wake::Wake,
 };
 use yeyak_proto::notifications::events::v1::{Channel as Route, MessageQueued};
 use yeyak_transport::{EventHandler, HandlerError};
@@ -353,25 +354,13 @@ impl Sender {
     /// Ticks until `shutdown`: on every commit to the log, when the clock jumps, and at least
     /// every second.
     pub async fn run(self, shutdown: CancellationToken) {
-        let mut commits = self.runner.log().commits();
-        let mut jumps = self.runner.clock().jumps();
+        let mut wake = Wake::new(&**self.runner.log(), &**self.runner.clock(), Self::TICK);
         loop {
             if let Err(e) = self.tick().await {
                 tracing::warn!(error = %e, "sender tick failed; retrying");
             }
-            let jumped = async {
-                match jumps.as_mut() {
-                    Some(j) => {
-                        let _ = j.changed().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = commits.changed() => {}
-                _ = jumped => {}
-                _ = tokio::time::sleep(Self::TICK) => {}
+            if !wake.next(&shutdown).await {
+                return;
             }
         }
     }

@@ -13,34 +13,38 @@ use crate::domain::{
 
 type Failed = Error<NotificationsError>;
 
-/// Registers (or registers anew) a template; answers it as decided.
-pub struct RegisterTemplate {
+/// A change of one template (registered anew, or reviewed); answers it as decided.
+pub struct ChangeTemplate {
     pub code: String,
-    pub text: String,
+    pub change: TemplateCommand,
 }
 
-/// Records the provider's review of a template; answers it as decided.
-pub struct ReviewTemplate {
-    pub code: String,
-    pub approved: bool,
-    pub reason: String,
-}
-
-fn decided(
-    code: &str,
-    template: Template,
-    command: TemplateCommand,
-) -> Result<Decision<Template>, Failed> {
-    let events = template.decide(command, &()).map_err(Error::Refused)?;
-    let mut after = template;
-    for e in &events {
-        after.evolve(e.clone());
+impl ChangeTemplate {
+    /// Registers (or registers anew) `code` with `text`: it waits for review.
+    pub fn register(code: &str, text: &str) -> Self {
+        Self {
+            code: code.to_string(),
+            change: TemplateCommand::Register {
+                code: code.to_string(),
+                text: text.to_string(),
+            },
+        }
     }
-    Ok(Decision::new(after).emit_all(streams::template(code), events))
+
+    /// Records the provider's review of `code`.
+    pub fn review(code: &str, approved: bool, reason: &str) -> Self {
+        Self {
+            code: code.to_string(),
+            change: TemplateCommand::Review {
+                approved,
+                reason: reason.to_string(),
+            },
+        }
+    }
 }
 
 #[async_trait::async_trait]
-impl Command for RegisterTemplate {
+impl Command for ChangeTemplate {
     type State = Template;
     type Output = Template;
     type Error = NotificationsError;
@@ -51,31 +55,14 @@ impl Command for RegisterTemplate {
     }
 
     fn decide(&self, template: Template, _: i64) -> Result<Decision<Template>, Failed> {
-        let command = TemplateCommand::Register {
-            code: self.code.clone(),
-            text: self.text.clone(),
-        };
-        decided(&self.code, template, command)
-    }
-}
-
-#[async_trait::async_trait]
-impl Command for ReviewTemplate {
-    type State = Template;
-    type Output = Template;
-    type Error = NotificationsError;
-
-    async fn load(&self, reads: &mut Reads<'_>) -> Result<Template, Failed> {
-        crate::domain::template::valid_code(&self.code).map_err(Error::Refused)?;
-        Ok(reads.aggregate(&streams::template(&self.code)).await?)
-    }
-
-    fn decide(&self, template: Template, _: i64) -> Result<Decision<Template>, Failed> {
-        let command = TemplateCommand::Review {
-            approved: self.approved,
-            reason: self.reason.clone(),
-        };
-        decided(&self.code, template, command)
+        let events = template
+            .decide(self.change.clone(), &())
+            .map_err(Error::Refused)?;
+        let mut after = template;
+        for e in &events {
+            after.evolve(e.clone());
+        }
+        Ok(Decision::new(after).emit_all(streams::template(&self.code), events))
     }
 }
 
@@ -85,10 +72,7 @@ impl Command for ReviewTemplate {
 pub async fn register_built_in(runner: &Runner, approve: bool) -> Result<(), Failed> {
     const ACTOR: &str = "notifications-built-in-templates";
     for (code, text) in BUILT_IN {
-        let register = RegisterTemplate {
-            code: code.to_string(),
-            text: text.to_string(),
-        };
+        let register = ChangeTemplate::register(code, text);
         let (template, _) =
             yeyak_kit::command::aggregate::<Template>(&**runner.log(), &streams::template(code))
                 .await?;
@@ -108,11 +92,7 @@ pub async fn register_built_in(runner: &Runner, approve: bool) -> Result<(), Fai
             && template.state
                 == yeyak_proto::notifications::events::v1::TemplateState::PendingReview
         {
-            let review = ReviewTemplate {
-                code: code.to_string(),
-                approved: true,
-                reason: String::new(),
-            };
+            let review = ChangeTemplate::review(code, true, "");
             let id = derived_id(ACTOR, &format!("approve/{code}/{text}"), 0);
             runner
                 .run(&Origin::command(ACTOR, id, text.as_bytes()), &review)

@@ -22,6 +22,7 @@ use yeyak_kit::{
     CancellationToken,
     command::{Command, Decision, Error as Failed, Origin, Reads, Runner},
     events::{DecodeError, EventSet, decode_as, derived_id},
+    wake::Wake,
 };
 use yeyak_proto::{
     reservations::events::v1::{
@@ -295,25 +296,14 @@ impl Scheduler {
     /// Ticks until `shutdown`: on every commit to the log, when the clock jumps (a test's), and
     /// at least every second.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), Error> {
-        let mut commits = self.app.log().commits();
-        let mut jumps = self.app.runner().clock().jumps();
+        let runner = self.app.runner().clone();
+        let mut wake = Wake::new(&**runner.log(), &**runner.clock(), TICK);
         loop {
             if let Err(e) = self.tick().await {
                 tracing::warn!(error = %e, "scheduler tick failed; retrying");
             }
-            let jumped = async {
-                match jumps.as_mut() {
-                    Some(j) => {
-                        let _ = j.changed().await;
-                    }
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                _ = commits.changed() => {}
-                _ = jumped => {}
-                _ = tokio::time::sleep(TICK) => {}
+            if !wake.next(&shutdown).await {
+                return Ok(());
             }
         }
     }
