@@ -507,7 +507,7 @@ async fn every_service_refuses_a_token_whose_subject_is_no_active_operator_of_th
                         n.set_partner_preferences(SetPartnerPreferencesRequest {
                             request_id: Uuid::new_v4().to_string(),
                             partner_id: partner.to_string(),
-                            muted: vec![],
+                            ..Default::default()
                         })
                         .await
                         .map(|_| ())

@@ -143,6 +143,37 @@ pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<String, 
     Ok(trimmed.to_string())
 }
 
+/// A page request: `size` (0 for the default 20, at most 100) and the previous page's token
+/// (`sort:key`), as a limit and the row to continue after.
+pub fn page(size: u32, token: &str, what: &str) -> Result<(u32, Option<(i64, String)>), Status> {
+    let limit = match size {
+        0 => 20,
+        n @ 1..=100 => n,
+        _ => {
+            return Err(invalid_field(
+                "page_size",
+                "OUT_OF_RANGE",
+                format!("a page has 1 to 100 {what}"),
+            ));
+        }
+    };
+    if token.is_empty() {
+        return Ok((limit, None));
+    }
+    let malformed = || invalid_field("page_token", "MALFORMED", "use the previous page's token");
+    let (sort, key) = token.split_once(':').ok_or_else(malformed)?;
+    Ok((
+        limit,
+        Some((sort.parse().map_err(|_| malformed())?, key.to_string())),
+    ))
+}
+
+/// The token of the page after the one whose last row is `next` (empty on the last page).
+pub fn page_token(next: Option<(i64, String)>) -> String {
+    next.map(|(sort, key)| format!("{sort}:{key}"))
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -76,7 +76,7 @@ pub async fn serve(
         Consumer::new(
             own,
             SOURCE,
-            Arc::new(app::sending::DueMessages::new(runner.clone())),
+            Arc::new(app::listing::MessageIndex::new(runner.clone())),
         ),
     ];
     let sender = app::sending::Sender::new(runner, delivery.channels, delivery.settings);

@@ -17,10 +17,13 @@ use yeyak_kit::{
     kst::kst,
 };
 use yeyak_notifications::{
+    api::NotificationsApi,
     app::{
+        Notifications,
         channels::{HttpSender, ProviderConfig, RetryPolicy, SmsSender},
+        listing::MessageIndex,
         planning::MessagePlanner,
-        sending::{Channels, DeliverySettings, DueMessages, Sender, StartAttempt},
+        sending::{Channels, DeliverySettings, Sender, StartAttempt},
         streams, templates,
     },
     domain::{
@@ -30,13 +33,16 @@ use yeyak_notifications::{
     testing::ProviderDouble,
 };
 use yeyak_proto::{
-    notifications::events::v1::PartnerPreferencesChanged,
+    notifications::{
+        events::v1::{MessageKind, PartnerPreferencesChanged},
+        v1::{self as pb, notifications_service_server::NotificationsService},
+    },
     reservations::events::v1::{ReservationBooked, ReservationCancelled},
     time::from_micros,
 };
 use yeyak_transport::EventHandler;
 
-use support::{PARTNER, PLACE_A, recorded};
+use support::{PARTNER, PLACE_A, PLACE_B, recorded};
 
 fn kst_us(d: i8, h: i8, m: i8, s: i8) -> i64 {
     kst()
@@ -49,11 +55,12 @@ const LEASE: Duration = Duration::from_secs(60);
 
 /// The notifications' planning and sending over one log, a provider and a controlled clock.
 struct Desk {
+    api: NotificationsApi,
     log: Arc<dyn EventStore>,
     clock: Arc<ControlledClock>,
     runner: Runner,
     planner: MessagePlanner,
-    due: DueMessages,
+    due: MessageIndex,
     sender: Sender,
     provider: ProviderDouble,
     seen: std::sync::Mutex<Position>,
@@ -83,8 +90,9 @@ impl Desk {
             .await
             .expect("templates");
         let desk = Self {
+            api: NotificationsApi::new(Notifications::new(log.clone(), clock.clone())),
             planner: MessagePlanner::new(runner.clone(), Timing::default()),
-            due: DueMessages::new(runner.clone()),
+            due: MessageIndex::new(runner.clone()),
             sender: Sender::new(runner.clone(), channels, settings),
             log,
             clock,
@@ -96,6 +104,8 @@ impl Desk {
         for e in [
             support::operator_invited(PARTNER, "owner", OperatorRole::Admin, None),
             support::operator_accepted(PARTNER, "owner"),
+            support::operator_invited(PARTNER, "member-b", OperatorRole::Member, Some(&[PLACE_B])),
+            support::operator_accepted(PARTNER, "member-b"),
         ] {
             directory.handle(&e).await.expect("learns");
         }
@@ -394,5 +404,263 @@ async fn a_retryable_failure_is_retried_after_its_back_off_and_gives_up_after_th
         gave_up.reason.starts_with("attempts exhausted"),
         "{}",
         gave_up.reason
+    );
+}
+
+fn customer(subject: &str) -> yeyak_kit::auth::Caller {
+    yeyak_kit::auth::Caller {
+        subject: subject.into(),
+        role: yeyak_kit::auth::Role::Customer,
+        partner_id: None,
+        places: yeyak_kit::auth::PlaceScope::All,
+    }
+}
+
+#[tokio::test]
+async fn partners_and_customers_list_their_notifications_with_their_delivery_state_and_nobody_elses()
+ {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    let (event, id) = booked(true, kst_us(21, 12, 0, 0));
+    desk.learn(&event).await;
+    desk.send_due().await;
+    let owner = support::operator("owner", PARTNER);
+    let listed = desk
+        .api
+        .list_partner_notifications(support::request(
+            &owner,
+            pb::ListPartnerNotificationsRequest {
+                partner_id: PARTNER.to_string(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("listed")
+        .into_inner();
+    let mut states: Vec<_> = listed
+        .notifications
+        .iter()
+        .map(|n| (n.kind(), n.state(), n.recipient_id.as_str()))
+        .collect();
+    states.sort();
+    assert_eq!(
+        states,
+        [
+            (
+                MessageKind::ReservationRequested,
+                pb::DeliveryState::Sent,
+                "owner"
+            ),
+            (
+                MessageKind::ExpiryWarning,
+                pb::DeliveryState::Queued,
+                "owner"
+            ),
+        ],
+        "the alert went out; the warning waits for its time"
+    );
+    assert!(listed.notifications.iter().all(|n| n.reservation_id == id));
+    let member_b = support::operator_of_places("member-b", PARTNER, &[PLACE_B]);
+    let theirs = desk
+        .api
+        .list_partner_notifications(support::request(
+            &member_b,
+            pb::ListPartnerNotificationsRequest {
+                partner_id: PARTNER.to_string(),
+                place_id: PLACE_B.to_string(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("listed")
+        .into_inner();
+    assert!(theirs.notifications.is_empty(), "another place's");
+    support::refused(
+        desk.api
+            .list_partner_notifications(support::request(
+                &member_b,
+                pb::ListPartnerNotificationsRequest {
+                    partner_id: PARTNER.to_string(),
+                    place_id: PLACE_A.to_string(),
+                    ..Default::default()
+                },
+            ))
+            .await,
+        tonic::Code::PermissionDenied,
+        "PLACE_NOT_GRANTED",
+    );
+    let mine = desk
+        .api
+        .list_my_notifications(support::request(
+            &customer("customer-1"),
+            pb::ListMyNotificationsRequest::default(),
+        ))
+        .await
+        .expect("listed")
+        .into_inner();
+    assert_eq!(mine.notifications.len(), 1);
+    let message_id = mine.notifications[0].message_id.clone();
+    assert!(mine.notifications[0].variables["이용일시"].contains("2026-12-24 19:00"));
+    let others = desk
+        .api
+        .list_my_notifications(support::request(
+            &customer("customer-2"),
+            pb::ListMyNotificationsRequest::default(),
+        ))
+        .await
+        .expect("listed")
+        .into_inner();
+    assert!(others.notifications.is_empty());
+    support::refused(
+        desk.api
+            .get_notification(support::request(
+                &customer("customer-2"),
+                pb::GetNotificationRequest { message_id },
+            ))
+            .await,
+        tonic::Code::NotFound,
+        "MESSAGE_NOT_FOUND",
+    );
+}
+
+#[tokio::test]
+async fn switching_off_the_requested_alert_is_refused_and_the_preferences_of_any_instant_can_be_read()
+ {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    let owner = support::operator("owner", PARTNER);
+    let set = |requested: Option<bool>, alerts: Option<bool>, night: Option<bool>| {
+        support::request(
+            &owner,
+            pb::SetPartnerPreferencesRequest {
+                request_id: Uuid::new_v4().to_string(),
+                partner_id: PARTNER.to_string(),
+                requested_alerts: requested,
+                confirm_cancel_alerts: alerts,
+                night_delivery_allowed: night,
+                ..Default::default()
+            },
+        )
+    };
+    let before = desk
+        .log
+        .read_all(Position::default(), 10_000)
+        .await
+        .unwrap()
+        .len();
+    support::refused(
+        desk.api
+            .set_partner_preferences(set(Some(false), Some(false), None))
+            .await,
+        tonic::Code::FailedPrecondition,
+        "MANDATORY_MESSAGE",
+    );
+    assert_eq!(
+        desk.log
+            .read_all(Position::default(), 10_000)
+            .await
+            .unwrap()
+            .len(),
+        before,
+        "a refused change appends nothing"
+    );
+    let changed_at = desk.clock.now_us();
+    let after = desk
+        .api
+        .set_partner_preferences(set(None, Some(false), Some(false)))
+        .await
+        .expect("set")
+        .into_inner();
+    assert!(
+        after.requested_alerts && !after.confirm_cancel_alerts && !after.night_delivery_allowed
+    );
+    let at = |us: i64| {
+        support::request(
+            &owner,
+            pb::GetPartnerPreferencesRequest {
+                partner_id: PARTNER.to_string(),
+                as_of: Some(from_micros(us)),
+            },
+        )
+    };
+    let then = desk
+        .api
+        .get_partner_preferences(at(changed_at - 1))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        then.confirm_cancel_alerts && then.night_delivery_allowed,
+        "before the change"
+    );
+    let now = desk
+        .api
+        .get_partner_preferences(at(changed_at))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        !now.confirm_cancel_alerts && !now.night_delivery_allowed,
+        "from the moment it is made"
+    );
+}
+
+#[tokio::test]
+async fn operations_list_the_messages_that_gave_up_and_retry_them() {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    desk.provider.fail_next(1, 400);
+    let (event, id) = booked(false, 0);
+    desk.learn(&event).await;
+    desk.send_due().await;
+    let ops = support::ops();
+    let dead = desk
+        .api
+        .list_gave_up_notifications(support::request(
+            &ops,
+            pb::ListGaveUpNotificationsRequest::default(),
+        ))
+        .await
+        .expect("listed")
+        .into_inner();
+    assert_eq!(
+        dead.notifications.len(),
+        1,
+        "a bad request is not retried: it gives up"
+    );
+    let message = &dead.notifications[0];
+    assert!(
+        message
+            .idempotency_key
+            .starts_with(&format!("reservation-booked:{id}:")),
+        "{}",
+        message.idempotency_key
+    );
+    assert_eq!(message.state(), pb::DeliveryState::GaveUp);
+    let retried = desk
+        .api
+        .retry_notification(support::request(
+            &ops,
+            pb::RetryNotificationRequest {
+                request_id: Uuid::new_v4().to_string(),
+                message_id: message.message_id.clone(),
+            },
+        ))
+        .await
+        .expect("retried")
+        .into_inner();
+    assert_eq!(retried.state(), pb::DeliveryState::Queued);
+    desk.index().await;
+    desk.send_due().await;
+    assert!(desk.keys().contains(&message.idempotency_key));
+    support::refused(
+        desk.api
+            .retry_notification(support::request(
+                &ops,
+                pb::RetryNotificationRequest {
+                    request_id: Uuid::new_v4().to_string(),
+                    message_id: message.message_id.clone(),
+                },
+            ))
+            .await,
+        tonic::Code::FailedPrecondition,
+        "MESSAGE_NOT_GIVEN_UP",
     );
 }

@@ -1,18 +1,19 @@
 //! The notifications' gRPC API: requests to commands and queries, state to replies, failures to
 //! statuses ([`refusal`], the one place), and who may call what ([`POLICY`]).
+pub mod output;
 pub mod refusal;
 
 use tonic::{Request, Response, Status};
 use yeyak_kit::{
     auth::{Caller, Policy, Role},
     command::Origin,
-    status::{parse_uuid, request_id},
+    status::{page, parse_uuid, request_id},
 };
 use yeyak_proto::notifications::v1::{
     self as pb, notifications_service_server::NotificationsService,
 };
 
-use crate::app::{Listed, Notifications, SetPreferences};
+use crate::app::{Listed, Notifications, RetryMessage, SetPreferences, Switches};
 use refusal::failure;
 
 /// Who may call each notifications RPC. The operator check (which partner, which role, which
@@ -28,6 +29,26 @@ pub static POLICY: Policy = Policy {
             "SetPartnerPreferences",
             &[Role::PartnerOperator, Role::PlatformOps],
         ),
+        (
+            "GetPartnerPreferences",
+            &[Role::PartnerOperator, Role::PlatformOps],
+        ),
+        (
+            "ListPartnerNotifications",
+            &[Role::PartnerOperator, Role::PlatformOps],
+        ),
+        ("ListMyNotifications", &[Role::Customer]),
+        (
+            "GetNotification",
+            &[
+                Role::Customer,
+                Role::PartnerOperator,
+                Role::PlatformOps,
+                Role::InternalService,
+            ],
+        ),
+        ("ListGaveUpNotifications", &[Role::PlatformOps]),
+        ("RetryNotification", &[Role::PlatformOps]),
     ],
 };
 
@@ -84,16 +105,122 @@ impl NotificationsService for NotificationsApi {
             caller,
             partner_id: parse_uuid("partner_id", &r.partner_id)?,
             muted: r.muted,
+            switches: Switches {
+                requested_alerts: r.requested_alerts,
+                confirm_cancel_alerts: r.confirm_cancel_alerts,
+                night_delivery_allowed: r.night_delivery_allowed,
+            },
         };
         let preferences = self
             .app
             .set_preferences(&origin, &command)
             .await
             .map_err(failure)?;
-        Ok(Response::new(pb::PartnerPreferences {
-            partner_id: command.partner_id.to_string(),
-            muted: preferences.muted.into_iter().collect(),
-        }))
+        let now = self.app.runner().clock().now_us();
+        Ok(Response::new(output::preferences(
+            command.partner_id.to_string(),
+            preferences,
+            now,
+        )))
+    }
+
+    async fn get_partner_preferences(
+        &self,
+        request: Request<pb::GetPartnerPreferencesRequest>,
+    ) -> Result<Response<pb::PartnerPreferences>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.get_ref();
+        let partner_id = parse_uuid("partner_id", &r.partner_id)?;
+        let at = match &r.as_of {
+            Some(t) => yeyak_proto::time::to_micros(t).ok_or_else(|| {
+                yeyak_kit::status::invalid_field("as_of", "OUT_OF_RANGE", "not a valid instant")
+            })?,
+            None => self.app.runner().clock().now_us(),
+        };
+        let preferences = self
+            .app
+            .preferences_at(&caller, partner_id, at)
+            .await
+            .map_err(failure)?;
+        Ok(Response::new(output::preferences(
+            partner_id.to_string(),
+            preferences,
+            at,
+        )))
+    }
+
+    async fn list_partner_notifications(
+        &self,
+        request: Request<pb::ListPartnerNotificationsRequest>,
+    ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.get_ref();
+        let partner_id = parse_uuid("partner_id", &r.partner_id)?;
+        let place_id = match r.place_id.as_str() {
+            "" => None,
+            p => Some(parse_uuid("place_id", p)?),
+        };
+        let asked = page(r.page_size, &r.page_token, "notifications")?;
+        let listed = self
+            .app
+            .partner_messages(&caller, partner_id, place_id, asked)
+            .await
+            .map_err(failure)?;
+        Ok(Response::new(output::page(listed)))
+    }
+
+    async fn list_my_notifications(
+        &self,
+        request: Request<pb::ListMyNotificationsRequest>,
+    ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let caller = Caller::of(&request)?;
+        let r = request.get_ref();
+        let asked = page(r.page_size, &r.page_token, "notifications")?;
+        let listed = self
+            .app
+            .my_messages(&caller, asked)
+            .await
+            .map_err(failure)?;
+        Ok(Response::new(output::page(listed)))
+    }
+
+    async fn get_notification(
+        &self,
+        request: Request<pb::GetNotificationRequest>,
+    ) -> Result<Response<pb::Notification>, Status> {
+        let caller = Caller::of(&request)?;
+        let message_id = parse_uuid("message_id", &request.get_ref().message_id)?;
+        let listed = self
+            .app
+            .message(&caller, message_id)
+            .await
+            .map_err(failure)?;
+        Ok(Response::new(output::notification(listed)))
+    }
+
+    async fn list_gave_up_notifications(
+        &self,
+        request: Request<pb::ListGaveUpNotificationsRequest>,
+    ) -> Result<Response<pb::ListNotificationsResponse>, Status> {
+        let r = request.get_ref();
+        let asked = page(r.page_size, &r.page_token, "notifications")?;
+        let listed = self.app.gave_up(asked).await.map_err(failure)?;
+        Ok(Response::new(output::page(listed)))
+    }
+
+    async fn retry_notification(
+        &self,
+        request: Request<pb::RetryNotificationRequest>,
+    ) -> Result<Response<pb::Notification>, Status> {
+        let caller = Caller::of(&request)?;
+        let request_id = request_id(&request.get_ref().request_id)?;
+        let origin = Origin::for_request(caller.actor(), request_id, request.get_ref());
+        let command = RetryMessage {
+            message_id: parse_uuid("message_id", &request.get_ref().message_id)?,
+            by: caller.subject.clone(),
+        };
+        let listed = self.app.retry(&origin, &command).await.map_err(failure)?;
+        Ok(Response::new(output::notification(listed)))
     }
 }
 

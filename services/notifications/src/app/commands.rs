@@ -10,6 +10,7 @@ use yeyak_kit::{
 use super::streams;
 use crate::domain::{
     NotificationsError, access,
+    delivery::{DeliveryCommand, Message},
     messages::{MessageCommand, MessageLog},
     preferences::{Preferences, PreferencesCommand},
 };
@@ -22,6 +23,16 @@ pub struct SetPreferences {
     pub caller: Caller,
     pub partner_id: Uuid,
     pub muted: Vec<i32>,
+    /// The switches asked for; all `None`: the message kinds in `muted` are the request.
+    pub switches: Switches,
+}
+
+/// The partner's switches a change sets; one left out keeps its setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Switches {
+    pub requested_alerts: Option<bool>,
+    pub confirm_cancel_alerts: Option<bool>,
+    pub night_delivery_allowed: Option<bool>,
 }
 
 #[async_trait::async_trait]
@@ -45,9 +56,19 @@ impl Command for SetPreferences {
     ) -> Result<Decision<Preferences>, Failed> {
         let partner_id = self.partner_id.to_string();
         access::may_set_preferences(&self.caller, &partner_id, operators.as_ref())?;
-        let command = PreferencesCommand::SetMuted {
-            partner_id,
-            muted: self.muted.clone(),
+        let s = self.switches;
+        let command = if s == Switches::default() {
+            PreferencesCommand::SetMuted {
+                partner_id,
+                muted: self.muted.clone(),
+            }
+        } else {
+            PreferencesCommand::Set {
+                partner_id,
+                requested_alerts: s.requested_alerts,
+                confirm_cancel_alerts: s.confirm_cancel_alerts,
+                night_delivery_allowed: s.night_delivery_allowed,
+            }
         };
         let events = preferences.decide(command, &()).map_err(Error::Refused)?;
         let mut after = preferences;
@@ -87,5 +108,40 @@ impl Command for RecordMessage {
         Ok(events.iter().fold(Decision::new(()), |d, e| {
             d.emit_unordered(stream.clone(), e)
         }))
+    }
+}
+
+/// Operations send a message that gave up again; answers it as decided.
+pub struct RetryMessage {
+    pub message_id: Uuid,
+    pub by: String,
+}
+
+#[async_trait::async_trait]
+impl Command for RetryMessage {
+    type State = Message;
+    type Output = Message;
+    type Error = NotificationsError;
+
+    async fn load(&self, reads: &mut Reads<'_>) -> Result<Message, Failed> {
+        Ok(reads
+            .aggregate(&streams::message(&self.message_id.to_string()))
+            .await?)
+    }
+
+    fn decide(&self, message: Message, _now_us: i64) -> Result<Decision<Message>, Failed> {
+        let events = message
+            .decide(
+                DeliveryCommand::Retry {
+                    by: self.by.clone(),
+                },
+                &(),
+            )
+            .map_err(Error::Refused)?;
+        let mut after = message;
+        for e in &events {
+            after.evolve(e.clone());
+        }
+        Ok(Decision::new(after).emit_all(streams::message(&self.message_id.to_string()), events))
     }
 }

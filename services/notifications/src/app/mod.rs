@@ -4,6 +4,7 @@
 pub mod channels;
 pub mod commands;
 pub mod consumer;
+pub mod listing;
 pub mod planning;
 pub mod sending;
 pub mod streams;
@@ -22,7 +23,7 @@ use yeyak_kit::{
 };
 use yeyak_proto::notifications::events::v1::PartnerMessageRecorded;
 
-pub use commands::SetPreferences;
+pub use commands::{RetryMessage, SetPreferences, Switches};
 
 use crate::domain::{NotificationsError, access, messages::MessageEvent, preferences::Preferences};
 
@@ -79,6 +80,47 @@ impl Notifications {
                 Ok(preferences)
             }
         }
+    }
+
+    /// The partner's preferences in force at `at_us`: the changes made (by the business clock)
+    /// until then. Any active operator of the partner reads them.
+    pub async fn preferences_at(
+        &self,
+        caller: &Caller,
+        partner_id: Uuid,
+        at_us: i64,
+    ) -> Result<Preferences, Error> {
+        let partner = partner_id.to_string();
+        let mut reads = Reads::new(self.log());
+        let operators = load_operators(&mut reads, &partner).await?;
+        access::may_list_messages(caller, &partner, operators.as_ref())?;
+        let stream = streams::preferences(partner_id);
+        let (changes, _) = command::fold_stream(self.log(), &stream, Vec::new(), |out, e| {
+            let crate::domain::preferences::PreferencesEvent::Changed(c) = decode_strict(e)?;
+            out.push((e.metadata.occurred_at_us, c));
+            Ok(())
+        })
+        .await?;
+        Ok(crate::domain::preferences::in_force_at(
+            changes.iter().map(|(at, c)| (*at, c)),
+            at_us,
+        ))
+    }
+
+    /// Runs an operations retry of a message that gave up.
+    pub async fn retry(
+        &self,
+        origin: &Origin,
+        command: &RetryMessage,
+    ) -> Result<listing::Listed, Error> {
+        self.runner.run(origin, command).await?;
+        let caller = Caller {
+            subject: command.by.clone(),
+            role: yeyak_kit::auth::Role::PlatformOps,
+            partner_id: None,
+            places: yeyak_kit::auth::PlaceScope::All,
+        };
+        self.message(&caller, command.message_id).await
     }
 
     /// The partner's messages the caller may see, oldest first. Any active operator lists them;

@@ -1,8 +1,7 @@
 //! Sends messages when they are due, each attempt through the command runner:
 //!
-//! - [`DueMessages`], a consumer of this service's own log, keeps a read model of every message
-//!   by when it is next due (`notification-due.v1`); each row is the fold of the message's
-//!   stream, so replays converge and the model can be rebuilt.
+//! - [`MessageIndex`](super::listing::MessageIndex), a consumer of this service's own log, keeps
+//!   the read model of every message by when it is next due (`notification-due.v1`).
 //! - [`Sender`] reads the due rows, takes an attempt ([`StartAttempt`]: withdraws a message that
 //!   no longer holds, holds one for the night, or leases the attempt to itself and composes its
 //!   text from the approved template), sends it by its channels, and records the outcome
@@ -14,22 +13,22 @@
 use std::{sync::Arc, time::Duration};
 
 use uuid::Uuid;
-use yeyak_eventlog::{ProjectionQuery, ProjectionRow, RecordedEvent};
+use yeyak_eventlog::ProjectionQuery;
 use yeyak_kit::{
     CancellationToken,
     command::{Aggregate, Command, Decision, Error, Origin, Reads, Runner},
     wake::Wake,
 };
 use yeyak_proto::notifications::events::v1::{Channel as Route, MessageQueued};
-use yeyak_transport::{EventHandler, HandlerError};
 
 use super::{
     channels::{Channel, Fallback, Outgoing, RetryPolicy, SendOutcome, retry_delay},
+    listing::{DUE, DUE_PARTITION, PENDING},
     streams,
 };
 use crate::domain::{
     NotificationsError,
-    delivery::{DeliveryCommand, Message, MessageState, Outcome, compose},
+    delivery::{DeliveryCommand, Message, Outcome, compose},
     night::NightWindow,
     preferences::Preferences,
     reservation_file::ReservationFile,
@@ -38,12 +37,6 @@ use crate::domain::{
 };
 
 type Failed = Error<NotificationsError>;
-
-/// The read model of messages by when they are next due.
-pub const DUE: &str = "notification-due.v1";
-const DUE_PARTITION: &str = "due";
-const PENDING: &str = "pending";
-const DONE: &str = "done";
 
 /// How a deployment delivers.
 #[derive(Debug, Clone)]
@@ -363,53 +356,5 @@ impl Sender {
                 return;
             }
         }
-    }
-}
-
-/// Keeps the read model of messages by when they are next due.
-pub struct DueMessages {
-    runner: Runner,
-}
-
-impl DueMessages {
-    pub const NAME: &'static str = "notifications-due";
-
-    pub fn new(runner: Runner) -> Self {
-        Self { runner }
-    }
-}
-
-#[async_trait::async_trait]
-impl EventHandler for DueMessages {
-    fn name(&self) -> &str {
-        Self::NAME
-    }
-
-    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
-        let Some(id) = event.stream_id.strip_prefix("message-") else {
-            return Ok(());
-        };
-        let log = self.runner.log();
-        let (message, _) = yeyak_kit::command::aggregate::<Message>(&**log, &event.stream_id)
-            .await
-            .map_err(|e| HandlerError::Retry(e.to_string()))?;
-        let waiting = matches!(
-            message.state,
-            MessageState::Queued
-                | MessageState::Held
-                | MessageState::RetryScheduled
-                | MessageState::Sending
-        );
-        let row = ProjectionRow {
-            key: id.to_string(),
-            partition: DUE_PARTITION.into(),
-            filters: vec![if waiting { PENDING } else { DONE }.into()],
-            // Newest first is soonest due first.
-            sort: -message.next_at_us,
-            value: Vec::new(),
-        };
-        log.upsert_rows(DUE, vec![row])
-            .await
-            .map_err(|e| HandlerError::Retry(e.to_string()))
     }
 }

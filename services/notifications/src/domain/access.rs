@@ -17,6 +17,18 @@ pub fn may_list_messages(
     authorize(caller, partner_id, Scope::Partner, ANY_ROLE, operators)
 }
 
+/// Any active operator lists the messages of a place it was granted; those of every place
+/// (`place_id` `None`) only one granted all places.
+pub fn may_list_places(
+    caller: &Caller,
+    partner_id: &str,
+    place_id: Option<&str>,
+    operators: Option<&Operators>,
+) -> Result<(), AccessError> {
+    let scope = place_id.map_or(Scope::AllPlaces, Scope::Place);
+    authorize(caller, partner_id, scope, ANY_ROLE, operators)
+}
+
 /// Whether a caller that may list the messages sees `message`: a message of a place only when
 /// its token and its record grant that place; a message naming no place (recorded before
 /// messages named one) only when they grant all places, since it could be of any.

@@ -125,6 +125,7 @@ impl Service {
             request_id: request_id.to_string(),
             partner_id: partner.to_string(),
             muted: muted.iter().map(|k| *k as i32).collect(),
+            ..Default::default()
         };
         Ok(self
             .api

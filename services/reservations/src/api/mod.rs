@@ -358,29 +358,12 @@ impl ReservationsService for ReservationsApi {
                 invalid_field("state", "UNKNOWN_ENUM_VALUE", "not a reservation state")
             })?);
         }
-        filter.limit = match r.page_size {
-            0 => 20,
-            n @ 1..=100 => n,
-            _ => {
-                return Err(invalid_field(
-                    "page_size",
-                    "OUT_OF_RANGE",
-                    "a page has 1 to 100 reservations",
-                ));
-            }
-        };
-        if !r.page_token.is_empty() {
-            let malformed =
-                || invalid_field("page_token", "MALFORMED", "use the previous page's token");
-            let (sort, key) = r.page_token.split_once(':').ok_or_else(malformed)?;
-            filter.after = Some((sort.parse().map_err(|_| malformed())?, key.to_string()));
-        }
+        (filter.limit, filter.after) =
+            yeyak_kit::status::page(r.page_size, &r.page_token, "reservations")?;
         let (reservations, next) = self.app.list(&filter).await.map_err(failure)?;
         Ok(Response::new(pb::ReservationPage {
             reservations: reservations.into_iter().map(view).collect(),
-            next_page_token: next
-                .map(|(sort, key)| format!("{sort}:{key}"))
-                .unwrap_or_default(),
+            next_page_token: yeyak_kit::status::page_token(next),
         }))
     }
 

@@ -1,0 +1,258 @@
+//! The read models of messages, kept by one consumer of this service's own log
+//! ([`MessageIndex`]): each row is the fold of the message's stream when one of its events is
+//! handled, so replays converge and dropping the rows and the checkpoint rebuilds them.
+//!
+//! - `notification-due.v1`: every message by when it is next due (partition `due`, filter:
+//!   `pending`, `gave-up` or `done`), for the sender and for operations' dead letters;
+//! - `notification-list.v1`: every message by recipient (partition `partner:<id>` for the
+//!   operators' messages, `customer:<id>` for a customer's), filtered by place and state, newest
+//!   first.
+use uuid::Uuid;
+use yeyak_eventlog::{ProjectionQuery, ProjectionRow, RecordedEvent};
+use yeyak_kit::{
+    access::load_operators,
+    auth::{Caller, Role},
+    command::{Aggregate, Reads, Runner, aggregate, decode_strict, fold_stream},
+};
+use yeyak_proto::notifications::events::v1::{MessageQueued, RecipientKind};
+use yeyak_transport::{EventHandler, HandlerError};
+
+use super::{Error, Notifications, streams};
+use crate::domain::{
+    NotificationsError, access,
+    delivery::{Message, MessageState},
+};
+
+/// Messages by when they are next due.
+pub const DUE: &str = "notification-due.v1";
+pub(crate) const DUE_PARTITION: &str = "due";
+pub(crate) const PENDING: &str = "pending";
+const GAVE_UP: &str = "gave-up";
+const DONE: &str = "done";
+/// Messages by recipient.
+pub const LIST: &str = "notification-list.v1";
+
+/// The partition of a message's recipient in the list.
+fn recipient_partition(q: &MessageQueued) -> String {
+    match RecipientKind::try_from(q.recipient_kind) {
+        Ok(RecipientKind::Customer) => format!("customer:{}", q.recipient_id),
+        _ => format!("partner:{}", q.partner_id),
+    }
+}
+
+/// A state's name in the list's filter.
+pub fn state_name(state: MessageState) -> &'static str {
+    match state {
+        MessageState::Unknown => "unknown",
+        MessageState::Queued => "queued",
+        MessageState::Held => "held",
+        MessageState::Sending => "sending",
+        MessageState::RetryScheduled => "retry",
+        MessageState::Sent => "sent",
+        MessageState::Delivered => "delivered",
+        MessageState::GaveUp => "gave-up",
+        MessageState::Withdrawn => "withdrawn",
+    }
+}
+
+/// The rows of one message, when it was queued at `queued_at_us`.
+fn rows(id: &str, m: &Message, queued_at_us: i64) -> Option<(ProjectionRow, ProjectionRow)> {
+    let q = m.queued.as_ref()?;
+    let due_filter = match m.state {
+        MessageState::Queued
+        | MessageState::Held
+        | MessageState::RetryScheduled
+        | MessageState::Sending => PENDING,
+        MessageState::GaveUp => GAVE_UP,
+        _ => DONE,
+    };
+    let due = ProjectionRow {
+        key: id.to_string(),
+        partition: DUE_PARTITION.into(),
+        filters: vec![due_filter.into()],
+        // Newest first is soonest due first.
+        sort: -m.next_at_us,
+        value: Vec::new(),
+    };
+    let listed = ProjectionRow {
+        key: id.to_string(),
+        partition: recipient_partition(q),
+        filters: vec![q.place_id.clone(), state_name(m.state).into()],
+        sort: queued_at_us,
+        value: Vec::new(),
+    };
+    Some((due, listed))
+}
+
+/// Keeps both read models.
+pub struct MessageIndex {
+    runner: Runner,
+}
+
+impl MessageIndex {
+    pub const NAME: &'static str = "notifications-message-index";
+
+    pub fn new(runner: Runner) -> Self {
+        Self { runner }
+    }
+}
+
+#[async_trait::async_trait]
+impl EventHandler for MessageIndex {
+    fn name(&self) -> &str {
+        Self::NAME
+    }
+
+    async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
+        let Some(id) = event.stream_id.strip_prefix("message-") else {
+            return Ok(());
+        };
+        let log = self.runner.log();
+        let retry = |e: &dyn std::fmt::Display| HandlerError::Retry(e.to_string());
+        let (message, _) = aggregate::<Message>(&**log, &event.stream_id)
+            .await
+            .map_err(|e| retry(&e))?;
+        let first = log
+            .read_stream(&event.stream_id, 0, 1)
+            .await
+            .map_err(|e| retry(&e))?;
+        let queued_at = first
+            .first()
+            .map_or(event.recorded_at_us, |e| e.recorded_at_us);
+        let Some((due, listed)) = rows(id, &message, queued_at) else {
+            return Ok(());
+        };
+        log.upsert_rows(DUE, vec![due])
+            .await
+            .map_err(|e| retry(&e))?;
+        log.upsert_rows(LIST, vec![listed])
+            .await
+            .map_err(|e| retry(&e))
+    }
+}
+
+/// A message as listed: its fold and when it was queued.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub message: Message,
+    pub queued_at_us: i64,
+}
+
+/// One page of messages and the row to continue after.
+pub type Page = (Vec<Listed>, Option<(i64, String)>);
+
+impl Notifications {
+    /// A message's fold and when it was queued.
+    async fn listed_message(&self, id: &str) -> Result<Listed, Error> {
+        let start = Listed {
+            message: Message::default(),
+            queued_at_us: 0,
+        };
+        let (listed, _) = fold_stream(self.log(), &streams::message(id), start, |l, e| {
+            if l.message.queued.is_none() {
+                l.queued_at_us = e.recorded_at_us;
+            }
+            l.message.evolve(decode_strict(e)?);
+            Ok(())
+        })
+        .await?;
+        Ok(listed)
+    }
+
+    async fn listed(&self, rows: Vec<ProjectionRow>, limit: u32) -> Result<Page, Error> {
+        let next = (rows.len() == limit as usize)
+            .then(|| rows.last().map(|r| (r.sort, r.key.clone())))
+            .flatten();
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            out.push(self.listed_message(&r.key).await?);
+        }
+        Ok((out, next))
+    }
+
+    async fn page(
+        &self,
+        projection: &str,
+        partition: String,
+        filters: Vec<Option<String>>,
+        (limit, after): (u32, Option<(i64, String)>),
+    ) -> Result<Page, Error> {
+        let rows = self
+            .log()
+            .query_rows(&ProjectionQuery {
+                projection: projection.into(),
+                partition,
+                filters,
+                after,
+                limit,
+            })
+            .await
+            .map_err(|e| Error::Load(e.into()))?;
+        self.listed(rows, limit).await
+    }
+
+    /// The partner's operators' messages, newest first: any active operator lists them, one
+    /// granted some places only a place it was granted.
+    pub async fn partner_messages(
+        &self,
+        caller: &Caller,
+        partner_id: Uuid,
+        place_id: Option<Uuid>,
+        page: (u32, Option<(i64, String)>),
+    ) -> Result<Page, Error> {
+        let partner = partner_id.to_string();
+        let mut reads = Reads::new(self.log());
+        let operators = load_operators(&mut reads, &partner).await?;
+        let place = place_id.map(|p| p.to_string());
+        access::may_list_places(caller, &partner, place.as_deref(), operators.as_ref())?;
+        self.page(LIST, format!("partner:{partner}"), vec![place], page)
+            .await
+    }
+
+    /// The caller's own messages (a customer's), newest first.
+    pub async fn my_messages(
+        &self,
+        caller: &Caller,
+        page: (u32, Option<(i64, String)>),
+    ) -> Result<Page, Error> {
+        self.page(LIST, format!("customer:{}", caller.subject), vec![], page)
+            .await
+    }
+
+    /// Messages that gave up, soonest due first.
+    pub async fn gave_up(&self, page: (u32, Option<(i64, String)>)) -> Result<Page, Error> {
+        self.page(DUE, DUE_PARTITION.into(), vec![Some(GAVE_UP.into())], page)
+            .await
+    }
+
+    /// One message, for its customer, the partner's operators granted its place, operations
+    /// and internal services.
+    pub async fn message(&self, caller: &Caller, message_id: Uuid) -> Result<Listed, Error> {
+        let listed = self.listed_message(&message_id.to_string()).await?;
+        let not_found = Error::Refused(NotificationsError::MessageNotFound);
+        let q = listed.message.queued.as_ref().ok_or(not_found)?;
+        match caller.role {
+            Role::PlatformOps | Role::InternalService => {}
+            Role::Customer => {
+                let own = q.recipient_kind == RecipientKind::Customer as i32
+                    && q.recipient_id == caller.subject;
+                if !own {
+                    return Err(Error::Refused(NotificationsError::MessageNotFound));
+                }
+            }
+            _ => {
+                let mut reads = Reads::new(self.log());
+                let operators = load_operators(&mut reads, &q.partner_id).await?;
+                access::may_list_places(
+                    caller,
+                    &q.partner_id,
+                    Some(&q.place_id)
+                        .filter(|p| !p.is_empty())
+                        .map(String::as_str),
+                    operators.as_ref(),
+                )?;
+            }
+        }
+        Ok(listed)
+    }
+}
