@@ -14,6 +14,7 @@ use yeyak_kit::{
     auth::{Claims, Role},
     clock::ControlledClock,
 };
+use yeyak_notifications::{Delivery, app::channels::ProviderConfig, testing::ProviderDouble};
 use yeyak_proto::{
     catalog::v1::catalog_service_client::CatalogServiceClient,
     notifications::v1::notifications_service_client::NotificationsServiceClient,
@@ -53,6 +54,9 @@ pub struct Harness {
     /// The business clock of an in-process system: it stands still until a test moves it. (A
     /// cluster of processes runs on the system clock.)
     pub clock: Arc<ControlledClock>,
+    /// The business-messaging provider the notifications deliver to: a real HTTP server on
+    /// loopback that dedupes by idempotency key and records every request.
+    pub provider: Arc<ProviderDouble>,
     auth: yeyak_kit::auth::Authenticator,
     _dir: Option<std::path::PathBuf>,
 }
@@ -86,9 +90,15 @@ impl Harness {
                 )
             }
         };
+        let provider = Arc::new(ProviderDouble::start().await);
+        let mut delivery =
+            Delivery::provider(ProviderConfig::new(provider.base_url())).expect("provider");
+        // No provider reviews the test system's templates.
+        delivery.approve_built_in = true;
         let config = SystemConfig {
             commission_bps: 300,
             clock: clock.clone(),
+            delivery,
             ..SystemConfig::new(databases, TEST_SECRET.to_string())
         };
         let system = System::start(config, CancellationToken::new())
@@ -99,6 +109,7 @@ impl Harness {
             system: Some(system),
             cluster: None,
             clock,
+            provider,
             auth: test_auth(),
             _dir: dir,
         })
@@ -108,12 +119,22 @@ impl Harness {
     /// broker) between them. `env` adds variables per service, e.g. a failpoint. `None` when
     /// PostgreSQL or the broker is unavailable outside CI.
     pub async fn distributed(env: &[(&str, &str, &str)]) -> Option<Harness> {
-        let cluster = cluster::Cluster::start(env).await?;
+        let provider = Arc::new(ProviderDouble::start().await);
+        let url = provider.base_url().to_string();
+        let mut env = env.to_vec();
+        env.push(("notifications", "YEYAK_MESSAGING_URL", &url));
+        env.push((
+            "notifications",
+            "YEYAK_MESSAGING_APPROVE_BUILT_IN_TEMPLATES",
+            "true",
+        ));
+        let cluster = cluster::Cluster::start(&env).await?;
         Some(Harness {
             addresses: cluster.addresses(),
             system: None,
             cluster: Some(cluster),
             clock: ControlledClock::starting_now(),
+            provider,
             auth: test_auth(),
             _dir: None,
         })

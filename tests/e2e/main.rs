@@ -3,6 +3,7 @@ mod access;
 mod booking_flow;
 mod catalog;
 mod distributed;
+mod notifications;
 mod reflection;
 mod reservations;
 mod support;

@@ -306,7 +306,7 @@ async fn a_reservation_of_two_prices_is_cancelled_by_line() {
 
 /// Fee tiers: 30 % within three days of use (the seeded slot is about a day away); cancellable
 /// until an hour before.
-fn thirty_percent_within_three_days() -> CancellationPolicy {
+pub fn thirty_percent_within_three_days() -> CancellationPolicy {
     CancellationPolicy {
         kind: CancellationKind::Tiered as i32,
         deadline: Some(CancellationDeadline {

@@ -175,6 +175,28 @@ fn booked(approval: bool, expires_at: i64) -> (RecordedEvent, String) {
     (recorded(&format!("reservation-{id}"), &booked), id)
 }
 
+/// The partner refused night delivery at 21:00 KST on the 20th.
+async fn refuse_night(desk: &Desk) {
+    let refuse = PartnerPreferencesChanged {
+        partner_id: PARTNER.to_string(),
+        night_delivery_refused: true,
+        ..Default::default()
+    };
+    let cause = Cause::command(
+        "operator:owner".into(),
+        Uuid::new_v4(),
+        kst_us(20, 21, 0, 0),
+    );
+    desk.log
+        .append(AppendRequest::single(
+            streams::preferences(PARTNER),
+            ExpectedVersion::Any,
+            vec![yeyak_kit::events::encode(Uuid::new_v4(), &refuse, &cause)],
+        ))
+        .await
+        .expect("refused");
+}
+
 fn cancelled(reservation_id: &str) -> RecordedEvent {
     let cancelled = ReservationCancelled {
         reservation_id: reservation_id.into(),
@@ -283,24 +305,7 @@ async fn a_crash_between_the_send_and_its_record_resends_with_the_same_key_and_h
 async fn a_partner_refusing_night_delivery_gets_its_night_alerts_at_09_00_and_the_customer_at_once()
 {
     let desk = Desk::at(kst_us(20, 22, 0, 0)).await;
-    let refuse = PartnerPreferencesChanged {
-        partner_id: PARTNER.to_string(),
-        night_delivery_refused: true,
-        ..Default::default()
-    };
-    let cause = Cause::command(
-        "operator:owner".into(),
-        Uuid::new_v4(),
-        kst_us(20, 21, 0, 0),
-    );
-    desk.log
-        .append(AppendRequest::single(
-            streams::preferences(PARTNER),
-            ExpectedVersion::Any,
-            vec![yeyak_kit::events::encode(Uuid::new_v4(), &refuse, &cause)],
-        ))
-        .await
-        .expect("refused");
+    refuse_night(&desk).await;
     let (event, id) = booked(true, kst_us(21, 22, 0, 0));
     desk.learn(&event).await;
     assert_eq!(desk.send_due().await, 1);
@@ -316,6 +321,28 @@ async fn a_partner_refusing_night_delivery_gets_its_night_alerts_at_09_00_and_th
         desk.keys()
             .contains(&format!("reservation-requested:{id}:operator:owner"))
     );
+}
+
+#[tokio::test]
+async fn a_held_alert_about_a_reservation_cancelled_in_the_night_is_withdrawn_and_the_cancel_goes_out_at_09_00()
+ {
+    let desk = Desk::at(kst_us(20, 22, 0, 0)).await;
+    refuse_night(&desk).await;
+    let (event, id) = booked(true, kst_us(21, 22, 0, 0));
+    desk.learn(&event).await;
+    desk.send_due().await;
+    desk.clock.set(kst_us(20, 23, 0, 0));
+    desk.learn(&cancelled(&id)).await;
+    desk.send_due().await;
+    desk.clock.set(kst_us(21, 9, 0, 0));
+    desk.send_due().await;
+    let keys = desk.keys();
+    assert!(keys.contains(&format!("reservation-cancelled:{id}:operator:owner")));
+    assert!(!keys.contains(&format!("reservation-requested:{id}:operator:owner")));
+    let held = yeyak_notifications::domain::rules::message_id(&format!(
+        "reservation-requested:{id}:operator:owner"
+    ));
+    assert_eq!(desk.message(&held).await.state, MessageState::Withdrawn);
 }
 
 #[tokio::test]

@@ -28,7 +28,7 @@ use super::{
 };
 use crate::domain::{
     NotificationsError,
-    delivery::{DeliveryCommand, Message, Outcome, compose},
+    delivery::{DeliveryCommand, Message, MessageState, Outcome, compose},
     night::NightWindow,
     preferences::Preferences,
     reservation_file::ReservationFile,
@@ -146,7 +146,7 @@ impl Command for StartAttempt {
         let command = DeliveryCommand::Start {
             now_us,
             lease_us: i64::try_from(self.settings.lease.as_micros()).unwrap_or(i64::MAX),
-            withdrawn: no_longer_holds(&queued, &s.file),
+            withdrawn: no_longer_holds(&queued, s.message.state == MessageState::Held, &s.file),
             night_refused: s.preferences.night_refused,
             night: self.settings.night,
         };

@@ -26,6 +26,8 @@ pub struct ReservationFile {
     pub answered: bool,
     /// Cancelled, rejected, expired or completed.
     pub closed: bool,
+    /// Closed without being used: cancelled, rejected or expired.
+    pub called_off: bool,
 }
 
 impl Aggregate for ReservationFile {
@@ -42,7 +44,10 @@ impl Aggregate for ReservationFile {
                 self.noted = Some(e);
             }
             FileEvent::Answered(_) => self.answered = true,
-            FileEvent::Closed(_) => self.closed = true,
+            FileEvent::Closed(e) => {
+                self.closed = true;
+                self.called_off = matches!(e.reason.as_str(), "cancelled" | "rejected" | "expired");
+            }
         }
     }
 
@@ -149,7 +154,7 @@ mod tests {
         let (closed, _) = partial
             .with(&ReservationFact::Cancelled(ReservationCancelled::default()))
             .unwrap();
-        assert!(closed.closed);
+        assert!(closed.closed && closed.called_off);
         assert_eq!(
             closed
                 .with(&ReservationFact::Cancelled(ReservationCancelled::default()))

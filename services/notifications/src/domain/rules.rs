@@ -61,7 +61,9 @@ pub enum Due {
 pub enum WithdrawnWhen {
     /// It is about the reservation closing: it always holds.
     Never,
-    /// The reservation was closed (cancelled, rejected, expired, completed).
+    /// Held for the night while the reservation was called off (cancelled, rejected, expired).
+    CalledOffWhileHeld,
+    /// The reservation was closed (called off or completed).
     Closed,
     /// The reservation was closed, or its request answered.
     ClosedOrAnswered,
@@ -112,17 +114,17 @@ const fn rule(
 use Audience::{Customer, Operators};
 use Due::{AtOnce, BeforeExpiry, Reminder};
 use MessageKind as K;
-use WithdrawnWhen::{Closed, ClosedOrAnswered, Never};
+use WithdrawnWhen::{CalledOffWhileHeld as HeldCalledOff, Closed, ClosedOrAnswered, Never};
 
 /// Every message the notifications send about reservations: fact, audience, kind, template,
 /// switch, when due, when withdrawn.
 #[rustfmt::skip]
 pub const RULES: &[Rule] = &[
     // To the partner.
-    rule(Fact::Requested, Operators, K::ReservationRequested, "partner-reservation-requested", Switch::Mandatory, AtOnce, Closed),
+    rule(Fact::Requested, Operators, K::ReservationRequested, "partner-reservation-requested", Switch::Mandatory, AtOnce, HeldCalledOff),
     rule(Fact::Requested, Operators, K::ExpiryWarning, "partner-expiry-warning", Switch::None, BeforeExpiry, ClosedOrAnswered),
-    rule(Fact::BookedConfirmed, Operators, K::NewReservation, "partner-new-reservation", Switch::ConfirmCancelAlerts, AtOnce, Closed),
-    rule(Fact::Confirmed, Operators, K::ReservationConfirmed, "partner-reservation-confirmed", Switch::ConfirmCancelAlerts, AtOnce, Closed),
+    rule(Fact::BookedConfirmed, Operators, K::NewReservation, "partner-new-reservation", Switch::ConfirmCancelAlerts, AtOnce, HeldCalledOff),
+    rule(Fact::Confirmed, Operators, K::ReservationConfirmed, "partner-reservation-confirmed", Switch::ConfirmCancelAlerts, AtOnce, HeldCalledOff),
     rule(Fact::Cancelled, Operators, K::ReservationCancelled, "partner-reservation-cancelled", Switch::ConfirmCancelAlerts, AtOnce, Never),
     rule(Fact::LinesCancelled, Operators, K::ReservationCancelled, "partner-lines-cancelled", Switch::ConfirmCancelAlerts, AtOnce, Never),
     rule(Fact::Expired, Operators, K::ReservationExpired, "partner-reservation-expired", Switch::ConfirmCancelAlerts, AtOnce, Never),
@@ -311,13 +313,19 @@ pub fn message_id(idempotency_key: &str) -> String {
     .to_string()
 }
 
-/// Whether a message not yet out still holds, for a reservation as the file knows it: the
-/// reason it does not.
-pub fn no_longer_holds(message: &MessageQueued, file: &ReservationFile) -> Option<&'static str> {
+/// Whether a message not yet out (`held` for the night, or not) still holds, for a reservation
+/// as the file knows it: the reason it does not.
+pub fn no_longer_holds(
+    message: &MessageQueued,
+    held: bool,
+    file: &ReservationFile,
+) -> Option<&'static str> {
     let kind = MessageKind::try_from(message.kind).ok()?;
     let rule = rule_of(kind, &message.template_code)?;
     match rule.withdrawn_when {
         WithdrawnWhen::Never => None,
+        WithdrawnWhen::CalledOffWhileHeld => (held && file.called_off)
+            .then_some("the reservation was called off while the message was held"),
         WithdrawnWhen::Closed => file.closed.then_some("the reservation was closed"),
         WithdrawnWhen::ClosedOrAnswered if file.closed => Some("the reservation was closed"),
         WithdrawnWhen::ClosedOrAnswered => file.answered.then_some("the request was answered"),

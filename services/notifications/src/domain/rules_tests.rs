@@ -217,7 +217,8 @@ fn every_delivery_of_a_fact_plans_the_same_messages_keyed_by_the_business_fact()
 }
 
 #[test]
-fn a_reminder_no_longer_holds_once_the_reservation_closes_and_a_warning_once_it_is_answered() {
+fn a_reminder_no_longer_holds_once_the_reservation_closes_a_warning_once_it_is_answered_and_a_held_alert_once_it_is_called_off()
+ {
     let fact = booked(true);
     let file = file_of(&fact);
     let out = planned(&fact, &file, &Preferences::default(), kst_us(20, 12, 0, 0));
@@ -226,16 +227,16 @@ fn a_reminder_no_longer_holds_once_the_reservation_closes_and_a_warning_once_it_
         .find(|m| m.kind == MessageKind::ExpiryWarning as i32)
         .unwrap();
     let requested = &out[0];
-    assert_eq!(no_longer_holds(warning, &file), None);
+    assert_eq!(no_longer_holds(warning, false, &file), None);
     let (answered, _) = file
         .with(&ReservationFact::Confirmed(ReservationConfirmed::default()))
         .unwrap();
     assert_eq!(
-        no_longer_holds(warning, &answered),
+        no_longer_holds(warning, false, &answered),
         Some("the request was answered")
     );
     assert_eq!(
-        no_longer_holds(requested, &answered),
+        no_longer_holds(requested, true, &answered),
         None,
         "answered, not closed"
     );
@@ -243,7 +244,24 @@ fn a_reminder_no_longer_holds_once_the_reservation_closes_and_a_warning_once_it_
         .with(&ReservationFact::Cancelled(ReservationCancelled::default()))
         .unwrap();
     assert_eq!(
-        no_longer_holds(requested, &cancelled),
+        no_longer_holds(requested, true, &cancelled),
+        Some("the reservation was called off while the message was held")
+    );
+    assert_eq!(
+        no_longer_holds(requested, false, &cancelled),
+        None,
+        "an alert not held goes out: the partner hears of the request, then of its cancel"
+    );
+    let (completed, _) = answered
+        .with(&ReservationFact::Completed(Default::default()))
+        .unwrap();
+    assert_eq!(
+        no_longer_holds(requested, true, &completed),
+        None,
+        "used, not called off"
+    );
+    assert_eq!(
+        no_longer_holds(warning, false, &completed),
         Some("the reservation was closed")
     );
     let cancel_alert = planned(
@@ -255,7 +273,7 @@ fn a_reminder_no_longer_holds_once_the_reservation_closes_and_a_warning_once_it_
     assert!(
         cancel_alert
             .iter()
-            .all(|m| no_longer_holds(m, &cancelled).is_none()),
+            .all(|m| no_longer_holds(m, true, &cancelled).is_none()),
         "the news of a cancel always holds"
     );
 }
