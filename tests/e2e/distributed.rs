@@ -98,5 +98,28 @@ async fn a_consumer_killed_between_effect_and_offset_has_no_second_effect() {
         .lines;
     assert_eq!(lines.len(), 1, "one completed reservation, one ledger line");
     assert_eq!((lines[0].gross_krw, lines[0].commission_krw), (20_000, 600));
+
+    // The notifications process, over Kafka, told the partner and the customer once each.
+    let id = &booked.reservation_id;
+    let expected = [
+        format!("reservation-booked:{id}:customer"),
+        format!("reservation-booked:{id}:operator:{}", yeyak_e2e::OPERATOR),
+        format!("reservation-completed:{id}:customer"),
+    ];
+    until("the booking's messages at the provider", || async {
+        let keys: Vec<_> = h
+            .provider
+            .accepted()
+            .into_iter()
+            .map(|r| r.idempotency_key)
+            .collect();
+        expected.iter().all(|k| keys.contains(k)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        h.provider.requests(),
+        h.provider.accepted().len(),
+        "no message was sent twice"
+    );
     h.stop().await;
 }
