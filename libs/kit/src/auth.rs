@@ -65,6 +65,19 @@ impl Caller {
         format!("{kind}:{}", self.subject)
     }
 
+    /// The verified caller of a command request, its origin (actor, request id, what was asked)
+    /// and its request id (`request_id_field`, a UUID).
+    pub fn command_of<M: prost::Message>(
+        request: &tonic::Request<M>,
+        request_id_field: &str,
+    ) -> Result<(Caller, crate::command::Origin, uuid::Uuid), Status> {
+        let caller = Caller::of(request)?;
+        let request_id = crate::status::request_id(request_id_field)?;
+        let origin =
+            crate::command::Origin::for_request(caller.actor(), request_id, request.get_ref());
+        Ok((caller, origin, request_id))
+    }
+
     /// The verified caller of a request that passed [`Authenticated`].
     pub fn of<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
         request

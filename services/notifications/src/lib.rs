@@ -69,9 +69,14 @@ pub async fn serve(
             )),
         ),
         Consumer::new(
-            transport,
+            transport.clone(),
             CATALOG_SOURCE,
             Arc::new(OperatorDirectory::new(runner.clone(), SOURCE)),
+        ),
+        Consumer::new(
+            transport,
+            CATALOG_SOURCE,
+            Arc::new(app::inquiries::ChannelLearner::new(runner.clone())),
         ),
         Consumer::new(
             own,

@@ -21,6 +21,7 @@ use yeyak_notifications::{
     app::{
         Notifications,
         channels::{HttpSender, ProviderConfig, RetryPolicy, SmsSender},
+        inquiries::ChannelLearner,
         listing::MessageIndex,
         planning::MessagePlanner,
         sending::{Channels, DeliverySettings, Sender, StartAttempt},
@@ -110,6 +111,14 @@ impl Desk {
             directory.handle(&e).await.expect("learns");
         }
         desk
+    }
+
+    /// A catalog fact delivered to the channel learner.
+    async fn learn_catalog(&self, event: &RecordedEvent) {
+        ChannelLearner::new(self.runner.clone())
+            .handle(event)
+            .await
+            .expect("learned");
     }
 
     /// A reservations' fact delivered to the planner, and the due index brought up to date.
@@ -690,4 +699,225 @@ async fn operations_list_the_messages_that_gave_up_and_retry_them() {
         tonic::Code::FailedPrecondition,
         "MESSAGE_NOT_GIVEN_UP",
     );
+}
+
+fn channel(one_to_one_chat: bool, chatbot_with_chat: bool) -> RecordedEvent {
+    recorded(
+        &format!("partner-{PARTNER}"),
+        &yeyak_proto::catalog::events::v1::ChannelSettingsRecorded {
+            partner_id: PARTNER.to_string(),
+            one_to_one_chat,
+            chatbot_with_chat,
+        },
+    )
+}
+
+#[tokio::test]
+async fn an_inquiry_opens_only_on_a_channel_with_one_to_one_chat_and_no_chatbot_with_it() {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    desk.learn_catalog(&recorded(
+        &format!("partner-{PARTNER}"),
+        &yeyak_proto::catalog::events::v1::PartnerRegistered {
+            partner_id: PARTNER.to_string(),
+            channel_id: "_seoultable".into(),
+            ..Default::default()
+        },
+    ))
+    .await;
+    let (event, id) = booked(false, 0);
+    desk.learn(&event).await;
+    let open = |who: &str, reservation: &str| {
+        support::request(
+            &customer(who),
+            pb::OpenInquiryRequest {
+                request_id: Uuid::new_v4().to_string(),
+                reservation_id: reservation.to_string(),
+                ..Default::default()
+            },
+        )
+    };
+    support::refused(
+        desk.api.open_inquiry(open("customer-1", &id)).await,
+        tonic::Code::FailedPrecondition,
+        "ONE_TO_ONE_CHAT_OFF",
+    );
+    desk.learn_catalog(&channel(true, true)).await;
+    support::refused(
+        desk.api.open_inquiry(open("customer-1", &id)).await,
+        tonic::Code::FailedPrecondition,
+        "CHATBOT_WITH_CHAT",
+    );
+    desk.learn_catalog(&channel(true, false)).await;
+    let inquiry = desk
+        .api
+        .open_inquiry(open("customer-1", &id))
+        .await
+        .expect("opened")
+        .into_inner();
+    assert_eq!(
+        inquiry.channel_id, "_seoultable",
+        "the channel registered with the partner"
+    );
+    assert_eq!(inquiry.reservation_id, id);
+    support::refused(
+        desk.api.open_inquiry(open("customer-2", &id)).await,
+        tonic::Code::NotFound,
+        "RESERVATION_NOT_FOUND",
+    );
+}
+
+#[tokio::test]
+async fn a_consult_request_sends_the_customer_its_message_and_opens_only_when_that_customer_accepts()
+ {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    desk.learn_catalog(&channel(true, false)).await;
+    let (event, id) = booked(false, 0);
+    desk.learn(&event).await;
+    let member_b = support::operator_of_places("member-b", PARTNER, &[PLACE_B]);
+    let ask = |who: &yeyak_kit::auth::Caller, topic: &str| {
+        support::request(
+            who,
+            pb::RequestConsultRequest {
+                request_id: Uuid::new_v4().to_string(),
+                reservation_id: id.clone(),
+                topic: topic.into(),
+            },
+        )
+    };
+    support::refused(
+        desk.api.request_consult(ask(&member_b, "usage")).await,
+        tonic::Code::PermissionDenied,
+        "PLACE_NOT_GRANTED",
+    );
+    let owner = support::operator("owner", PARTNER);
+    support::refused(
+        desk.api.request_consult(ask(&owner, "weather")).await,
+        tonic::Code::InvalidArgument,
+        "UNKNOWN_CONSULT_TOPIC",
+    );
+    let consult = desk
+        .api
+        .request_consult(ask(&owner, "cancellation"))
+        .await
+        .expect("asked")
+        .into_inner();
+    desk.index().await;
+    desk.send_due().await;
+    let to_customer = desk
+        .provider
+        .accepted()
+        .into_iter()
+        .find(|r| r.idempotency_key == format!("consult-request:{}:customer", consult.consult_id))
+        .expect("the consult-request message");
+    assert_eq!(to_customer.recipient, "customer-1");
+    assert!(to_customer.text.contains("상담"), "{}", to_customer.text);
+    let accept = |who: &str| {
+        support::request(
+            &customer(who),
+            pb::AcceptConsultRequest {
+                request_id: Uuid::new_v4().to_string(),
+                consult_id: consult.consult_id.clone(),
+            },
+        )
+    };
+    support::refused(
+        desk.api.accept_consult(accept("customer-2")).await,
+        tonic::Code::PermissionDenied,
+        "NOT_THE_CUSTOMER",
+    );
+    let accepted = desk
+        .api
+        .accept_consult(accept("customer-1"))
+        .await
+        .expect("accepted")
+        .into_inner();
+    assert!(accepted.accepted);
+}
+
+#[tokio::test]
+async fn operations_register_and_review_templates_and_a_delivery_report_marks_a_message_delivered()
+{
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    let ops = support::ops();
+    let registered = desk
+        .api
+        .register_template(support::request(
+            &ops,
+            pb::RegisterTemplateRequest {
+                request_id: Uuid::new_v4().to_string(),
+                code: "customer-usage-reminder".into(),
+                text: "내일 #{이용일시} 예약이 있습니다. 예약번호 #{예약번호}".into(),
+            },
+        ))
+        .await
+        .expect("registered")
+        .into_inner();
+    assert_eq!(
+        registered.state(),
+        yeyak_proto::notifications::events::v1::TemplateState::PendingReview
+    );
+    assert_eq!(registered.variables, ["이용일시", "예약번호"]);
+    support::refused(
+        desk.api
+            .register_template(support::request(
+                &ops,
+                pb::RegisterTemplateRequest {
+                    request_id: Uuid::new_v4().to_string(),
+                    code: "Bad Code".into(),
+                    text: "x".into(),
+                },
+            ))
+            .await,
+        tonic::Code::InvalidArgument,
+        "BAD_TEMPLATE_CODE",
+    );
+    // A message of a template waiting for review gives up, for good.
+    let (event, id) = booked(false, 0);
+    desk.learn(&event).await;
+    desk.clock.set(kst_us(23, 10, 0, 0));
+    desk.send_due().await;
+    let reminder =
+        yeyak_notifications::domain::rules::message_id(&format!("usage-reminder:{id}:customer"));
+    let gave_up = desk.message(&reminder).await;
+    assert_eq!(gave_up.state, MessageState::GaveUp);
+    assert!(
+        gave_up.reason.starts_with("TEMPLATE_NOT_APPROVED"),
+        "{}",
+        gave_up.reason
+    );
+    desk.api
+        .review_template(support::request(
+            &ops,
+            pb::ReviewTemplateRequest {
+                request_id: Uuid::new_v4().to_string(),
+                code: "customer-usage-reminder".into(),
+                approved: true,
+                reason: String::new(),
+            },
+        ))
+        .await
+        .expect("approved");
+    // The booking's confirmation went out; the provider reports it delivered.
+    let booked_id = yeyak_notifications::domain::rules::message_id(&format!(
+        "reservation-booked:{id}:customer"
+    ));
+    let internal = yeyak_kit::auth::Caller {
+        subject: "gateway".into(),
+        role: yeyak_kit::auth::Role::InternalService,
+        partner_id: None,
+        places: yeyak_kit::auth::PlaceScope::All,
+    };
+    let delivered = desk
+        .api
+        .report_delivery(support::request(
+            &internal,
+            pb::ReportDeliveryRequest {
+                request_id: Uuid::new_v4().to_string(),
+                message_id: booked_id,
+            },
+        ))
+        .await
+        .expect("reported")
+        .into_inner();
+    assert_eq!(delivered.state(), pb::DeliveryState::Delivered);
 }

@@ -160,9 +160,7 @@ fn command_of<M: prost::Message>(
     request: &Request<M>,
     request_id_field: &str,
 ) -> Result<(Caller, Origin), Status> {
-    let caller = Caller::of(request)?;
-    let request_id = request_id(request_id_field)?;
-    let origin = Origin::for_request(caller.actor(), request_id, request.get_ref());
+    let (caller, origin, _) = Caller::command_of(request, request_id_field)?;
     Ok((caller, origin))
 }
 

@@ -7,13 +7,20 @@ use tonic::{Request, Response, Status};
 use yeyak_kit::{
     auth::{Caller, Policy, Role},
     command::Origin,
-    status::{page, parse_uuid, request_id},
+    status::{page, parse_uuid},
 };
 use yeyak_proto::notifications::v1::{
     self as pb, notifications_service_server::NotificationsService,
 };
 
-use crate::app::{Listed, Notifications, RetryMessage, SetPreferences, Switches};
+use crate::{
+    app::{
+        ChangeMessage, Listed, Notifications, SetPreferences, Switches,
+        inquiries::{AcceptConsult, OpenInquiry, RequestConsult},
+        templates::ChangeTemplate,
+    },
+    domain::delivery::DeliveryCommand,
+};
 use refusal::failure;
 
 /// Who may call each notifications RPC. The operator check (which partner, which role, which
@@ -49,6 +56,13 @@ pub static POLICY: Policy = Policy {
         ),
         ("ListGaveUpNotifications", &[Role::PlatformOps]),
         ("RetryNotification", &[Role::PlatformOps]),
+        ("ReportDelivery", &[Role::InternalService]),
+        ("RegisterTemplate", &[Role::PlatformOps]),
+        ("ReviewTemplate", &[Role::PlatformOps]),
+        ("GetTemplate", &[Role::PlatformOps]),
+        ("OpenInquiry", &[Role::Customer]),
+        ("RequestConsult", &[Role::PartnerOperator]),
+        ("AcceptConsult", &[Role::Customer]),
     ],
 };
 
@@ -59,6 +73,39 @@ pub struct NotificationsApi {
 impl NotificationsApi {
     pub fn new(app: Notifications) -> Self {
         Self { app }
+    }
+
+    /// Runs a change of the message `message_id` names, for a command request.
+    async fn change_message<M: prost::Message>(
+        &self,
+        request: &Request<M>,
+        (request_id, message_id): (&str, &str),
+        change: DeliveryCommand,
+    ) -> Result<Response<pb::Notification>, Status> {
+        let (caller, origin, _) = Caller::command_of(request, request_id)?;
+        let command = ChangeMessage {
+            message_id: parse_uuid("message_id", message_id)?,
+            change,
+        };
+        let listed = self
+            .app
+            .change_message(&caller, &origin, &command)
+            .await
+            .map_err(failure)?;
+        Ok(Response::new(output::notification(listed)))
+    }
+
+    async fn template(
+        &self,
+        origin: &Origin,
+        command: &ChangeTemplate,
+    ) -> Result<Response<pb::Template>, Status> {
+        let template = self
+            .app
+            .change_template(origin, command)
+            .await
+            .map_err(failure)?;
+        Ok(Response::new(output::template(template)))
     }
 }
 
@@ -97,9 +144,7 @@ impl NotificationsService for NotificationsApi {
         &self,
         request: Request<pb::SetPartnerPreferencesRequest>,
     ) -> Result<Response<pb::PartnerPreferences>, Status> {
-        let caller = Caller::of(&request)?;
-        let request_id = request_id(&request.get_ref().request_id)?;
-        let origin = Origin::for_request(caller.actor(), request_id, request.get_ref());
+        let (caller, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
         let r = request.into_inner();
         let command = SetPreferences {
             caller,
@@ -212,15 +257,149 @@ impl NotificationsService for NotificationsApi {
         &self,
         request: Request<pb::RetryNotificationRequest>,
     ) -> Result<Response<pb::Notification>, Status> {
-        let caller = Caller::of(&request)?;
-        let request_id = request_id(&request.get_ref().request_id)?;
-        let origin = Origin::for_request(caller.actor(), request_id, request.get_ref());
-        let command = RetryMessage {
-            message_id: parse_uuid("message_id", &request.get_ref().message_id)?,
-            by: caller.subject.clone(),
+        let (caller, ..) = Caller::command_of(&request, &request.get_ref().request_id)?;
+        let change = DeliveryCommand::Retry { by: caller.subject };
+        self.change_message(
+            &request,
+            (&request.get_ref().request_id, &request.get_ref().message_id),
+            change,
+        )
+        .await
+    }
+
+    async fn report_delivery(
+        &self,
+        request: Request<pb::ReportDeliveryRequest>,
+    ) -> Result<Response<pb::Notification>, Status> {
+        self.change_message(
+            &request,
+            (&request.get_ref().request_id, &request.get_ref().message_id),
+            DeliveryCommand::Delivered,
+        )
+        .await
+    }
+
+    async fn register_template(
+        &self,
+        request: Request<pb::RegisterTemplateRequest>,
+    ) -> Result<Response<pb::Template>, Status> {
+        let (_, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
+        let r = request.get_ref();
+        let command = ChangeTemplate::register(&r.code, &r.text);
+        self.template(&origin, &command).await
+    }
+
+    async fn review_template(
+        &self,
+        request: Request<pb::ReviewTemplateRequest>,
+    ) -> Result<Response<pb::Template>, Status> {
+        let (_, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
+        let r = request.get_ref();
+        let command = ChangeTemplate::review(&r.code, r.approved, &r.reason);
+        self.template(&origin, &command).await
+    }
+
+    async fn get_template(
+        &self,
+        request: Request<pb::GetTemplateRequest>,
+    ) -> Result<Response<pb::Template>, Status> {
+        let template = self
+            .app
+            .template(&request.get_ref().code)
+            .await
+            .map_err(failure)?;
+        Ok(Response::new(output::template(template)))
+    }
+
+    async fn open_inquiry(
+        &self,
+        request: Request<pb::OpenInquiryRequest>,
+    ) -> Result<Response<pb::Inquiry>, Status> {
+        let (caller, origin, request_id) =
+            Caller::command_of(&request, &request.get_ref().request_id)?;
+        let r = request.get_ref();
+        let (reservation_id, product_id) = match (r.reservation_id.as_str(), r.product_id.as_str())
+        {
+            (id, "") if !id.is_empty() => (Some(parse_uuid("reservation_id", id)?), None),
+            ("", id) if !id.is_empty() => (None, Some(parse_uuid("product_id", id)?)),
+            _ => {
+                return Err(yeyak_kit::status::invalid_field(
+                    "reservation_id",
+                    "ONE_OF_REQUIRED",
+                    "name a reservation or a product, one of the two",
+                ));
+            }
         };
-        let listed = self.app.retry(&origin, &command).await.map_err(failure)?;
-        Ok(Response::new(output::notification(listed)))
+        let command = OpenInquiry {
+            caller,
+            request_id,
+            reservation_id,
+            product_id,
+        };
+        let opened = self
+            .app
+            .open_inquiry(&origin, &command)
+            .await
+            .map_err(failure)?;
+        Ok(Response::new(pb::Inquiry {
+            inquiry_id: opened.inquiry_id,
+            partner_id: opened.partner_id,
+            channel_id: opened.channel_id,
+            reservation_id: opened.reservation_id,
+            product_id: opened.product_id,
+        }))
+    }
+
+    async fn request_consult(
+        &self,
+        request: Request<pb::RequestConsultRequest>,
+    ) -> Result<Response<pb::Consult>, Status> {
+        let (caller, origin, request_id) =
+            Caller::command_of(&request, &request.get_ref().request_id)?;
+        let r = request.get_ref();
+        let command = RequestConsult {
+            caller,
+            request_id,
+            reservation_id: parse_uuid("reservation_id", &r.reservation_id)?,
+            topic: r.topic.clone(),
+        };
+        let (requested, message_id) = self
+            .app
+            .request_consult(&origin, &command)
+            .await
+            .map_err(failure)?;
+        Ok(Response::new(pb::Consult {
+            consult_id: requested.consult_id,
+            reservation_id: requested.reservation_id,
+            channel_id: String::new(),
+            accepted: false,
+            message_id,
+        }))
+    }
+
+    async fn accept_consult(
+        &self,
+        request: Request<pb::AcceptConsultRequest>,
+    ) -> Result<Response<pb::Consult>, Status> {
+        let (caller, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
+        let r = request.get_ref();
+        let command = AcceptConsult {
+            caller,
+            consult_id: parse_uuid("consult_id", &r.consult_id)?,
+        };
+        let consult = self
+            .app
+            .accept_consult(&origin, &command)
+            .await
+            .map_err(failure)?;
+        let requested = consult.requested.unwrap_or_default();
+        Ok(Response::new(pb::Consult {
+            consult_id: requested.consult_id,
+            reservation_id: requested.reservation_id,
+            channel_id: String::new(),
+            accepted: consult.accepted,
+            message_id: String::new(),
+        }))
     }
 }
 

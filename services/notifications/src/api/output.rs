@@ -3,7 +3,7 @@ use yeyak_proto::{notifications::v1 as pb, time::from_micros};
 
 use crate::{
     app::listing::{Listed, Page},
-    domain::{delivery::MessageState, preferences::Preferences},
+    domain::{delivery::MessageState, preferences::Preferences, template::Template},
 };
 
 fn state_pb(state: MessageState) -> pb::DeliveryState {
@@ -64,5 +64,15 @@ pub fn preferences(partner_id: String, p: Preferences, as_of_us: i64) -> pb::Par
         night_delivery_allowed: !p.night_refused,
         muted: p.muted.into_iter().collect(),
         as_of: Some(from_micros(as_of_us)),
+    }
+}
+
+/// A template and its review state.
+pub fn template(t: Template) -> pb::Template {
+    pb::Template {
+        code: t.code,
+        text: t.text,
+        variables: t.variables,
+        state: t.state as i32,
     }
 }

@@ -29,7 +29,9 @@ pub fn refusal(e: NotificationsError) -> Status {
         }
         NotificationsError::TemplateNotFound
         | NotificationsError::MessageNotFound
-        | NotificationsError::ConsultNotFound => status(Code::NotFound, e.reason(), e.to_string()),
+        | NotificationsError::ConsultNotFound
+        | NotificationsError::ReservationNotFound
+        | NotificationsError::ProductNotFound => status(Code::NotFound, e.reason(), e.to_string()),
         NotificationsError::NotTheCustomer => {
             status(Code::PermissionDenied, e.reason(), e.to_string())
         }

@@ -111,14 +111,15 @@ impl Command for RecordMessage {
     }
 }
 
-/// Operations send a message that gave up again; answers it as decided.
-pub struct RetryMessage {
+/// A change of one message from outside its sender: operations send it again after it gave up
+/// (`Retry`), the provider reports it delivered (`Delivered`). Answers it as decided.
+pub struct ChangeMessage {
     pub message_id: Uuid,
-    pub by: String,
+    pub change: DeliveryCommand,
 }
 
 #[async_trait::async_trait]
-impl Command for RetryMessage {
+impl Command for ChangeMessage {
     type State = Message;
     type Output = Message;
     type Error = NotificationsError;
@@ -131,12 +132,7 @@ impl Command for RetryMessage {
 
     fn decide(&self, message: Message, _now_us: i64) -> Result<Decision<Message>, Failed> {
         let events = message
-            .decide(
-                DeliveryCommand::Retry {
-                    by: self.by.clone(),
-                },
-                &(),
-            )
+            .decide(self.change.clone(), &())
             .map_err(Error::Refused)?;
         let mut after = message;
         for e in &events {

@@ -4,6 +4,7 @@
 pub mod channels;
 pub mod commands;
 pub mod consumer;
+pub mod inquiries;
 pub mod listing;
 pub mod planning;
 pub mod sending;
@@ -23,7 +24,7 @@ use yeyak_kit::{
 };
 use yeyak_proto::notifications::events::v1::PartnerMessageRecorded;
 
-pub use commands::{RetryMessage, SetPreferences, Switches};
+pub use commands::{ChangeMessage, SetPreferences, Switches};
 
 use crate::domain::{NotificationsError, access, messages::MessageEvent, preferences::Preferences};
 
@@ -107,20 +108,111 @@ impl Notifications {
         ))
     }
 
-    /// Runs an operations retry of a message that gave up.
-    pub async fn retry(
+    /// Runs a template change; answers the template as decided (as it is, on a retry).
+    pub async fn change_template(
         &self,
         origin: &Origin,
-        command: &RetryMessage,
+        command: &templates::ChangeTemplate,
+    ) -> Result<crate::domain::template::Template, Error> {
+        match self.runner.run(origin, command).await? {
+            Ran::Decided(template, _) => Ok(template),
+            Ran::Replayed(_) => self.template(&command.code).await,
+        }
+    }
+
+    /// A template as it is.
+    pub async fn template(&self, code: &str) -> Result<crate::domain::template::Template, Error> {
+        crate::domain::template::valid_code(code).map_err(Error::Refused)?;
+        let (template, _) = command::aggregate::<crate::domain::template::Template>(
+            self.log(),
+            &streams::template(code),
+        )
+        .await?;
+        if !template.is_registered() {
+            return Err(Error::Refused(NotificationsError::TemplateNotFound));
+        }
+        Ok(template)
+    }
+
+    /// Opens an inquiry; a retry answers the inquiry first opened.
+    pub async fn open_inquiry(
+        &self,
+        origin: &Origin,
+        command: &inquiries::OpenInquiry,
+    ) -> Result<yeyak_proto::notifications::events::v1::InquiryOpened, Error> {
+        match self.runner.run(origin, command).await? {
+            Ran::Decided(opened, _) => Ok(opened),
+            Ran::Replayed(appended) => self.first_of(&appended).await,
+        }
+    }
+
+    /// Requests a consult; answers the request and its message's id.
+    pub async fn request_consult(
+        &self,
+        origin: &Origin,
+        command: &inquiries::RequestConsult,
+    ) -> Result<
+        (
+            yeyak_proto::notifications::events::v1::ConsultRequested,
+            String,
+        ),
+        Error,
+    > {
+        match self.runner.run(origin, command).await? {
+            Ran::Decided(out, _) => Ok(out),
+            Ran::Replayed(appended) => {
+                let requested: yeyak_proto::notifications::events::v1::ConsultRequested =
+                    self.first_of(&appended).await?;
+                let key = format!("consult-request:{}:customer", requested.consult_id);
+                Ok((requested, crate::domain::rules::message_id(&key)))
+            }
+        }
+    }
+
+    /// Accepts a consult request; answers it as it is after.
+    pub async fn accept_consult(
+        &self,
+        origin: &Origin,
+        command: &inquiries::AcceptConsult,
+    ) -> Result<crate::domain::inquiry::Consult, Error> {
+        match self.runner.run(origin, command).await? {
+            Ran::Decided(consult, _) => Ok(consult),
+            Ran::Replayed(_) => Ok(command::aggregate::<crate::domain::inquiry::Consult>(
+                self.log(),
+                &streams::consult(&command.consult_id.to_string()),
+            )
+            .await?
+            .0),
+        }
+    }
+
+    /// The first event a replayed command appended, as `M`.
+    async fn first_of<M: prost::Message + prost::Name + Default>(
+        &self,
+        appended: &[yeyak_eventlog::AppendedEvent],
+    ) -> Result<M, Error> {
+        for a in appended {
+            if let Some(e) = self.log().event_by_id(a.event_id).await?
+                && let Some(m) = yeyak_kit::events::decode_as::<M>(&e).map_err(LoadError::from)?
+            {
+                return Ok(m);
+            }
+        }
+        Err(Error::Load(LoadError::from(
+            yeyak_kit::events::DecodeError::UnknownType(M::full_name(), 0),
+        )))
+    }
+
+    /// Runs a change of a message (an operations retry, a delivery report) for `caller`;
+    /// answers the message as it is after.
+    pub async fn change_message(
+        &self,
+        caller: &Caller,
+        origin: &Origin,
+        command: &ChangeMessage,
     ) -> Result<listing::Listed, Error> {
         self.runner.run(origin, command).await?;
-        let caller = Caller {
-            subject: command.by.clone(),
-            role: yeyak_kit::auth::Role::PlatformOps,
-            partner_id: None,
-            places: yeyak_kit::auth::PlaceScope::All,
-        };
-        self.message(&caller, command.message_id).await
+        self.message(caller, command.message_id).await
     }
 
     /// The partner's messages the caller may see, oldest first. Any active operator lists them;

@@ -31,3 +31,18 @@ pub fn template(code: &str) -> String {
 pub fn channel(partner_id: &str) -> String {
     format!("channel-{partner_id}")
 }
+
+/// What the notifications know of a product (its partner and place).
+pub fn product(product_id: &str) -> String {
+    format!("notified-product-{product_id}")
+}
+
+/// A customer's inquiry.
+pub fn inquiry(inquiry_id: &str) -> String {
+    format!("inquiry-{inquiry_id}")
+}
+
+/// A partner's consult request.
+pub fn consult(consult_id: &str) -> String {
+    format!("consult-{consult_id}")
+}

@@ -66,6 +66,10 @@ pub enum NotificationsError {
     NotTheCustomer,
     #[error("the partner's operators are not known yet")]
     OperatorsNotKnown,
+    #[error("no such reservation of yours")]
+    ReservationNotFound,
+    #[error("no such product")]
+    ProductNotFound,
 }
 
 impl NotificationsError {
@@ -91,6 +95,8 @@ impl NotificationsError {
             NotificationsError::ConsultNotFound => "CONSULT_NOT_FOUND",
             NotificationsError::NotTheCustomer => "NOT_THE_CUSTOMER",
             NotificationsError::OperatorsNotKnown => "OPERATORS_NOT_KNOWN",
+            NotificationsError::ReservationNotFound => "RESERVATION_NOT_FOUND",
+            NotificationsError::ProductNotFound => "PRODUCT_NOT_FOUND",
         }
     }
 }

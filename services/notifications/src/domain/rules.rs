@@ -283,6 +283,38 @@ pub fn plan(fact: &ReservationFact, cx: &Context<'_>) -> Vec<MessageQueued> {
     out
 }
 
+/// The consult-request message (톡보내기) to the customer of a reservation: due at once, by
+/// 알림톡 then SMS, keyed by the consult request.
+pub fn consult_message(
+    consult_id: &str,
+    file: &ReservationFile,
+    now_us: i64,
+    source_event_id: &str,
+) -> Option<MessageQueued> {
+    let noted = file.noted.as_ref()?;
+    let key = format!("consult-request:{consult_id}:customer");
+    Some(MessageQueued {
+        message_id: message_id(&key),
+        kind: MessageKind::ConsultRequest as i32,
+        recipient_kind: RecipientKind::Customer as i32,
+        recipient_id: noted.customer_id.clone(),
+        partner_id: noted.partner_id.clone(),
+        place_id: noted.place_id.clone(),
+        reservation_id: noted.reservation_id.clone(),
+        template_code: CONSULT_TEMPLATE.to_string(),
+        variables: reservation_variables(file).into_iter().collect(),
+        channels: TO_CUSTOMER.iter().map(|c| *c as i32).collect(),
+        mandatory: false,
+        due_at: Some(yeyak_proto::time::from_micros(now_us)),
+        idempotency_key: key,
+        source_event_id: source_event_id.to_string(),
+        night_rule_applies: false,
+    })
+}
+
+/// The template of the consult-request message.
+pub const CONSULT_TEMPLATE: &str = "customer-consult-request";
+
 /// The business fact a provider dedupes a message on: `reservation-confirmed:<id>:customer`,
 /// `reservation-requested:<id>:operator:<account>`; a reminder or warning is its own fact.
 /// `fact_key` tells apart facts of one kind on one reservation (partial cancels).

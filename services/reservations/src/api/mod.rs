@@ -6,12 +6,11 @@ pub mod output;
 pub mod refusal;
 
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 use yeyak_kit::{
     access::{self as shared_access, Scope},
     auth::{Caller, PlaceScope, Policy, Role},
     command::Origin,
-    status::{invalid_field, parse_uuid, request_id, text},
+    status::{invalid_field, parse_uuid, text},
 };
 use yeyak_proto::reservations::{
     events::v1::PaymentMethod,
@@ -97,17 +96,6 @@ impl ReservationsApi {
     }
 }
 
-/// The caller and the origin (actor, request id, what was asked) of a command request.
-fn command_of<M: prost::Message>(
-    request: &Request<M>,
-    request_id_field: &str,
-) -> Result<(Caller, Origin, Uuid), Status> {
-    let caller = Caller::of(request)?;
-    let request_id = request_id(request_id_field)?;
-    let origin = Origin::for_request(caller.actor(), request_id, request.get_ref());
-    Ok((caller, origin, request_id))
-}
-
 impl ReservationsApi {
     /// The partner and place a list query may read: operators need the partner, and a place they
     /// were granted when they were not granted all; an active operator record that allows it.
@@ -183,7 +171,8 @@ impl ReservationsService for ReservationsApi {
         &self,
         request: Request<pb::BookRequest>,
     ) -> Result<Response<pb::Reservation>, Status> {
-        let (caller, origin, request_id) = command_of(&request, &request.get_ref().request_id)?;
+        let (caller, origin, request_id) =
+            Caller::command_of(&request, &request.get_ref().request_id)?;
         let r = request.into_inner();
         let lines = book_lines(&r)?;
         let method = PaymentMethod::try_from(r.payment_method).map_err(|_| {
@@ -204,7 +193,7 @@ impl ReservationsService for ReservationsApi {
         &self,
         request: Request<pb::ConfirmRequest>,
     ) -> Result<Response<pb::Reservation>, Status> {
-        let (caller, origin, _) = command_of(&request, &request.get_ref().request_id)?;
+        let (caller, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
         let r = request.into_inner();
         self.act(
             caller,
@@ -219,7 +208,7 @@ impl ReservationsService for ReservationsApi {
         &self,
         request: Request<pb::RejectRequest>,
     ) -> Result<Response<pb::Reservation>, Status> {
-        let (caller, origin, _) = command_of(&request, &request.get_ref().request_id)?;
+        let (caller, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
         let r = request.into_inner();
         let reason = text("reason", &r.reason, 0, 500)?;
         self.act(
@@ -235,7 +224,7 @@ impl ReservationsService for ReservationsApi {
         &self,
         request: Request<pb::CancelRequest>,
     ) -> Result<Response<pb::Reservation>, Status> {
-        let (caller, origin, _) = command_of(&request, &request.get_ref().request_id)?;
+        let (caller, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
         let r = request.into_inner();
         let command = ReservationCommand::Cancel(Cancel {
             by: canceller(caller.role == Role::Customer),
@@ -250,7 +239,7 @@ impl ReservationsService for ReservationsApi {
         &self,
         request: Request<pb::CompleteRequest>,
     ) -> Result<Response<pb::Reservation>, Status> {
-        let (caller, origin, _) = command_of(&request, &request.get_ref().request_id)?;
+        let (caller, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
         let r = request.into_inner();
         let command = ReservationCommand::Complete {
             code: r.completion_code,
@@ -262,7 +251,7 @@ impl ReservationsService for ReservationsApi {
         &self,
         request: Request<pb::CancelPaymentOnlyRequest>,
     ) -> Result<Response<pb::Reservation>, Status> {
-        let (caller, origin, _) = command_of(&request, &request.get_ref().request_id)?;
+        let (caller, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
         let r = request.into_inner();
         let reason = text("reason", &r.reason, 0, 500)?;
         let command = ReservationCommand::CancelPaymentOnly { reason };
@@ -273,7 +262,7 @@ impl ReservationsService for ReservationsApi {
         &self,
         request: Request<pb::MarkNoShowRequest>,
     ) -> Result<Response<pb::Reservation>, Status> {
-        let (caller, origin, _) = command_of(&request, &request.get_ref().request_id)?;
+        let (caller, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
         let r = request.into_inner();
         let command = ReservationCommand::MarkNoShow { no_show: r.no_show };
         self.act(caller, origin, &r.reservation_id, command).await
@@ -283,7 +272,7 @@ impl ReservationsService for ReservationsApi {
         &self,
         request: Request<pb::SetDefaultRejectTextRequest>,
     ) -> Result<Response<pb::SetDefaultRejectTextResponse>, Status> {
-        let (caller, origin, _) = command_of(&request, &request.get_ref().request_id)?;
+        let (caller, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
         let r = request.into_inner();
         let partner = parse_uuid("partner_id", &r.partner_id)?;
         let text = text("text", &r.text, 0, 500)?;
@@ -301,7 +290,7 @@ impl ReservationsService for ReservationsApi {
         &self,
         request: Request<pb::SetCompletionCodeRequest>,
     ) -> Result<Response<pb::SetCompletionCodeResponse>, Status> {
-        let (caller, origin, _) = command_of(&request, &request.get_ref().request_id)?;
+        let (caller, origin, _) = Caller::command_of(&request, &request.get_ref().request_id)?;
         let r = request.into_inner();
         let partner = parse_uuid("partner_id", &r.partner_id)?;
         let code_set = self
