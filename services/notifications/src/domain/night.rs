@@ -146,6 +146,22 @@ mod tests {
         assert_eq!(none.release_at(kst_us(24, 23, 0, 0)), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics_and_a_release_is_within_a_day_after_the_instant(
+            text in ".{0,16}",
+            (sh, sm, eh, em) in (0i8..24, 0i8..60, 0i8..24, 0i8..60),
+            at in 1_700_000_000_000_000i64..1_900_000_000_000_000,
+        ) {
+            let _ = text.parse::<NightWindow>();
+            let w: NightWindow = format!("{sh:02}:{sm:02}-{eh:02}:{em:02}").parse().unwrap();
+            if let Some(release) = w.release_at(at) {
+                proptest::prop_assert!(release > at && release - at <= 86_400_000_000);
+                proptest::prop_assert_eq!(w.release_at(release), None, "released in the day");
+            }
+        }
+    }
+
     #[test]
     fn a_night_window_parses_and_prints_as_hh_mm_dash_hh_mm() {
         let w: NightWindow = "22:30-07:15".parse().unwrap();

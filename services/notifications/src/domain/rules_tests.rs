@@ -380,3 +380,46 @@ fn the_alerts_switch_covers_exactly_the_confirmation_and_cancellation_alerts() {
         "no partner switch silences a customer"
     );
 }
+
+proptest::proptest! {
+    #[test]
+    fn any_booking_plans_distinct_messages_each_due_no_earlier_than_it_is_learned(
+        approval in proptest::bool::ANY,
+        quantity in 0u32..60,
+        starts_in_h in -48i64..24 * 200,
+        expires_in_h in -48i64..72,
+        now_h in 0i64..24 * 30,
+        operators in proptest::collection::vec("[a-z0-9-]{1,12}", 0..4),
+    ) {
+        let now = kst_us(1, 0, 0, 0) + now_h * 3_600_000_000;
+        let fact = ReservationFact::Booked(ReservationBooked {
+            reservation_id: "r".into(),
+            customer_id: "c".into(),
+            partner_id: "p".into(),
+            quantity,
+            requires_approval: approval,
+            starts_at: Some(from_micros(now + starts_in_h * 3_600_000_000)),
+            expires_at: approval.then(|| from_micros(now + expires_in_h * 3_600_000_000)),
+            ..Default::default()
+        });
+        let file = file_of(&fact);
+        let mut operators = operators;
+        operators.sort();
+        operators.dedup();
+        let out = plan(&fact, &Context {
+            file: &file,
+            preferences: &Preferences::default(),
+            operators: &operators,
+            timing: Timing::default(),
+            now_us: now,
+            source_event_id: "e",
+        });
+        let mut ids: Vec<_> = out.iter().map(|m| m.message_id.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        proptest::prop_assert_eq!(ids.len(), out.len());
+        for m in &out {
+            proptest::prop_assert!(due(m) >= now);
+        }
+    }
+}
