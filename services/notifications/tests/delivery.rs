@@ -23,7 +23,7 @@ use yeyak_notifications::{
         channels::{HttpSender, ProviderConfig, RetryPolicy, SmsSender},
         inquiries::ChannelLearner,
         listing::MessageIndex,
-        planning::MessagePlanner,
+        planning::{MessagePlanner, PlanMessages},
         sending::{Channels, DeliverySettings, Sender, StartAttempt},
         streams, templates,
     },
@@ -920,4 +920,83 @@ async fn operations_register_and_review_templates_and_a_delivery_report_marks_a_
         .expect("reported")
         .into_inner();
     assert_eq!(delivered.state(), pb::DeliveryState::Delivered);
+}
+
+#[tokio::test]
+async fn the_partner_is_warned_an_hour_before_an_unanswered_request_expires_and_not_once_it_is_answered()
+ {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    let (waiting, waiting_id) = booked(true, kst_us(21, 12, 0, 0));
+    let (answered, answered_id) = booked(true, kst_us(21, 12, 0, 0));
+    desk.learn(&waiting).await;
+    desk.learn(&answered).await;
+    desk.send_due().await;
+    let confirmed = yeyak_proto::reservations::events::v1::ReservationConfirmed {
+        reservation_id: answered_id.clone(),
+        partner_id: PARTNER.to_string(),
+        place_id: PLACE_A.to_string(),
+        ..Default::default()
+    };
+    desk.learn(&recorded(&format!("reservation-{answered_id}"), &confirmed))
+        .await;
+    desk.send_due().await;
+    let warnings = |desk: &Desk| {
+        desk.keys()
+            .into_iter()
+            .filter(|k| k.starts_with("expiry-warning"))
+            .collect::<Vec<_>>()
+    };
+    desk.clock.set(kst_us(21, 10, 59, 59));
+    desk.send_due().await;
+    assert!(warnings(&desk).is_empty(), "not before the hour");
+    desk.clock.set(kst_us(21, 11, 0, 0));
+    desk.send_due().await;
+    assert_eq!(
+        warnings(&desk),
+        [format!("expiry-warning:{waiting_id}:operator:owner")]
+    );
+    let withdrawn = yeyak_notifications::domain::rules::message_id(&format!(
+        "expiry-warning:{answered_id}:operator:owner"
+    ));
+    assert_eq!(
+        desk.message(&withdrawn).await.state,
+        MessageState::Withdrawn
+    );
+}
+
+#[tokio::test]
+async fn a_fact_replayed_by_another_consumer_queues_nothing_new_and_sends_nothing_again() {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    let (event, _) = booked(false, 0);
+    desk.learn(&event).await;
+    desk.send_due().await;
+    let sent = desk.provider.requests();
+    let events = desk
+        .log
+        .read_all(Position::default(), 10_000)
+        .await
+        .unwrap()
+        .len();
+    let fact = yeyak_kit::events::EventSet::decode(&event)
+        .unwrap()
+        .unwrap();
+    let replay = PlanMessages {
+        fact,
+        source_event_id: event.event_id.to_string(),
+        timing: Timing::default(),
+    };
+    desk.runner
+        .run(&Origin::reaction("a-rebuilt-planner", &event), &replay)
+        .await
+        .expect("replayed");
+    desk.index().await;
+    desk.send_due().await;
+    assert_eq!(desk.provider.requests(), sent);
+    let after = desk
+        .log
+        .read_all(Position::default(), 10_000)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(after, events, "not even a message queued again");
 }
