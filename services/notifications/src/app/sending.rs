@@ -12,11 +12,13 @@
 //! senders never hold one attempt: the lease is an append with an expected version.
 use std::{sync::Arc, time::Duration};
 
+use backon::{ExponentialBuilder, Retryable};
 use uuid::Uuid;
 use yeyak_eventlog::ProjectionQuery;
 use yeyak_kit::{
     CancellationToken,
     command::{Aggregate, Command, Decision, Error, Origin, Reads, Runner},
+    events::derived_id,
     wake::Wake,
 };
 use yeyak_proto::notifications::events::v1::{Channel as Route, MessageQueued};
@@ -307,8 +309,24 @@ impl Sender {
             ),
             outcome,
         };
-        let origin = Origin::command("notifications-sender", Uuid::new_v4(), &[]);
-        self.runner.run(&origin, &finish).await?;
+        // The send happened: its record is worth a few quick tries (the same request each
+        // time, so a record that committed is not made twice) before the lease is left to end.
+        let request = derived_id(
+            "notifications-sender",
+            &format!("{message_id}/finish"),
+            attempt.number,
+        );
+        let origin = Origin::command("notifications-sender", request, &[]);
+        let record = || async { self.runner.run(&origin, &finish).await };
+        record
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(20))
+                    .with_max_times(4)
+                    .with_jitter(),
+            )
+            .when(|e| !matches!(e, Error::Refused(_) | Error::Denied(_)))
+            .await?;
         Ok(Some(answer))
     }
 
