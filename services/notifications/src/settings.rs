@@ -128,6 +128,7 @@ impl DeliveryArgs {
             reminder_days_before: self.reminder_days_before,
             reminder_at: self.reminder_at,
             expiry_warning_before_us: i64::from(self.expiry_warning_minutes) * 60_000_000,
+            ..Timing::default()
         };
         Ok(delivery)
     }

@@ -835,8 +835,8 @@ async fn a_consult_request_sends_the_customer_its_message_and_opens_only_when_th
 }
 
 #[tokio::test]
-async fn operations_register_and_review_templates_and_a_delivery_report_marks_a_message_delivered()
-{
+async fn operations_register_and_review_templates_the_approved_text_staying_in_force_and_a_delivery_report_marks_a_message_delivered()
+ {
     let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
     let ops = support::ops();
     let registered = desk
@@ -871,20 +871,18 @@ async fn operations_register_and_review_templates_and_a_delivery_report_marks_a_
         tonic::Code::InvalidArgument,
         "BAD_TEMPLATE_CODE",
     );
-    // A message of a template waiting for review gives up, for good.
+    // While the new text waits for review, the approved one stays in force.
     let (event, id) = booked(false, 0);
     desk.learn(&event).await;
     desk.clock.set(kst_us(23, 10, 0, 0));
     desk.send_due().await;
-    let reminder =
-        yeyak_notifications::domain::rules::message_id(&format!("usage-reminder:{id}:customer"));
-    let gave_up = desk.message(&reminder).await;
-    assert_eq!(gave_up.state, MessageState::GaveUp);
-    assert!(
-        gave_up.reason.starts_with("TEMPLATE_NOT_APPROVED"),
-        "{}",
-        gave_up.reason
-    );
+    let reminder = desk
+        .provider
+        .accepted()
+        .into_iter()
+        .find(|r| r.idempotency_key == format!("usage-reminder:{id}:customer"))
+        .expect("the reminder went out");
+    assert!(reminder.text.contains("잊지 마세요"), "{}", reminder.text);
     desk.api
         .review_template(support::request(
             &ops,
@@ -983,6 +981,7 @@ async fn a_fact_replayed_by_another_consumer_queues_nothing_new_and_sends_nothin
     let replay = PlanMessages {
         fact,
         source_event_id: event.event_id.to_string(),
+        fact_at_us: event.metadata.occurred_at_us,
         timing: Timing::default(),
     };
     desk.runner
@@ -999,4 +998,66 @@ async fn a_fact_replayed_by_another_consumer_queues_nothing_new_and_sends_nothin
         .unwrap()
         .len();
     assert_eq!(after, events, "not even a message queued again");
+}
+
+#[tokio::test]
+async fn a_fact_is_told_by_the_preferences_in_force_when_it_happened_not_when_it_is_learned() {
+    let desk = Desk::at(kst_us(20, 12, 0, 1)).await;
+    let owner = support::operator("owner", PARTNER);
+    desk.api
+        .set_partner_preferences(support::request(
+            &owner,
+            pb::SetPartnerPreferencesRequest {
+                request_id: Uuid::new_v4().to_string(),
+                partner_id: PARTNER.to_string(),
+                confirm_cancel_alerts: Some(false),
+                ..Default::default()
+            },
+        ))
+        .await
+        .expect("switched off at 12:00:01");
+    let (mut before, before_id) = booked(false, 0);
+    before.metadata.occurred_at_us = kst_us(20, 12, 0, 0);
+    let (mut after, after_id) = booked(false, 0);
+    after.metadata.occurred_at_us = kst_us(20, 12, 0, 1);
+    desk.clock.set(kst_us(20, 12, 0, 5));
+    desk.learn(&before).await;
+    desk.learn(&after).await;
+    desk.send_due().await;
+    let keys = desk.keys();
+    assert!(keys.contains(&format!("reservation-booked:{before_id}:operator:owner")));
+    assert!(!keys.contains(&format!("reservation-booked:{after_id}:operator:owner")));
+    assert!(keys.contains(&format!("reservation-booked:{after_id}:customer")));
+}
+
+#[tokio::test]
+async fn a_fact_waits_ten_minutes_for_the_partners_operators_then_tells_the_customer_alone() {
+    let desk = Desk::at(kst_us(20, 12, 0, 0)).await;
+    let id = Uuid::new_v4().to_string();
+    let booked = ReservationBooked {
+        reservation_id: id.clone(),
+        customer_id: "customer-9".into(),
+        partner_id: support::OTHER_PARTNER.to_string(),
+        place_id: PLACE_A.to_string(),
+        quantity: 1,
+        starts_at: Some(from_micros(kst_us(24, 19, 0, 0))),
+        ..Default::default()
+    };
+    let mut event = recorded(&format!("reservation-{id}"), &booked);
+    event.metadata.occurred_at_us = kst_us(20, 12, 0, 0);
+    let waited = desk.planner.handle(&event).await;
+    assert!(
+        matches!(waited, Err(yeyak_transport::HandlerError::Retry(_))),
+        "the operators may still come: {waited:?}"
+    );
+    desk.clock.set(kst_us(20, 12, 10, 0));
+    desk.learn(&event).await;
+    desk.send_due().await;
+    assert_eq!(
+        desk.keys()
+            .into_iter()
+            .filter(|k| k.contains(&id))
+            .collect::<Vec<_>>(),
+        [format!("reservation-booked:{id}:customer")]
+    );
 }

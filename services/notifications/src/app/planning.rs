@@ -7,7 +7,7 @@ use uuid::Uuid;
 use yeyak_eventlog::RecordedEvent;
 use yeyak_kit::{
     access::{Operators, load_operators},
-    command::{Command, Decision, Error, Origin, Reads, Runner},
+    command::{Command, Decision, Error, Origin, Reads, Runner, decode_strict},
     events::EventSet,
 };
 use yeyak_transport::{EventHandler, HandlerError};
@@ -17,7 +17,7 @@ use crate::domain::{
     NotificationsError,
     delivery::{DeliveryCommand, DeliveryEvent, Message},
     facts::ReservationFact,
-    preferences::Preferences,
+    preferences::{Preferences, PreferencesEvent, in_force_at},
     reservation_file::ReservationFile,
     rules::{self, Context, Timing},
 };
@@ -28,14 +28,22 @@ type Failed = Error<NotificationsError>;
 pub struct PlanMessages {
     pub fact: ReservationFact,
     pub source_event_id: String,
+    /// When the fact happened.
+    pub fact_at_us: i64,
     pub timing: Timing,
 }
+
+/// How long a fact waits for the partner's operators to be learned (another consumer) before
+/// its messages are planned without the partner's.
+pub const OPERATORS_WAIT_US: i64 = 10 * 60 * 1_000_000;
 
 /// What a plan is decided on.
 pub struct Planning {
     file: ReservationFile,
+    /// The partner's preferences in force when the fact happened.
     preferences: Preferences,
-    operators: Vec<String>,
+    /// `None` while the partner's operators are not known.
+    operators: Option<Vec<String>>,
     /// Messages of the plan already queued (a replayed fact).
     queued: BTreeSet<String>,
 }
@@ -52,9 +60,10 @@ impl PlanMessages {
             &Context {
                 file,
                 preferences: &p.preferences,
-                operators: &p.operators,
+                operators: p.operators.as_deref().unwrap_or_default(),
                 timing: self.timing,
                 now_us,
+                fact_at_us: self.fact_at_us,
                 source_event_id: &self.source_event_id,
             },
         )
@@ -72,13 +81,17 @@ impl Command for PlanMessages {
         let file: ReservationFile = reads
             .aggregate(&streams::reservation(reservation_id))
             .await?;
-        let preferences: Preferences = reads
-            .aggregate(&streams::preferences(parse(partner_id)?))
+        let mut changes = Vec::new();
+        reads
+            .fold(&streams::preferences(parse(partner_id)?), (), |_, e| {
+                let PreferencesEvent::Changed(c) = decode_strict(e)?;
+                changes.push((e.metadata.occurred_at_us, c));
+                Ok(())
+            })
             .await?;
+        let preferences = in_force_at(changes.iter().map(|(at, c)| (*at, c)), self.fact_at_us);
         let operators: Option<Operators> = load_operators(reads, partner_id).await?;
-        let operators = operators
-            .map(|o| o.granted(place_id).map(str::to_string).collect())
-            .ok_or(Error::Refused(NotificationsError::OperatorsNotKnown))?;
+        let operators = operators.map(|o| o.granted(place_id).map(str::to_string).collect());
         let mut planning = Planning {
             file,
             preferences,
@@ -97,7 +110,17 @@ impl Command for PlanMessages {
         Ok(planning)
     }
 
-    fn decide(&self, planning: Planning, now_us: i64) -> Result<Decision<usize>, Failed> {
+    fn decide(&self, mut planning: Planning, now_us: i64) -> Result<Decision<usize>, Failed> {
+        if planning.operators.is_none() {
+            if now_us.saturating_sub(self.fact_at_us) < OPERATORS_WAIT_US {
+                return Err(Error::Refused(NotificationsError::OperatorsNotKnown));
+            }
+            tracing::warn!(
+                partner_id = self.fact.partner_id(),
+                "the partner's operators are still not known: planning without the partner's messages"
+            );
+            planning.operators = Some(Vec::new());
+        }
         let (after, file_events) = planning.file.with(&self.fact).map_err(Error::Refused)?;
         let reservation_id = self.fact.reservation_id();
         let mut decision =
@@ -169,6 +192,7 @@ impl EventHandler for MessagePlanner {
         let command = PlanMessages {
             fact,
             source_event_id: event.event_id.to_string(),
+            fact_at_us: event.metadata.occurred_at_us,
             timing: self.timing,
         };
         match self

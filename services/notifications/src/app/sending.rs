@@ -30,7 +30,7 @@ use super::{
 };
 use crate::domain::{
     NotificationsError,
-    delivery::{DeliveryCommand, Message, MessageState, Outcome, compose},
+    delivery::{DeliveryCommand, Message, MessageState, Outcome, Uncomposable, compose},
     night::NightWindow,
     preferences::Preferences,
     reservation_file::ReservationFile,
@@ -168,13 +168,28 @@ impl Command for StartAttempt {
                         attempts_in_round: after.attempts_in_round,
                     })
                 }
-                // A message that cannot be composed gives up for good, in the same append.
-                Err(reason) => {
+                // A message that cannot be composed is recorded so in the same append: it waits
+                // for its template's first review, or gives up for good.
+                Err(e) => {
+                    let (outcome, retry_delay_us) = match e {
+                        Uncomposable::NotApprovedYet(reason) => (
+                            Outcome::Retryable {
+                                channel: Route::try_from(started.channel).unwrap_or_default(),
+                                reason,
+                            },
+                            retry_delay(
+                                after.attempts_in_round.saturating_sub(1),
+                                &self.settings.retry,
+                            )
+                            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+                        ),
+                        Uncomposable::Never(reason) => (Outcome::Permanent { reason }, None),
+                    };
                     let finish = DeliveryCommand::Finish {
                         attempt: started.attempt,
-                        outcome: Outcome::Permanent { reason },
+                        outcome,
                         now_us,
-                        retry_delay_us: None,
+                        retry_delay_us,
                     };
                     events.extend(after.decide(finish, &()).map_err(Error::Refused)?);
                 }

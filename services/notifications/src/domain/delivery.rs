@@ -170,8 +170,10 @@ impl Message {
         if !due {
             return vec![];
         }
+        // A resend after a lost attempt is withdrawn too: the first send may have reached the
+        // provider, but what it says no longer holds.
         if let Some(reason) = withdrawn
-            && self.state.is_pending()
+            && (self.state.is_pending() || self.state == MessageState::Sending)
         {
             return vec![
                 MessageWithdrawn {
@@ -298,7 +300,7 @@ impl Aggregate for Message {
                 self.next_at_us = e.lease_until.as_ref().and_then(to_micros).unwrap_or(0);
             }
             DeliveryEvent::Sent(e) => {
-                self.state = if e.delivered {
+                self.state = if e.delivered || self.state == MessageState::Delivered {
                     MessageState::Delivered
                 } else {
                     MessageState::Sent
@@ -350,7 +352,8 @@ impl Aggregate for Message {
                 retry_delay_us,
             } => self.finish(attempt, outcome, now_us, retry_delay_us),
             DeliveryCommand::Delivered => match self.state {
-                MessageState::Sent => vec![
+                // A provider may report before the sender records the send.
+                MessageState::Sent | MessageState::Sending => vec![
                     MessageDelivered {
                         message_id: self.id(),
                     }
@@ -383,21 +386,45 @@ impl Aggregate for Message {
     }
 }
 
-/// The text a message goes out with: its template's, filled with its variables. Only an
-/// approved template is sent; a message that cannot be composed gives up for good.
-pub fn compose(message: &MessageQueued, template: &Template) -> Result<String, String> {
+/// Why a message could not be composed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Uncomposable {
+    /// Its template waits for its first review: worth another attempt later.
+    NotApprovedYet(String),
+    /// It never will be (no such template, a rejected one never approved, a missing variable).
+    Never(String),
+}
+
+impl Uncomposable {
+    pub fn reason(&self) -> &str {
+        match self {
+            Uncomposable::NotApprovedYet(r) | Uncomposable::Never(r) => r,
+        }
+    }
+}
+
+/// The text a message goes out with: its template's text in force (the approved one), filled
+/// with its variables.
+pub fn compose(message: &MessageQueued, template: &Template) -> Result<String, Uncomposable> {
+    use yeyak_proto::notifications::events::v1::TemplateState;
+    let code = &message.template_code;
     if !template.is_registered() {
-        return Err(format!("TEMPLATE_NOT_FOUND: {}", message.template_code));
+        return Err(Uncomposable::Never(format!("TEMPLATE_NOT_FOUND: {code}")));
     }
-    if !template.is_approved() {
-        return Err(format!("TEMPLATE_NOT_APPROVED: {}", message.template_code));
-    }
+    let Some(text) = template.text_in_force() else {
+        return Err(if template.state == TemplateState::PendingReview {
+            Uncomposable::NotApprovedYet(format!("TEMPLATE_NOT_APPROVED: {code} waits for review"))
+        } else {
+            Uncomposable::Never(format!("TEMPLATE_NOT_APPROVED: {code} was rejected"))
+        });
+    };
     let variables = message
         .variables
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    super::template::render(&template.text, &variables).map_err(|e| format!("{}: {e}", e.reason()))
+    super::template::render(text, &variables)
+        .map_err(|e| Uncomposable::Never(format!("{}: {e}", e.reason())))
 }
 
 #[cfg(test)]

@@ -257,12 +257,29 @@ fn operations_retry_only_a_message_that_gave_up_and_it_starts_a_new_round_of_att
 }
 
 #[test]
-fn a_delivery_report_is_recorded_once_and_only_for_a_sent_message() {
+fn a_delivery_report_is_recorded_once_and_only_for_a_message_on_its_way() {
     let at = kst_us(24, 12, 0, 0);
-    let taken = [queued(at, false).into(), started(1, at)];
-    given::<Message>(taken.clone())
+    given::<Message>([queued(at, false).into()])
         .when(DeliveryCommand::Delivered, &())
         .then_refused(NotificationsError::MessageNotSent);
+    let taken = [queued(at, false).into(), started(1, at)];
+    // The provider may report before the sender records the send: the report stands.
+    let early = given::<Message>(taken.clone()).when(DeliveryCommand::Delivered, &());
+    let mut reported = early.then_state();
+    assert_eq!(reported.state, MessageState::Delivered);
+    reported.evolve(
+        MessageSent {
+            message_id: "m".into(),
+            attempt: 1,
+            ..Default::default()
+        }
+        .into(),
+    );
+    assert_eq!(
+        reported.state,
+        MessageState::Delivered,
+        "not undone by the later record"
+    );
     let sent_events = given::<Message>(taken.clone()).when(finish(1, sent(), at + 1, None), &());
     assert_eq!(sent_events.then_state().state, MessageState::Sent);
     let mut history = taken.to_vec();
@@ -282,6 +299,7 @@ fn only_an_approved_template_composes_a_message() {
     assert!(
         compose(&message, &template)
             .unwrap_err()
+            .reason()
             .starts_with("TEMPLATE_NOT_FOUND")
     );
     template.evolve(TemplateEvent::Registered(TemplateRegistered {
@@ -292,6 +310,7 @@ fn only_an_approved_template_composes_a_message() {
     assert!(
         compose(&message, &template)
             .unwrap_err()
+            .reason()
             .starts_with("TEMPLATE_NOT_APPROVED")
     );
     template.evolve(TemplateEvent::Reviewed(TemplateReviewed {
@@ -299,11 +318,72 @@ fn only_an_approved_template_composes_a_message() {
         ..Default::default()
     }));
     assert_eq!(compose(&message, &template), Ok("예약번호 r".to_string()));
-    let mut missing = message;
+    let mut missing = message.clone();
     missing.variables.clear();
     assert!(
         compose(&missing, &template)
             .unwrap_err()
+            .reason()
             .starts_with("MISSING_VARIABLE")
     );
+    // A new text under review leaves the approved one in force.
+    template.evolve(TemplateEvent::Registered(TemplateRegistered {
+        code: message.template_code.clone(),
+        text: "새 문구 #{예약번호}".into(),
+        variables: vec!["예약번호".into()],
+    }));
+    assert_eq!(compose(&message, &template), Ok("예약번호 r".to_string()));
+    let mut never = Template::default();
+    never.evolve(TemplateEvent::Registered(TemplateRegistered {
+        code: message.template_code.clone(),
+        text: "x".into(),
+        variables: vec![],
+    }));
+    assert!(
+        matches!(
+            compose(&message, &never),
+            Err(Uncomposable::NotApprovedYet(_))
+        ),
+        "waits for its first review"
+    );
+    never.evolve(TemplateEvent::Reviewed(TemplateReviewed {
+        approved: false,
+        reason: "광고".into(),
+        ..Default::default()
+    }));
+    assert!(
+        matches!(compose(&message, &never), Err(Uncomposable::Never(_))),
+        "rejected, never approved"
+    );
+}
+
+#[test]
+fn a_resend_after_a_lost_attempt_is_withdrawn_when_the_message_no_longer_holds() {
+    let at = kst_us(24, 10, 0, 0);
+    let lost = [queued(at, false).into(), started(1, at)];
+    let resend = DeliveryCommand::Start {
+        now_us: at + LEASE,
+        lease_us: LEASE,
+        withdrawn: Some("the reservation was closed"),
+        night_refused: false,
+        night: NightWindow::default(),
+    };
+    let then = given::<Message>(lost.clone()).when(resend.clone(), &());
+    assert_eq!(then.then_state().state, MessageState::Withdrawn);
+    let DeliveryCommand::Start { now_us, .. } = &resend else {
+        unreachable!()
+    };
+    assert_eq!(*now_us, at + LEASE);
+    given::<Message>(lost)
+        .when(
+            DeliveryCommand::Start {
+                now_us: at + LEASE - 1,
+                lease_us: LEASE,
+                withdrawn: Some("the reservation was closed"),
+                night_refused: false,
+                night: NightWindow::default(),
+            },
+            &(),
+        )
+        .then_expect(vec![]);
 }

@@ -45,6 +45,12 @@ impl Preferences {
                 || (self.alerts_off && silenced_by_alerts_switch(kind)))
     }
 
+    /// Whether the partner wants a message of `kind` by its switches: the mandatory kinds
+    /// always; the confirmation and cancellation alerts unless the one switch is off.
+    pub fn wants_alert(&self, kind: MessageKind) -> bool {
+        is_mandatory(kind) || !(self.alerts_off && silenced_by_alerts_switch(kind))
+    }
+
     fn changed(&self, partner_id: &str) -> PartnerPreferencesChanged {
         PartnerPreferencesChanged {
             partner_id: partner_id.to_string(),
@@ -130,7 +136,11 @@ impl Aggregate for Preferences {
         match command {
             PreferencesCommand::SetMuted { partner_id, muted } => {
                 let mut change = set_muted(&partner_id, &muted)?;
-                change.confirm_cancel_alerts_off = self.alerts_off;
+                // The alerts are one switch: muting any of them is switching them all off.
+                change.confirm_cancel_alerts_off = change
+                    .muted
+                    .iter()
+                    .any(|k| MessageKind::try_from(*k).is_ok_and(silenced_by_alerts_switch));
                 change.night_delivery_refused = self.night_refused;
                 Ok(vec![change.into()])
             }
@@ -304,10 +314,13 @@ mod tests {
             &(),
         );
         assert!(!then.state.wants(MessageKind::ReservationCompleted));
-        then.then_expect(vec![changed(&[
+        let PreferencesEvent::Changed(mut expected) = changed(&[
             MessageKind::ReservationCancelled,
             MessageKind::ReservationExpired,
-        ])]);
+        ]);
+        // Muting any confirmation or cancellation alert is switching the one switch off.
+        expected.confirm_cancel_alerts_off = true;
+        then.then_expect(vec![expected.into()]);
         let mut after = Preferences::default();
         after.evolve(changed(&[MessageKind::ReservationCancelled]));
         assert!(

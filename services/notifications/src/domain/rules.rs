@@ -178,6 +178,8 @@ pub struct Timing {
     pub reminder_at: (i8, i8),
     /// The warning that a request is about to expire goes out this long before it does.
     pub expiry_warning_before_us: i64,
+    /// A fact learned later than this after it happened makes no message due at once.
+    pub news_within_us: i64,
 }
 
 impl Default for Timing {
@@ -187,6 +189,7 @@ impl Default for Timing {
             reminder_days_before: 1,
             reminder_at: (10, 0),
             expiry_warning_before_us: 3_600_000_000,
+            news_within_us: 24 * 3_600_000_000,
         }
     }
 }
@@ -219,12 +222,14 @@ impl Timing {
 pub struct Context<'a> {
     /// What the notifications know of the reservation, the fact included.
     pub file: &'a ReservationFile,
-    /// The partner's preferences in force now.
+    /// The partner's preferences in force when the fact happened.
     pub preferences: &'a Preferences,
     /// The partner's active operators granted the reservation's place.
     pub operators: &'a [String],
     pub timing: Timing,
     pub now_us: i64,
+    /// When the fact happened (by the business clock of the service that recorded it).
+    pub fact_at_us: i64,
     pub source_event_id: &'a str,
 }
 
@@ -238,8 +243,14 @@ pub fn plan(fact: &ReservationFact, cx: &Context<'_>) -> Vec<MessageQueued> {
     let variables = fact.variables(cx.file);
     let fact_key = fact.key();
     let mut out = Vec::new();
+    // News learned too late (a consumer rebuilt from the start, a long outage) is not news:
+    // only what is still ahead (reminders, warnings) is planned for it.
+    let stale = cx.now_us.saturating_sub(cx.fact_at_us) > cx.timing.news_within_us;
     for rule in rules_for(fact.kind()) {
-        if rule.switch == Switch::ConfirmCancelAlerts && !cx.preferences.wants(rule.kind) {
+        if rule.switch == Switch::ConfirmCancelAlerts && !cx.preferences.wants_alert(rule.kind) {
+            continue;
+        }
+        if stale && rule.due == Due::AtOnce {
             continue;
         }
         let Some(due_at) = cx.timing.due_at(rule.due, cx.file, cx.now_us) else {

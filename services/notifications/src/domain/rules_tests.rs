@@ -54,6 +54,7 @@ fn planned(
             operators: &["admin".to_string(), "member".to_string()],
             timing: Timing::default(),
             now_us,
+            fact_at_us: now_us,
             source_event_id: "e1",
         },
     )
@@ -412,6 +413,7 @@ proptest::proptest! {
             operators: &operators,
             timing: Timing::default(),
             now_us: now,
+            fact_at_us: now,
             source_event_id: "e",
         });
         let mut ids: Vec<_> = out.iter().map(|m| m.message_id.clone()).collect();
@@ -422,4 +424,37 @@ proptest::proptest! {
             proptest::prop_assert!(due(m) >= now);
         }
     }
+}
+
+#[test]
+fn a_fact_learned_more_than_a_day_after_it_happened_makes_no_message_due_at_once() {
+    let fact = booked(false);
+    let file = file_of(&fact);
+    let plan_at = |fact_at_us: i64, now_us: i64| {
+        plan(
+            &fact,
+            &Context {
+                file: &file,
+                preferences: &Preferences::default(),
+                operators: &["admin".to_string()],
+                timing: Timing::default(),
+                now_us,
+                fact_at_us,
+                source_event_id: "e",
+            },
+        )
+    };
+    let happened = kst_us(20, 12, 0, 0);
+    let day = 24 * 3_600_000_000;
+    assert_eq!(
+        plan_at(happened, happened + day).len(),
+        3,
+        "a day late is still news"
+    );
+    let late = plan_at(happened, happened + day + 1);
+    assert_eq!(
+        kinds(&late),
+        [(MessageKind::UsageReminder, "customer-1".into())],
+        "only what is still ahead"
+    );
 }

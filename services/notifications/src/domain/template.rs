@@ -28,6 +28,8 @@ pub struct Template {
     pub text: String,
     pub variables: Vec<String>,
     pub state: TemplateState,
+    /// The last approved text: it stays in force while a new text waits for review.
+    pub approved_text: Option<String>,
 }
 
 impl Template {
@@ -37,6 +39,16 @@ impl Template {
 
     pub fn is_approved(&self) -> bool {
         self.state == TemplateState::Approved
+    }
+
+    /// The text messages go out with: the approved one, the last approved while a new text
+    /// waits for review or was rejected; `None` before any approval.
+    pub fn text_in_force(&self) -> Option<&str> {
+        if self.is_approved() {
+            Some(&self.text)
+        } else {
+            self.approved_text.as_deref()
+        }
     }
 }
 
@@ -208,6 +220,7 @@ impl Aggregate for Template {
             }
             TemplateEvent::Reviewed(e) => {
                 self.state = if e.approved {
+                    self.approved_text = Some(self.text.clone());
                     TemplateState::Approved
                 } else {
                     TemplateState::Rejected
