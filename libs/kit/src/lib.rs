@@ -18,6 +18,7 @@
 pub mod access;
 pub mod admin;
 pub mod auth;
+pub mod business_days;
 pub mod clock;
 pub mod command;
 pub mod config;

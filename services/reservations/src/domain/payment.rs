@@ -92,26 +92,9 @@ impl Payment {
 /// How many business days a failed refund is retried.
 pub const REFUND_RETRY_BUSINESS_DAYS: u32 = 3;
 
-/// `days` business days (Monday to Friday, KST) after `from_us`. Korean public holidays are not
-/// modelled yet.
-pub fn business_days_after(from_us: i64, days: u32) -> i64 {
-    use jiff::civil::Weekday;
-    let Ok(start) = jiff::Timestamp::from_microsecond(from_us) else {
-        return from_us;
-    };
-    let mut at = start.to_zoned_datetime(yeyak_kit::kst::kst());
-    let mut left = days;
-    while left > 0 {
-        at = match at.checked_add(jiff::Span::new().days(1)) {
-            Ok(next) => next,
-            Err(_) => return from_us,
-        };
-        if !matches!(at.weekday(), Weekday::Saturday | Weekday::Sunday) {
-            left -= 1;
-        }
-    }
-    at.timestamp().as_microsecond()
-}
+/// `days` Korean business days after `from_us` (weekends and public holidays skipped, the
+/// kit's calendar).
+pub use yeyak_kit::business_days::business_days_after;
 
 /// When to try a failed refund again: 1, 2, 4, … minutes after the attempt, at most an hour.
 pub fn next_attempt(now_us: i64, attempt: u32) -> i64 {
@@ -218,6 +201,15 @@ mod tests {
             .to_timestamp(jiff::civil::date(y, m, d).at(10, 0, 0, 0))
             .unwrap()
             .as_microsecond()
+    }
+
+    #[test]
+    fn three_business_days_skip_chuseok_and_the_weekend() {
+        // Wednesday 2026-09-23: 24–26 추석, 27 Sunday → 28, 29, 30.
+        assert_eq!(
+            business_days_after(kst_us(2026, 9, 23), 3),
+            kst_us(2026, 9, 30)
+        );
     }
 
     #[test]
