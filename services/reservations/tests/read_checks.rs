@@ -218,18 +218,41 @@ async fn bookings_racing_the_end_of_the_product_never_commit_after_it() {
             .await
             .expect("ending task")
             .expect("the end is recorded");
-        // The log in commit order.
-        let events = log.read_all(Position::START, 100_000).await.expect("read");
+        // The log in commit order, once a reader sees the end and the booking: a reader never
+        // reads past a transaction still open anywhere on the server (another test's held
+        // append), so it may see a committed event a moment later.
+        let product = streams::product(&product_id);
+        let is_end = |e: &yeyak_eventlog::RecordedEvent| {
+            e.stream_id == product && e.event_type == ProductAvailabilityChanged::full_name()
+        };
+        let booked_stream = booking.as_ref().ok().map(|(r, _)| {
+            let id = r.booked.as_ref().expect("booked").reservation_id.as_str();
+            streams::reservation(Uuid::parse_str(id).unwrap())
+        });
+        let events = yeyak_eventlog::testing::until(
+            std::time::Duration::from_secs(30),
+            "the product's end and the booking to be readable in commit order",
+            || {
+                let log = log.clone();
+                let booked_stream = booked_stream.clone();
+                async move {
+                    let events = log.read_all(Position::START, 100_000).await.expect("read");
+                    let booked =
+                        booked_stream.is_none_or(|b| events.iter().any(|e| e.stream_id == b));
+                    (events.iter().any(is_end) && booked).then_some(events)
+                }
+            },
+        )
+        .await;
         let index_of = |stream: &str, event_type: &str| {
             events
                 .iter()
                 .position(|e| e.stream_id == stream && e.event_type == event_type)
         };
-        let ended_at = index_of(
-            &streams::product(&product_id),
-            &ProductAvailabilityChanged::full_name(),
-        )
-        .expect("the product's end is in the log");
+        let ended_at = events
+            .iter()
+            .position(is_end)
+            .expect("the product's end is in the log");
         match booking {
             Ok((r, _)) => {
                 let id = Uuid::parse_str(&r.booked.expect("booked").reservation_id).unwrap();
