@@ -32,11 +32,7 @@ impl Seeded {
 }
 
 /// Asserts a refusal with its gRPC code and reason.
-pub fn refused<T: std::fmt::Debug>(result: Result<T, tonic::Status>, code: Code, why: &str) {
-    let status = result.expect_err("must be refused");
-    assert_eq!(status.code(), code, "{status:?}");
-    assert_eq!(reason(&status), why, "{status:?}");
-}
+pub use yeyak_kit::testing::refused;
 
 pub fn rid() -> String {
     Uuid::new_v4().to_string()

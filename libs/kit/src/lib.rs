@@ -27,6 +27,8 @@ pub mod kst;
 pub mod server;
 pub mod status;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod wake;
 
 pub use prost;

@@ -23,10 +23,10 @@ use yeyak_catalog::{
 };
 use yeyak_eventlog::{AppendError, AppendRequest, EventStore, ExpectedVersion, testing};
 use yeyak_kit::{
-    auth::{Caller, PlaceScope, Role},
     clock::ControlledClock,
     command::Origin,
     events::{Cause, EventSet},
+    testing::ops,
 };
 use yeyak_proto::catalog::events::v1::{
     ConfirmationMode, InventoryMode, PaymentMode, ProductDeleted, ProductStatus,
@@ -76,15 +76,6 @@ impl testing::BeforeAppend for RaceOnDelete {
             ))
             .await?;
         Ok(())
-    }
-}
-
-fn ops() -> Caller {
-    Caller {
-        subject: "ops-1".into(),
-        role: Role::PlatformOps,
-        partner_id: None,
-        places: PlaceScope::All,
     }
 }
 

@@ -5,18 +5,15 @@
 
 use std::sync::Arc;
 
-use prost::{Message, Name};
-use tonic::{Code, Request, Status};
+use tonic::Status;
 use uuid::Uuid;
-use yeyak_eventlog::{EventStore, Metadata, RecordedEvent};
+use yeyak_eventlog::{EventStore, RecordedEvent};
 use yeyak_kit::{
     access::{OperatorDirectory, OperatorRole},
-    auth::{Caller, PlaceScope, Role},
+    auth::Caller,
     clock::ControlledClock,
-    events::SCHEMA_VERSION,
 };
 use yeyak_proto::{
-    catalog::events::v1::{OperatorAccepted, OperatorInvited},
     reservations::events::v1::{PaymentMode, ReservationCompleted},
     settlement::v1::{
         ListSettlementLinesRequest, SettlementLine, settlement_service_server::SettlementService,
@@ -29,10 +26,14 @@ use yeyak_settlement::{
 };
 use yeyak_transport::EventHandler;
 
+#[allow(unused_imports)] // each test binary uses some of it
+pub use yeyak_kit::testing::{
+    NOW_US, operator, operator_accepted, operator_invited, ops, recorded, refused, request,
+};
+
 pub const PARTNER: Uuid = Uuid::from_u128(0x1);
 pub const OTHER_PARTNER: Uuid = Uuid::from_u128(0x2);
 pub const PLACE_A: Uuid = Uuid::from_u128(0xa);
-pub const NOW_US: i64 = 1_800_000_000_000_000;
 /// The rate the tests' service charges: 3 %.
 pub const BPS: u32 = 300;
 
@@ -67,24 +68,13 @@ impl Service {
         role: OperatorRole,
         places: Option<&[Uuid]>,
     ) {
-        let invited = OperatorInvited {
-            partner_id: partner.to_string(),
-            operator_id: operator.into(),
-            role: role as i32,
-            all_places: places.is_none(),
-            place_ids: places.into_iter().flatten().map(Uuid::to_string).collect(),
-        };
-        let event = recorded(&format!("partner-{partner}"), &invited);
+        let event = operator_invited(partner, operator, role, places);
         self.directory.handle(&event).await.expect("learns");
     }
 
     /// The invited `operator` accepted.
     pub async fn accepted(&self, partner: Uuid, operator: &str) {
-        let accepted = OperatorAccepted {
-            partner_id: partner.to_string(),
-            operator_id: operator.into(),
-        };
-        let event = recorded(&format!("partner-{partner}"), &accepted);
+        let event = operator_accepted(partner, operator);
         self.directory.handle(&event).await.expect("learns");
     }
 
@@ -119,64 +109,6 @@ impl Service {
             .await?
             .into_inner()
             .lines)
-    }
-}
-
-/// A request as it reaches the API behind `Authenticated`: the verified caller in its extensions.
-pub fn request<T>(caller: &Caller, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    request.extensions_mut().insert(caller.clone());
-    request
-}
-
-/// An operator token of `partner` for all its places.
-pub fn operator(subject: &str, partner: Uuid) -> Caller {
-    Caller {
-        subject: subject.into(),
-        role: Role::PartnerOperator,
-        partner_id: Some(partner),
-        places: PlaceScope::All,
-    }
-}
-
-/// A platform operations token.
-pub fn ops() -> Caller {
-    Caller {
-        subject: "ops-1".into(),
-        role: Role::PlatformOps,
-        partner_id: None,
-        places: PlaceScope::All,
-    }
-}
-
-/// `result` is refused with `code` and the reason code `reason`.
-pub fn refused<T: std::fmt::Debug>(result: Result<T, Status>, code: Code, reason: &str) {
-    let status = result.expect_err("refused");
-    assert_eq!(
-        (status.code(), yeyak_kit::status::reason(&status).as_deref()),
-        (code, Some(reason)),
-        "{status:?}"
-    );
-}
-
-/// Another service's event as a transport delivers it.
-pub fn recorded<M: Message + Name>(stream: &str, message: &M) -> RecordedEvent {
-    RecordedEvent {
-        position: Default::default(),
-        event_id: Uuid::new_v4(),
-        stream_id: stream.into(),
-        stream_version: 1,
-        event_type: M::full_name(),
-        schema_version: SCHEMA_VERSION,
-        payload: message.encode_to_vec(),
-        metadata: Metadata {
-            correlation_id: Uuid::new_v4(),
-            causation_id: None,
-            actor: "operator:owner".into(),
-            occurred_at_us: NOW_US,
-            trace_context: None,
-        },
-        recorded_at_us: NOW_US,
     }
 }
 
