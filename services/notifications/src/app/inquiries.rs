@@ -59,14 +59,23 @@ impl ProductFile {
 }
 
 async fn channel_of(reads: &mut Reads<'_>, partner_id: &str) -> Result<ChannelFile, Failed> {
-    let mut file = ChannelFile::default();
-    reads
-        .fold(&streams::channel(partner_id), (), |_, e| {
+    let stream = streams::channel(partner_id);
+    Ok(reads
+        .fold(&stream, ChannelFile::default(), |file, e| {
             file.evolve(yeyak_kit::command::decode_strict::<ChannelEvent>(e)?);
             Ok(())
         })
-        .await?;
-    Ok(file)
+        .await?)
+}
+
+async fn product_of(reads: &mut Reads<'_>, product_id: &str) -> Result<ProductFile, Failed> {
+    let stream = streams::product(product_id);
+    Ok(reads
+        .fold(&stream, ProductFile::default(), |file, e| {
+            file.evolve(yeyak_kit::command::decode_strict::<ProductEvent>(e)?);
+            Ok(())
+        })
+        .await?)
 }
 
 /// Records what the catalog said of a partner's channel or a product.
@@ -82,16 +91,10 @@ impl Command for Learn {
 
     async fn load(&self, reads: &mut Reads<'_>) -> Result<Self::State, Failed> {
         match &self.fact {
-            ChannelFact::ProductApproved(p) => {
-                let mut file = ProductFile::default();
-                reads
-                    .fold(&streams::product(&p.product_id), (), |_, e| {
-                        file.evolve(yeyak_kit::command::decode_strict::<ProductEvent>(e)?);
-                        Ok(())
-                    })
-                    .await?;
-                Ok((ChannelFile::default(), file))
-            }
+            ChannelFact::ProductApproved(p) => Ok((
+                ChannelFile::default(),
+                product_of(reads, &p.product_id).await?,
+            )),
             ChannelFact::Registered(e) => Ok((
                 channel_of(reads, &e.partner_id).await?,
                 ProductFile::default(),
@@ -194,14 +197,9 @@ impl Command for OpenInquiry {
             }
             noted.partner_id
         } else if let Some(p) = self.product_id {
-            let mut file = ProductFile::default();
-            reads
-                .fold(&streams::product(&p.to_string()), (), |_, e| {
-                    file.evolve(yeyak_kit::command::decode_strict::<ProductEvent>(e)?);
-                    Ok(())
-                })
-                .await?;
-            file.noted
+            product_of(reads, &p.to_string())
+                .await?
+                .noted
                 .ok_or(Error::Refused(NotificationsError::ProductNotFound))?
                 .partner_id
         } else {

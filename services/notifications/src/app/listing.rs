@@ -8,11 +8,12 @@
 //!   operators' messages, `customer:<id>` for a customer's), filtered by place and state, newest
 //!   first.
 use uuid::Uuid;
-use yeyak_eventlog::{ProjectionQuery, ProjectionRow, RecordedEvent};
+use yeyak_eventlog::{EventStore, ProjectionQuery, ProjectionRow, RecordedEvent};
 use yeyak_kit::{
     access::load_operators,
     auth::{Caller, Role},
-    command::{Aggregate, Reads, Runner, aggregate, decode_strict, fold_stream},
+    command::{Aggregate, Reads, Runner, decode_strict, fold_stream},
+    events::LoadError,
 };
 use yeyak_proto::notifications::events::v1::{MessageQueued, RecipientKind};
 use yeyak_transport::{EventHandler, HandlerError};
@@ -109,17 +110,8 @@ impl EventHandler for MessageIndex {
         };
         let log = self.runner.log();
         let retry = |e: &dyn std::fmt::Display| HandlerError::Retry(e.to_string());
-        let (message, _) = aggregate::<Message>(&**log, &event.stream_id)
-            .await
-            .map_err(|e| retry(&e))?;
-        let first = log
-            .read_stream(&event.stream_id, 0, 1)
-            .await
-            .map_err(|e| retry(&e))?;
-        let queued_at = first
-            .first()
-            .map_or(event.recorded_at_us, |e| e.recorded_at_us);
-        let Some((due, listed)) = rows(id, &message, queued_at) else {
+        let found = listed(&**log, id).await.map_err(|e| retry(&e))?;
+        let Some((due, listed)) = rows(id, &found.message, found.queued_at_us) else {
             return Ok(());
         };
         log.upsert_rows(DUE, vec![due])
@@ -138,25 +130,29 @@ pub struct Listed {
     pub queued_at_us: i64,
 }
 
+/// A message's fold and when it was queued, in one read of its stream.
+async fn listed(log: &dyn EventStore, id: &str) -> Result<Listed, LoadError> {
+    let start = Listed {
+        message: Message::default(),
+        queued_at_us: 0,
+    };
+    let (listed, _) = fold_stream(log, &streams::message(id), start, |l, e| {
+        if l.message.queued.is_none() {
+            l.queued_at_us = e.recorded_at_us;
+        }
+        l.message.evolve(decode_strict(e)?);
+        Ok(())
+    })
+    .await?;
+    Ok(listed)
+}
+
 /// One page of messages and the row to continue after.
 pub type Page = (Vec<Listed>, Option<(i64, String)>);
 
 impl Notifications {
-    /// A message's fold and when it was queued.
     async fn listed_message(&self, id: &str) -> Result<Listed, Error> {
-        let start = Listed {
-            message: Message::default(),
-            queued_at_us: 0,
-        };
-        let (listed, _) = fold_stream(self.log(), &streams::message(id), start, |l, e| {
-            if l.message.queued.is_none() {
-                l.queued_at_us = e.recorded_at_us;
-            }
-            l.message.evolve(decode_strict(e)?);
-            Ok(())
-        })
-        .await?;
-        Ok(listed)
+        Ok(listed(self.log(), id).await?)
     }
 
     async fn listed(&self, rows: Vec<ProjectionRow>, limit: u32) -> Result<Page, Error> {

@@ -147,7 +147,7 @@ impl Command for StartAttempt {
         };
         let command = DeliveryCommand::Start {
             now_us,
-            lease_us: i64::try_from(self.settings.lease.as_micros()).unwrap_or(i64::MAX),
+            lease_us: micros(self.settings.lease),
             withdrawn: no_longer_holds(&queued, s.message.state == MessageState::Held, &s.file),
             night_refused: s.preferences.night_refused,
             night: self.settings.night,
@@ -181,7 +181,7 @@ impl Command for StartAttempt {
                                 after.attempts_in_round.saturating_sub(1),
                                 &self.settings.retry,
                             )
-                            .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+                            .map(micros),
                         ),
                         Uncomposable::Never(reason) => (Outcome::Permanent { reason }, None),
                     };
@@ -224,15 +224,18 @@ impl Command for FinishAttempt {
                     attempt: self.attempt,
                     outcome: self.outcome.clone(),
                     now_us,
-                    retry_delay_us: self
-                        .retry_delay
-                        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+                    retry_delay_us: self.retry_delay.map(micros),
                 },
                 &(),
             )
             .map_err(Error::Refused)?;
         Ok(Decision::new(()).emit_all(streams::message(&self.message_id), events))
     }
+}
+
+/// A duration in microseconds, the log's unit (saturating).
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 /// The outcome a channel's answer records.
