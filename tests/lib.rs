@@ -96,7 +96,6 @@ impl Harness {
         // No provider reviews the test system's templates.
         delivery.approve_built_in = true;
         let config = SystemConfig {
-            commission_bps: 300,
             clock: clock.clone(),
             delivery,
             ..SystemConfig::new(databases, TEST_SECRET.to_string())
@@ -138,6 +137,11 @@ impl Harness {
             auth: test_auth(),
             _dir: None,
         })
+    }
+
+    /// Whether the system runs in this process, on the controlled clock.
+    pub fn in_process(&self) -> bool {
+        self.cluster.is_none()
     }
 
     /// Business time now, microseconds since the Unix epoch: the controlled clock in process,

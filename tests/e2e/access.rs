@@ -417,7 +417,7 @@ where
 async fn every_service_refuses_a_token_whose_subject_is_no_active_operator_of_the_partner() {
     use yeyak_proto::{
         catalog::v1::GetPartnerRequest, notifications::v1::SetPartnerPreferencesRequest,
-        settlement::v1::ListSettlementLinesRequest,
+        settlement::v1::GetBalanceRequest,
     };
     let h = Harness::start(Storage::EmbeddedSqlite)
         .await
@@ -516,11 +516,11 @@ async fn every_service_refuses_a_token_whose_subject_is_no_active_operator_of_th
                 .await,
             ),
             (
-                "settlement ListSettlementLines",
+                "settlement GetBalance",
                 once_known("the settlement service", || {
                     let mut s = settlement.clone();
                     async move {
-                        s.list_settlement_lines(ListSettlementLinesRequest {
+                        s.get_balance(GetBalanceRequest {
                             partner_id: partner.to_string(),
                         })
                         .await

@@ -1,4 +1,5 @@
-//! partner → product → booking → confirm → the partner's notification → completion → settlement.
+//! partner → product → booking → confirm → the partner's notification → completion →
+//! settlement → the payout on the next business day → 결제만 취소 → the balance deducted.
 use uuid::Uuid;
 use yeyak_e2e::{Authed, Harness, Storage, reason, until};
 use yeyak_proto::{
@@ -14,11 +15,16 @@ use yeyak_proto::{
         CancelPaymentOnlyRequest, CompleteRequest, ConfirmRequest, GetReservationRequest,
         ReservationState, SetCompletionCodeRequest,
     },
-    settlement::v1::{
-        ListSettlementLinesRequest, SettlementLine,
-        settlement_service_client::SettlementServiceClient,
+    settlement::{
+        events::v1::EntryKind,
+        v1::{
+            Balance, GetBalanceRequest, ListLedgerEntriesRequest, Payout, PayoutState,
+            ReconcileRequest, Reconciliation, RunPayoutBatchRequest,
+            settlement_service_client::SettlementServiceClient,
+        },
     },
 };
+use yeyak_settlement::domain::payout_day;
 
 use crate::support::{book, reservation_when, seed};
 
@@ -48,20 +54,58 @@ async fn messages_when(
     ready(&list.messages).then_some(list.messages)
 }
 
-/// The partner's settlement lines, once `ready` holds for them.
-async fn lines_when(
+/// The partner's balance, once `ready` holds for it.
+async fn balance_when(
     client: &SettlementServiceClient<Authed>,
     partner: Uuid,
-    ready: impl Fn(&[SettlementLine]) -> bool,
-) -> Option<Vec<SettlementLine>> {
-    let list = client
+    ready: impl Fn(&Balance) -> bool,
+) -> Option<Balance> {
+    let balance = client
         .clone()
-        .list_settlement_lines(ListSettlementLinesRequest {
+        .get_balance(GetBalanceRequest {
             partner_id: partner.to_string(),
         })
         .await;
-    let list = not_known_yet(list)?.into_inner();
-    ready(&list.lines).then_some(list.lines)
+    let balance = not_known_yet(balance)?.into_inner();
+    ready(&balance).then_some(balance)
+}
+
+/// Operations run `day`'s payout batch until it has paid the partner (the batch finds the
+/// partner through a read model that may lag), and the payout is answered.
+async fn paid_out(h: &Harness, day: jiff::civil::Date, partner: Uuid) -> Payout {
+    let ops = h.settlement(h.ops()).await;
+    until("the payout batch to pay the partner", || {
+        let mut ops = ops.clone();
+        async move {
+            let batch = ops
+                .run_payout_batch(RunPayoutBatchRequest {
+                    day: day.to_string(),
+                })
+                .await
+                .expect("the batch runs")
+                .into_inner();
+            batch.payouts.into_iter().find(|p| {
+                p.partner_id == partner.to_string() && p.state != PayoutState::Instructed as i32
+            })
+        }
+    })
+    .await
+}
+
+/// Reconciles every partner from the start of the flow's month to the day after `to`.
+async fn reconciled(h: &Harness, to: jiff::civil::Date) -> Reconciliation {
+    h.settlement(h.ops())
+        .await
+        .reconcile(ReconcileRequest {
+            partner_id: String::new(),
+            from: "2026-01-01".into(),
+            to: to.tomorrow().unwrap().to_string(),
+        })
+        .await
+        .expect("reconciled")
+        .into_inner()
+        .total
+        .expect("a total")
 }
 
 pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
@@ -132,22 +176,61 @@ pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
         .into_inner();
     assert_eq!(completed.state, ReservationState::Completed as i32);
 
-    // Settlement is the Admin's (granted every place).
+    // Settlement is the Admin's (granted every place): the line is payable the next business
+    // day less the commission of its method (Kakao Pay card, 3.3 %).
     let settlement = h.settlement(h.operator(seeded.partner_id, None)).await;
-    let lines = until("the settlement line", || {
-        lines_when(&settlement, seeded.partner_id, |l| !l.is_empty())
+    let completed_on = payout_day::day_of(h.now_us());
+    let payday = payout_day::payable_on(completed_on);
+    until("the completed line to be payable", || {
+        balance_when(&settlement, seeded.partner_id, |b| b.payable_krw == 58_020)
     })
     .await;
-    assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0].reservation_id, booked.reservation_id);
+    // The ledger's entries of the payout day, per reservation line (read model: waited for).
+    let entries = until("the payout day's entries", || {
+        let mut s = settlement.clone();
+        let partner_id = seeded.partner_id.to_string();
+        async move {
+            let entries = s
+                .list_ledger_entries(ListLedgerEntriesRequest {
+                    partner_id,
+                    payable_on: payday.to_string(),
+                    ..Default::default()
+                })
+                .await
+                .ok()?
+                .into_inner()
+                .entries;
+            (entries.len() == 2).then_some(entries)
+        }
+    })
+    .await;
+    let mut kinds: Vec<_> = entries
+        .iter()
+        .map(|e| (e.kind, e.line_number, e.amount_krw))
+        .collect();
+    kinds.sort();
     assert_eq!(
-        (
-            lines[0].gross_krw,
-            lines[0].commission_krw,
-            lines[0].net_krw
-        ),
-        (60_000, 1_800, 58_200)
+        kinds,
+        vec![
+            (EntryKind::Completion as i32, 1, 60_000),
+            (EntryKind::Commission as i32, 1, -1_980)
+        ]
     );
+    let in_process = h.in_process();
+    if in_process {
+        // The day's batch opens at 10:00 KST on the payout day: the partner is paid then.
+        h.clock.set(payout_day::batch_opens_at(payday));
+        let payout = paid_out(h, payday, seeded.partner_id).await;
+        assert_eq!(
+            (payout.state, payout.amount_krw, payout.day.as_str()),
+            (
+                PayoutState::Transferred as i32,
+                58_020,
+                payday.to_string().as_str()
+            )
+        );
+        assert!(reconciled(h, payday).await.holds);
+    }
 
     // 결제만 취소: the reservation stays Completed; settlement reverses, the partner is told.
     let refunded = partner_reservations
@@ -162,22 +245,36 @@ pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
     assert_eq!(refunded.state, ReservationState::Completed as i32);
     assert!(refunded.payment_cancelled);
     assert_eq!(refunded.refunded_krw, 60_000);
-    let lines = until("the reversing settlement line", || {
-        lines_when(&settlement, seeded.partner_id, |l| l.len() == 2)
+    // The reversal gives the commission back: −60,000 + 1,980.
+    let expected_payable = if in_process { -58_020 } else { 0 };
+    until("the reversal on the ledger", || {
+        balance_when(&settlement, seeded.partner_id, |b| {
+            b.payable_krw == expected_payable
+        })
     })
     .await;
-    let reversal = lines
-        .iter()
-        .find(|l| l.gross_krw < 0)
-        .expect("a reversing line");
-    assert_eq!(
-        (
-            reversal.gross_krw,
-            reversal.commission_krw,
-            reversal.net_krw
-        ),
-        (-60_000, -1_800, -58_200)
-    );
+    if in_process {
+        // Nothing to net against on the next payout day: 충전금 차감, a negative balance.
+        let next = payout_day::payable_on(payout_day::day_of(h.now_us()));
+        h.clock.set(payout_day::batch_opens_at(next));
+        until("the refund deducted from the balance", || {
+            let ops = h.settlement(h.ops());
+            let settlement = settlement.clone();
+            async move {
+                ops.await
+                    .run_payout_batch(RunPayoutBatchRequest {
+                        day: next.to_string(),
+                    })
+                    .await
+                    .expect("the batch runs");
+                balance_when(&settlement, seeded.partner_id, |b| b.balance_krw == -58_020).await
+            }
+        })
+        .await;
+        let total = reconciled(h, next).await;
+        assert!(total.holds, "{total:?}");
+        assert_eq!(total.transferred_krw, 58_020);
+    }
     until("the payment-cancelled message", || {
         messages_when(&notifications, seeded.partner_id, |m| {
             m.iter()

@@ -10,9 +10,9 @@ use yeyak_proto::{
             AcceptInvitationRequest, AddSchedulesRequest, ChangeCapacityRequest,
             CopyProductRequest, DisplayedState, EditProductRequest, GetPartnerRequest,
             GetPlacePageRequest, GetProductRequest, InviteOperatorRequest, PlaceRequest,
-            ProductRequest, RecordChannelSettingsRequest, RecordSellerVerificationRequest,
-            RegisterProductRequest, ReorderProductsRequest, ReviewRequest, SanctionProductRequest,
-            ScheduleInput, SetPlacePausedRequest, SetProductStatusRequest, SetVisibilityRequest,
+            ProductRequest, RecordChannelSettingsRequest, RegisterProductRequest,
+            ReorderProductsRequest, ReviewRequest, SanctionProductRequest, ScheduleInput,
+            SetPlacePausedRequest, SetProductStatusRequest, SetVisibilityRequest,
         },
     },
     reservations::v1::{BookRequest, CancelRequest},
@@ -237,7 +237,7 @@ async fn each_role_may_do_what_its_role_allows_and_nothing_more() {
         "ROLE_NOT_ALLOWED",
     );
 
-    // Platform operations review and sanction; internal services read and record seller facts.
+    // Platform operations review and sanction; internal services read, and register nothing.
     ops.sanction_product(SanctionProductRequest {
         request_id: rid(),
         product_id: seeded.product.product_id.clone(),
@@ -255,16 +255,6 @@ async fn each_role_may_do_what_its_role_allows_and_nothing_more() {
         "PRODUCT_NOT_FOUND",
     );
     let mut internal = h.catalog(h.internal()).await;
-    internal
-        .record_seller_verification(RecordSellerVerificationRequest {
-            request_id: rid(),
-            partner_id: partner.to_string(),
-            settlement_account_verified: true,
-            kyc_verified: true,
-            mail_order: 2,
-        })
-        .await
-        .expect("the settlement service records seller facts");
     refused(
         internal.register_product(new_draft(&h, place)).await,
         Code::PermissionDenied,

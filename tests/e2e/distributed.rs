@@ -5,7 +5,7 @@ use yeyak_proto::{
     admin::v1::{GetConsumerLagRequest, admin_service_client::AdminServiceClient},
     catalog::events::v1::{ConfirmationMode, PaymentMode},
     reservations::v1::CompleteRequest,
-    settlement::v1::ListSettlementLinesRequest,
+    settlement::v1::GetBalanceRequest,
 };
 
 use crate::support::{book, seed};
@@ -86,18 +86,20 @@ async fn a_consumer_killed_between_effect_and_offset_has_no_second_effect() {
         }
     })
     .await;
-    let lines = h
+    let balance = h
         .settlement(operator)
         .await
-        .list_settlement_lines(ListSettlementLinesRequest {
+        .get_balance(GetBalanceRequest {
             partner_id: seeded.partner_id.to_string(),
         })
         .await
-        .expect("lines")
-        .into_inner()
-        .lines;
-    assert_eq!(lines.len(), 1, "one completed reservation, one ledger line");
-    assert_eq!((lines[0].gross_krw, lines[0].commission_krw), (20_000, 600));
+        .expect("balance")
+        .into_inner();
+    // One completed reservation paid by Kakao Pay card: payable less 3.3 % once.
+    assert_eq!(
+        (balance.pending_krw, balance.payable_krw),
+        (0, 20_000 - 660)
+    );
 
     // The notifications process, over Kafka, told the partner and the customer once each.
     let id = &booked.reservation_id;

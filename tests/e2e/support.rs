@@ -6,14 +6,18 @@ use yeyak_proto::{
     catalog::{
         events::v1::{ConfirmationMode, InventoryMode, MailOrder, PaymentMode, ReservationType},
         v1::{
-            PlaceRequest, PriceInput, Product, ProductInput, ProductRequest,
-            RecordSellerVerificationRequest, RegisterPartnerRequest, RegisterPlaceRequest,
-            RegisterProductRequest, ReviewRequest, ScheduleInput,
+            GetPartnerRequest, PlaceRequest, PriceInput, Product, ProductInput, ProductRequest,
+            RegisterPartnerRequest, RegisterPlaceRequest, RegisterProductRequest, ReviewRequest,
+            ScheduleInput,
         },
     },
     reservations::{
         events::v1::PaymentMethod,
         v1::{BookRequest, Reservation},
+    },
+    settlement::{
+        events::v1::{BusinessType, Document, DocumentKind},
+        v1::{GetSellerStatusRequest, ReviewKycRequest, SubmitSettlementInfoRequest},
     },
 };
 
@@ -98,15 +102,7 @@ pub async fn seed_with(h: &Harness, input: ProductInput) -> Seeded {
         .expect("register partner")
         .into_inner();
     let partner_id = Uuid::parse_str(&partner.partner_id).unwrap();
-    ops.record_seller_verification(RecordSellerVerificationRequest {
-        request_id: rid(),
-        partner_id: partner.partner_id.clone(),
-        settlement_account_verified: true,
-        kyc_verified: true,
-        mail_order: MailOrder::Registered as i32,
-    })
-    .await
-    .expect("seller verified");
+    verify_seller(h, partner_id).await;
     let mut catalog = h.catalog(h.operator(partner_id, None)).await;
     let place = catalog
         .register_place(RegisterPlaceRequest {
@@ -255,4 +251,69 @@ pub async fn reservation_when(
         .expect("get reservation")
         .into_inner();
     ready(&read).then_some(read)
+}
+
+/// The settlement account in the owner's name (`110123456789` at bank `088`).
+pub const ACCOUNT_NUMBER: &str = "110123456789";
+
+/// The partner's owner submits its settlement information and KYC documents to the settlement,
+/// operations verify them, and the catalog learns that the partner may sell paid products.
+pub async fn verify_seller(h: &Harness, partner_id: Uuid) {
+    let mut settlement = h.settlement(h.operator(partner_id, None)).await;
+    until("the settlement to know the partner's operators", || {
+        let mut s = settlement.clone();
+        async move {
+            s.get_seller_status(GetSellerStatusRequest {
+                partner_id: partner_id.to_string(),
+            })
+            .await
+            .ok()
+        }
+    })
+    .await;
+    settlement
+        .submit_settlement_info(SubmitSettlementInfoRequest {
+            request_id: rid(),
+            partner_id: partner_id.to_string(),
+            business_type: BusinessType::Individual as i32,
+            business_owner: "김서울".into(),
+            bank_code: "088".into(),
+            account_number: ACCOUNT_NUMBER.into(),
+            account_holder: "김서울".into(),
+            documents: vec![Document {
+                kind: DocumentKind::BusinessRegistrationCertificate as i32,
+                file_ref: "kyc/business-registration.pdf".into(),
+                sha256: "ab".repeat(32),
+            }],
+            mail_order: MailOrder::Registered as i32,
+            mail_order_number: "2026-서울강남-01234".into(),
+        })
+        .await
+        .expect("settlement information submitted");
+    h.settlement(h.ops())
+        .await
+        .review_kyc(ReviewKycRequest {
+            request_id: rid(),
+            partner_id: partner_id.to_string(),
+            verified: true,
+            reason: String::new(),
+        })
+        .await
+        .expect("KYC verified");
+    let catalog = h.catalog(h.ops()).await;
+    until(
+        "the catalog to learn the partner may sell paid products",
+        || {
+            let mut c = catalog.clone();
+            async move {
+                c.get_partner(GetPartnerRequest {
+                    partner_id: partner_id.to_string(),
+                })
+                .await
+                .ok()
+                .filter(|p| p.get_ref().may_sell_paid_products)
+            }
+        },
+    )
+    .await;
 }

@@ -25,10 +25,13 @@ use yeyak_transport::Transport;
 pub const SOURCE: &str = "catalog";
 /// The reservations' name as an event source (the catalog learns a product's reservations).
 pub const RESERVATIONS_SOURCE: &str = "reservations";
+/// The settlement's name as an event source (whether a partner may sell paid products).
+pub const SETTLEMENT_SOURCE: &str = "settlement";
 /// The port a standalone catalog listens on by default.
 pub const DEFAULT_PORT: u16 = 50051;
 
-/// Serves the catalog on `listener` and consumes the reservations' events until `shutdown`.
+/// Serves the catalog on `listener` and consumes the reservations' and the settlement's events
+/// until `shutdown`.
 pub async fn serve(
     log: Arc<dyn EventStore>,
     transport: Arc<dyn Transport>,
@@ -38,14 +41,18 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), yeyak_kit::config::BoxError> {
     let app = app::Catalog::new(log, clock);
-    let consumer = Arc::new(app::bookings::ReservationConsumer::new(
+    let bookings = Arc::new(app::bookings::ReservationConsumer::new(
         app.runner().clone(),
     ));
+    let sellers = Arc::new(app::sellers::SellerConsumer::new(app.runner().clone()));
     let api = CatalogServiceServer::new(api::CatalogApi::new(app));
     yeyak_kit::server::serve_with_consumers(
         listener,
         Authenticated::new(api, auth.clone(), &api::POLICY),
-        vec![Consumer::new(transport, RESERVATIONS_SOURCE, consumer)],
+        vec![
+            Consumer::new(transport.clone(), RESERVATIONS_SOURCE, bookings),
+            Consumer::new(transport, SETTLEMENT_SOURCE, sellers),
+        ],
         auth,
         shutdown,
     )

@@ -13,6 +13,9 @@ struct Config {
     /// Without Kafka: the reservations' event log, tailed for reservation facts.
     #[arg(long, env = "YEYAK_RESERVATIONS_EVENTS_URL", hide_env_values = true)]
     reservations_events_url: Option<String>,
+    /// Without Kafka: the settlement's event log, tailed for the partners' seller status.
+    #[arg(long, env = "YEYAK_SETTLEMENT_EVENTS_URL", hide_env_values = true)]
+    settlement_events_url: Option<String>,
 }
 
 #[tokio::main]
@@ -20,10 +23,16 @@ async fn main() -> Result<(), BoxError> {
     let config = Config::parse();
     let _telemetry = yeyak_kit::telemetry::init("yeyak-catalog");
     let p = config.common.start(yeyak_catalog::DEFAULT_PORT).await?;
-    let consumes = [(
-        yeyak_catalog::RESERVATIONS_SOURCE,
-        config.reservations_events_url.clone(),
-    )];
+    let consumes = [
+        (
+            yeyak_catalog::RESERVATIONS_SOURCE,
+            config.reservations_events_url.clone(),
+        ),
+        (
+            yeyak_catalog::SETTLEMENT_SOURCE,
+            config.settlement_events_url.clone(),
+        ),
+    ];
     let (transport, relay) = yeyak_kafka::wire(
         &config.kafka,
         p.log.clone(),

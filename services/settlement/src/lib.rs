@@ -1,8 +1,11 @@
-//! yeyak settlement: the ledger of completed reservations, with commission on paid ones; the
-//! partners' operators, learned from the catalog's events, decide who sees it.
+//! yeyak settlement: the ledger a partner is paid from. The reservations' payments, refunds,
+//! completions and payment-only cancels become entries per reservation line; completed lines
+//! are paid out daily on the next business day, less the commission by payment method; the
+//! balance (충전금), statements, reconciliation and KYC; the partners' operators, learned from
+//! the catalog's events, decide who sees it.
 //!
-//! Layers: [`domain`] (pure rules: commission, lines, who sees them), [`app`] (load → decide →
-//! append through the kit's runner; the consumer, the queries), [`api`] (gRPC).
+//! Layers: [`domain`] (pure rules), [`app`] (load → decide → append through the kit's runner;
+//! the consumers, the payout batch and sender, the queries), [`api`] (gRPC).
 
 pub mod api;
 pub mod app;
@@ -20,9 +23,10 @@ use yeyak_kit::{
     server::Consumer,
 };
 use yeyak_proto::settlement::v1::settlement_service_server::SettlementServiceServer;
-use yeyak_transport::Transport;
+use yeyak_transport::{LogTailTransport, Transport};
 
-use domain::CommissionRate;
+use app::payout_provider::{PayoutProvider, SimulatedPayouts};
+use domain::CommissionTable;
 
 /// The settlement's name as an event source (and the namespace of its event ids).
 pub const SOURCE: &str = "settlement";
@@ -32,37 +36,96 @@ pub const RESERVATIONS_SOURCE: &str = "reservations";
 pub const CATALOG_SOURCE: &str = "catalog";
 /// The port a standalone settlement service listens on by default.
 pub const DEFAULT_PORT: u16 = 50054;
-/// Default reservation-management fee: 3 % (no public rate exists; configure it).
-pub const DEFAULT_COMMISSION_BPS: u32 = 300;
 
-/// Serves the settlement API and consumes the reservations' and the catalog's events, both
-/// delivered by `transport`, until `shutdown`. A commission above
-/// [`domain::MAX_COMMISSION_BPS`] is refused before anything starts.
+/// How the settlement charges and pays.
+#[derive(Clone)]
+pub struct Settings {
+    /// Commission rates by payment method, with effective dates.
+    pub rates: CommissionTable,
+    /// Where payouts are transferred.
+    pub provider: Arc<dyn PayoutProvider>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            rates: CommissionTable::default(),
+            provider: Arc::new(SimulatedPayouts::from_env()),
+        }
+    }
+}
+
+/// The settlement's settings from the command line or the environment.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SettlementArgs {
+    /// Commission by payment method: `method=bps@YYYY-MM-DD,...` for kakao_pay_card,
+    /// kakao_pay_money, credit_card and points; the rate in force on the completion date applies.
+    #[arg(long, env = "YEYAK_COMMISSION_RATES", default_value = domain::commission::DEFAULT_RATES)]
+    pub commission_rates: String,
+}
+
+impl SettlementArgs {
+    /// The settings, with the simulated payout provider (configured by `YEYAK_PAYOUTS_*`).
+    pub fn settings(&self) -> Result<Settings, domain::SettlementError> {
+        Ok(Settings {
+            rates: CommissionTable::parse(&self.commission_rates)?,
+            provider: Arc::new(SimulatedPayouts::from_env()),
+        })
+    }
+}
+
+/// Serves the settlement API, consumes the reservations' and the catalog's events (both
+/// delivered by `transport`), keeps the read models over its own log, and runs the payout batch
+/// and sender, until `shutdown`.
 pub async fn serve(
     log: Arc<dyn EventStore>,
     transport: Arc<dyn Transport>,
     auth: Arc<Authenticator>,
     listener: TcpListener,
-    commission_bps: u32,
+    settings: Settings,
     clock: SharedClock,
     shutdown: CancellationToken,
 ) -> Result<(), yeyak_kit::config::BoxError> {
-    let app = app::Settlement::new(log, clock, CommissionRate::from_bps(commission_bps)?);
-    let ledger = Arc::new(app::consumer::ReservationConsumer::new(
-        app.runner().clone(),
-        app.rate(),
-    ));
-    let operators = Arc::new(OperatorDirectory::new(app.runner().clone(), SOURCE));
+    let app = app::Settlement::new(
+        log.clone(),
+        clock,
+        settings.rates.clone(),
+        settings.provider,
+    );
+    let runner = app.runner().clone();
+    let own: Arc<dyn Transport> =
+        Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log));
+    let consumers = vec![
+        Consumer::new(
+            transport.clone(),
+            RESERVATIONS_SOURCE,
+            Arc::new(app::consumer::ReservationConsumer::new(
+                runner.clone(),
+                settings.rates,
+            )),
+        ),
+        Consumer::new(
+            transport,
+            CATALOG_SOURCE,
+            Arc::new(OperatorDirectory::new(runner.clone(), SOURCE)),
+        ),
+        Consumer::new(
+            own,
+            SOURCE,
+            Arc::new(app::index::SettlementIndex::new(runner)),
+        ),
+    ];
+    let payouts = tokio::spawn(app.payouts().run(shutdown.clone()));
     let api = SettlementServiceServer::new(api::SettlementApi::new(app));
-    yeyak_kit::server::serve_with_consumers(
+    let served = yeyak_kit::server::serve_with_consumers(
         listener,
         Authenticated::new(api, auth.clone(), &api::POLICY),
-        vec![
-            Consumer::new(transport.clone(), RESERVATIONS_SOURCE, ledger),
-            Consumer::new(transport, CATALOG_SOURCE, operators),
-        ],
+        consumers,
         auth,
-        shutdown,
+        shutdown.clone(),
     )
-    .await
+    .await;
+    shutdown.cancel();
+    payouts.await?;
+    served
 }

@@ -2,9 +2,7 @@
 use clap::Parser;
 use yeyak_kafka::KafkaArgs;
 use yeyak_kit::config::{BoxError, CommonConfig};
-use yeyak_settlement::{
-    CATALOG_SOURCE, DEFAULT_COMMISSION_BPS, RESERVATIONS_SOURCE, domain::MAX_COMMISSION_BPS,
-};
+use yeyak_settlement::{CATALOG_SOURCE, RESERVATIONS_SOURCE, SettlementArgs};
 
 #[derive(Parser, Debug)]
 #[command(name = "yeyak-settlement", about = "yeyak settlement service")]
@@ -19,15 +17,15 @@ struct Config {
     /// Without Kafka: the catalog's event log, tailed for the partners' operators.
     #[arg(long, env = "YEYAK_CATALOG_EVENTS_URL", hide_env_values = true)]
     catalog_events_url: Option<String>,
-    /// Reservation-management fee in basis points (300 = 3 %), charged on paid reservations.
-    #[arg(long, env = "YEYAK_COMMISSION_BPS", default_value_t = DEFAULT_COMMISSION_BPS,
-          value_parser = clap::value_parser!(u32).range(0..=MAX_COMMISSION_BPS as i64))]
-    commission_bps: u32,
+    #[command(flatten)]
+    settlement: SettlementArgs,
 }
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let config = Config::parse();
+    // A bad commission table stops the process before anything starts.
+    let settings = config.settlement.settings()?;
     let _telemetry = yeyak_kit::telemetry::init("yeyak-settlement");
     let p = config.common.start(yeyak_settlement::DEFAULT_PORT).await?;
     let consumes = [
@@ -47,7 +45,7 @@ async fn main() -> Result<(), BoxError> {
         transport,
         p.auth,
         p.listener,
-        config.commission_bps,
+        settings,
         p.clock,
         p.shutdown.clone(),
     )

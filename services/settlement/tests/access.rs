@@ -24,7 +24,9 @@ async fn known_partner() -> Service {
 async fn a_subject_that_is_no_operator_of_the_partner_is_refused() {
     let service = known_partner().await;
     refused(
-        service.lines(&operator("stranger", PARTNER), PARTNER).await,
+        service
+            .entries(&operator("stranger", PARTNER), PARTNER)
+            .await,
         Code::PermissionDenied,
         "NOT_AN_ACTIVE_OPERATOR",
     );
@@ -38,16 +40,16 @@ async fn an_invited_admin_sees_the_settlement_only_once_it_accepts() {
         .await;
     let kim = operator("kim", PARTNER);
     refused(
-        service.lines(&kim, PARTNER).await,
+        service.entries(&kim, PARTNER).await,
         Code::PermissionDenied,
         "NOT_AN_ACTIVE_OPERATOR",
     );
     service.accepted(PARTNER, "kim").await;
     let lines = service
-        .lines(&kim, PARTNER)
+        .entries(&kim, PARTNER)
         .await
         .expect("the 관리자 sees it");
-    assert_eq!(lines.len(), 1);
+    assert_eq!(lines.len(), 3, "payment, completion, commission");
     assert_eq!(lines[0].reservation_id, "r-1");
 }
 
@@ -62,7 +64,7 @@ async fn only_an_admin_of_all_places_sees_the_settlement() {
         .await;
     for who in ["lee", "park"] {
         refused(
-            service.lines(&operator(who, PARTNER), PARTNER).await,
+            service.entries(&operator(who, PARTNER), PARTNER).await,
             Code::PermissionDenied,
             "ROLE_NOT_ALLOWED",
         );
@@ -71,7 +73,7 @@ async fn only_an_admin_of_all_places_sees_the_settlement() {
         .operator(PARTNER, "choi", OperatorRole::Admin, Some(&[PLACE_A]))
         .await;
     refused(
-        service.lines(&operator("choi", PARTNER), PARTNER).await,
+        service.entries(&operator("choi", PARTNER), PARTNER).await,
         Code::PermissionDenied,
         "ALL_PLACES_REQUIRED",
     );
@@ -80,17 +82,17 @@ async fn only_an_admin_of_all_places_sees_the_settlement() {
         ..operator("owner", PARTNER)
     };
     refused(
-        service.lines(&narrow_token, PARTNER).await,
+        service.entries(&narrow_token, PARTNER).await,
         Code::PermissionDenied,
         "ALL_PLACES_REQUIRED",
     );
     assert_eq!(
         service
-            .lines(&operator("owner", PARTNER), PARTNER)
+            .entries(&operator("owner", PARTNER), PARTNER)
             .await
             .expect("the owner")
             .len(),
-        1
+        3
     );
 }
 
@@ -102,12 +104,15 @@ async fn before_any_operator_fact_of_the_partner_it_is_not_known_yet() {
         .await;
     service.deliver(&completed(PARTNER, "r-1", 60_000)).await;
     refused(
-        service.lines(&operator("owner", PARTNER), PARTNER).await,
+        service.entries(&operator("owner", PARTNER), PARTNER).await,
         Code::Unavailable,
         "PARTNER_NOT_KNOWN_YET",
     );
     // Platform operations need no operator record.
-    assert_eq!(service.lines(&ops(), PARTNER).await.expect("ops").len(), 1);
+    assert_eq!(
+        service.entries(&ops(), PARTNER).await.expect("ops").len(),
+        3
+    );
 }
 
 #[tokio::test]
@@ -118,7 +123,7 @@ async fn a_token_naming_another_partner_is_refused() {
         .await;
     refused(
         service
-            .lines(&operator("owner-2", OTHER_PARTNER), PARTNER)
+            .entries(&operator("owner-2", OTHER_PARTNER), PARTNER)
             .await,
         Code::PermissionDenied,
         "PARTNER_NOT_GRANTED",
@@ -135,7 +140,7 @@ async fn customers_never_see_a_partners_settlement() {
         places: PlaceScope::All,
     };
     refused(
-        service.lines(&customer, PARTNER).await,
+        service.entries(&customer, PARTNER).await,
         Code::PermissionDenied,
         "ROLE_NOT_ALLOWED",
     );

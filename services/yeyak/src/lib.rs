@@ -2,6 +2,7 @@
 //!
 //! Each service keeps its own event log (its own SQLite file or PostgreSQL database) and learns
 //! about the others only through their events, delivered by the log-tail transport.
+pub mod admin;
 pub mod tail;
 
 use std::{net::SocketAddr, path::Path, sync::Arc};
@@ -39,14 +40,15 @@ impl Databases {
 }
 
 /// How to start the system.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SystemConfig {
     pub databases: Databases,
     /// Host to bind; each service gets `base_port + n` (0 = any free port).
     pub host: std::net::IpAddr,
     pub base_port: u16,
     pub jwt_secret: String,
-    pub commission_bps: u32,
+    /// How the settlement charges and pays.
+    pub settlement: yeyak_settlement::Settings,
     /// The business clock every service decides by: the system clock, a test's controlled one,
     /// or (development only) one started at another instant. Tokens are always judged by the
     /// system clock.
@@ -63,7 +65,7 @@ impl SystemConfig {
             host: [127, 0, 0, 1].into(),
             base_port: 0,
             jwt_secret,
-            commission_bps: yeyak_settlement::DEFAULT_COMMISSION_BPS,
+            settlement: yeyak_settlement::Settings::default(),
             clock: clock::system(),
             delivery: yeyak_notifications::Delivery::log_sink(),
         }
@@ -123,7 +125,8 @@ impl System {
         {
             let transport = Arc::new(
                 LogTailTransport::new(catalog.clone())
-                    .with_source(yeyak_reservations::SOURCE, reservations.clone()),
+                    .with_source(yeyak_reservations::SOURCE, reservations.clone())
+                    .with_source(yeyak_settlement::SOURCE, settlement.clone()),
             );
             let (log, auth, shutdown) = (catalog.clone(), auth.clone(), shutdown.clone());
             tasks.push(tokio::spawn(yeyak_catalog::serve(
@@ -173,18 +176,18 @@ impl System {
                     .with_source(yeyak_reservations::SOURCE, reservations.clone())
                     .with_source(yeyak_catalog::SOURCE, catalog.clone()),
             );
-            let (log, auth, shutdown, bps) = (
+            let (log, auth, shutdown, settings) = (
                 settlement.clone(),
                 auth.clone(),
                 shutdown.clone(),
-                config.commission_bps,
+                config.settlement.clone(),
             );
             tasks.push(tokio::spawn(yeyak_settlement::serve(
                 log,
                 transport,
                 auth,
                 l_settlement,
-                bps,
+                settings,
                 config.clock.clone(),
                 shutdown,
             )));

@@ -23,6 +23,9 @@ enum Command {
     Token(TokenArgs),
     /// Print the events of a Kafka topic as JSON lines (read-only; commits no offsets).
     Tail(yeyak::tail::TailArgs),
+    /// Operations' commands against a service's event log.
+    #[command(subcommand)]
+    Admin(yeyak::admin::AdminCommand),
 }
 
 #[derive(clap::Args, Debug)]
@@ -54,10 +57,8 @@ struct RunArgs {
     /// catalog = port, reservations = port+1, notifications = port+2, settlement = port+3.
     #[arg(long, env = "YEYAK_BASE_PORT", default_value_t = 50051)]
     base_port: u16,
-    /// Reservation-management fee in basis points.
-    #[arg(long, env = "YEYAK_COMMISSION_BPS", default_value_t = yeyak_settlement::DEFAULT_COMMISSION_BPS,
-          value_parser = clap::value_parser!(u32).range(0..=yeyak_settlement::domain::MAX_COMMISSION_BPS as i64))]
-    commission_bps: u32,
+    #[command(flatten)]
+    settlement: yeyak_settlement::SettlementArgs,
     /// DEVELOPMENT ONLY: the business clock starts at this instant (RFC 3339, e.g.
     /// 2026-12-24T18:00:00+09:00) and runs on from there, so a time rule (an expiry, a deadline,
     /// the day after use) can be reached by hand. Tokens are still judged by the real time. The
@@ -151,7 +152,7 @@ async fn run(args: RunArgs) -> Result<(), BoxError> {
     let config = SystemConfig {
         host: args.host,
         base_port: args.base_port,
-        commission_bps: args.commission_bps,
+        settlement: args.settlement.settings()?,
         clock,
         delivery: args.delivery.delivery()?,
         ..SystemConfig::new(Databases::sqlite_in(&args.secret.data_dir), secret.clone())
@@ -194,6 +195,12 @@ async fn main() -> Result<(), BoxError> {
         }
         Command::Tail(args) => {
             yeyak::tail::tail(&args, &mut std::io::stdout()).await?;
+            Ok(())
+        }
+        Command::Admin(command) => {
+            if !yeyak::admin::run(command, &mut std::io::stdout()).await? {
+                std::process::exit(1);
+            }
             Ok(())
         }
     }

@@ -16,7 +16,7 @@ use yeyak_kit::{
     status::{parse_uuid, request_id, text},
 };
 use yeyak_proto::catalog::{
-    events::v1::{MailOrder, OperatorRole, ProductStatus, VisibilityLevel},
+    events::v1::{OperatorRole, ProductStatus, VisibilityLevel},
     v1::{self as pb, catalog_service_server::CatalogService},
 };
 
@@ -220,25 +220,6 @@ impl CatalogService for CatalogApi {
             command: PartnerCommand::RecordChannelSettings {
                 one_to_one_chat: r.one_to_one_chat,
                 chatbot_with_chat: r.chatbot_with_chat,
-            },
-        };
-        self.on_partner(origin, command).await
-    }
-
-    async fn record_seller_verification(
-        &self,
-        request: Request<pb::RecordSellerVerificationRequest>,
-    ) -> Result<Response<pb::Partner>, Status> {
-        let (caller, origin) = command_of(&request, &request.get_ref().request_id)?;
-        let r = request.into_inner();
-        let command = OnPartner {
-            caller,
-            partner_id: parse_uuid("partner_id", &r.partner_id)?,
-            auth: PartnerAuth::Policy,
-            command: PartnerCommand::RecordSellerVerification {
-                settlement_account_verified: r.settlement_account_verified,
-                kyc_verified: r.kyc_verified,
-                mail_order: parse_enum::<MailOrder>("mail_order", r.mail_order)?,
             },
         };
         self.on_partner(origin, command).await

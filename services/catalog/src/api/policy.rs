@@ -25,10 +25,6 @@ pub static POLICY: Policy = Policy {
             ],
         ),
         ("RecordChannelSettings", OPS_AND_OPERATORS),
-        (
-            "RecordSellerVerification",
-            &[Role::PlatformOps, Role::InternalService],
-        ),
         ("InviteOperator", OPS_AND_OPERATORS),
         ("AcceptInvitation", &[Role::PartnerOperator]),
         ("RegisterPlace", OPS_AND_OPERATORS),

@@ -3,6 +3,7 @@
 //! product's reservations ([`bookings`]).
 pub mod bookings;
 pub mod commands;
+pub mod sellers;
 pub mod streams;
 
 use std::sync::Arc;

@@ -337,6 +337,11 @@ pub fn book(
             }),
             partial_cancel_restricted: partial_cancel_restricted(&units),
             lines,
+            payment_method: if paid_krw > 0 {
+                cmd.method as i32
+            } else {
+                PaymentMethod::Unspecified as i32
+            },
         },
     })
 }

@@ -11,9 +11,27 @@ pub fn failure(e: Error) -> Status {
 
 /// The status of a domain refusal: its reason code, a human message, and the code by kind.
 pub fn refusal(e: SettlementError) -> Status {
+    use SettlementError as E;
     let code = match &e {
         // The service's own configuration, never the caller's request.
-        SettlementError::CommissionAboveMaximum(_) => Code::Internal,
+        E::CommissionAboveMaximum(_) | E::CommissionTableInvalid(_) => Code::Internal,
+        E::AmountOutOfRange(_)
+        | E::WithdrawalAboveLimit(_)
+        | E::PeriodInvalid(_)
+        | E::BusinessTypeMissing
+        | E::DocumentsMissing(_)
+        | E::MailOrderMissing
+        | E::MailOrderNumberMissing
+        | E::RejectionReasonMissing => Code::InvalidArgument,
+        E::BalanceInsufficient { .. }
+        | E::AccountNotVerified
+        | E::PayoutNotHeld(_)
+        | E::BatchNotOpen(_)
+        | E::AccountHolderNotOwner { .. }
+        | E::NothingToReview
+        | E::AccountRefused(_) => Code::FailedPrecondition,
+        E::PayoutNotFound(_) => Code::NotFound,
+        E::ProviderUnavailable(_) => Code::Unavailable,
     };
     status(code, e.reason(), e.to_string())
 }

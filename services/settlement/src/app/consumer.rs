@@ -1,30 +1,29 @@
-//! Settles the reservations' facts: each completion, and each refund after one, becomes a line
-//! on the partner's ledger, with the consumer's inbox row, through the command runner.
+//! Settles the reservations' facts: each paid booking, refund, completion and payment-only
+//! cancel becomes entries on the reservation's account and one posting on its partner's
+//! ledger, with the consumer's inbox row, through the command runner (a redelivery has no
+//! second effect).
 use uuid::Uuid;
 use yeyak_eventlog::RecordedEvent;
 use yeyak_kit::{
     command::{Origin, Runner},
-    events::{EventSet, derived_id},
+    events::EventSet,
 };
 use yeyak_transport::{EventHandler, HandlerError};
 
-use super::commands::RecordLine;
-use crate::domain::{
-    CommissionRate,
-    ledger::{LedgerCommand, SettlementFact},
-};
+use super::commands::SettleFact;
+use crate::domain::{CommissionTable, facts::SettlementFact};
 
-/// Consumes the reservations' events into `ledger-<partner>`.
+/// Consumes the reservations' events into `account-<reservation>` and `ledger-<partner>`.
 pub struct ReservationConsumer {
     runner: Runner,
-    rate: CommissionRate,
+    rates: CommissionTable,
 }
 
 impl ReservationConsumer {
     pub const NAME: &'static str = "settlement-ledger";
 
-    pub fn new(runner: Runner, rate: CommissionRate) -> Self {
-        Self { runner, rate }
+    pub fn new(runner: Runner, rates: CommissionTable) -> Self {
+        Self { runner, rates }
     }
 }
 
@@ -46,15 +45,13 @@ impl EventHandler for ReservationConsumer {
                 event.event_type
             )));
         };
-        let command = RecordLine {
+        let command = SettleFact {
+            fact,
             partner_id,
-            rate: self.rate,
-            command: LedgerCommand::Record {
-                fact,
-                // Derived from the fact's event: every delivery names the same line.
-                line_id: derived_id(Self::NAME, &event.event_id.to_string(), 0).to_string(),
-                source_event_id: event.event_id.to_string(),
-            },
+            rates: self.rates.clone(),
+            source_event_id: event.event_id.to_string(),
+            // The fact's business time: a completion's date is the day it happened.
+            occurred_at_us: event.metadata.occurred_at_us,
         };
         self.runner
             .run(&Origin::reaction(Self::NAME, event), &command)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tonic::Status;
 use uuid::Uuid;
-use yeyak_eventlog::{EventStore, RecordedEvent};
+use yeyak_eventlog::{EventStore, Position, RecordedEvent};
 use yeyak_kit::{
     access::{OperatorDirectory, OperatorRole},
     auth::Caller,
@@ -16,13 +16,16 @@ use yeyak_kit::{
 use yeyak_proto::{
     reservations::events::v1::{PaymentMode, ReservationCompleted},
     settlement::v1::{
-        ListSettlementLinesRequest, SettlementLine, settlement_service_server::SettlementService,
+        LedgerEntry, ListLedgerEntriesRequest, settlement_service_server::SettlementService,
     },
 };
 use yeyak_settlement::{
     api::SettlementApi,
-    app::{Settlement, consumer::ReservationConsumer},
-    domain::CommissionRate,
+    app::{
+        Settlement, consumer::ReservationConsumer, index::SettlementIndex,
+        payout_provider::SimulatedPayouts, payouts::Payouts,
+    },
+    domain::CommissionTable,
 };
 use yeyak_transport::EventHandler;
 
@@ -34,15 +37,20 @@ pub use yeyak_kit::testing::{
 pub const PARTNER: Uuid = Uuid::from_u128(0x1);
 pub const OTHER_PARTNER: Uuid = Uuid::from_u128(0x2);
 pub const PLACE_A: Uuid = Uuid::from_u128(0xa);
-/// The rate the tests' service charges: 3 %.
+/// The rate the tests' service charges for every method: 3 %.
 pub const BPS: u32 = 300;
+pub const RATES: &str = "kakao_pay_card=300@2026-01-01,kakao_pay_money=300@2026-01-01,credit_card=300@2026-01-01,points=300@2026-01-01";
 
-/// The settlement over one log, with its consumers at hand.
+/// The settlement over one log, with its consumers and workers at hand.
 pub struct Service {
     pub log: Arc<dyn EventStore>,
     pub api: SettlementApi,
     pub directory: OperatorDirectory,
     pub ledger: ReservationConsumer,
+    pub index: SettlementIndex,
+    pub payouts: Payouts,
+    pub provider: Arc<SimulatedPayouts>,
+    pub clock: Arc<ControlledClock>,
 }
 
 impl Service {
@@ -50,13 +58,34 @@ impl Service {
     pub async fn new() -> Self {
         let url = yeyak_eventlog::testing::fresh_sqlite_url("settlement");
         let log = yeyak_eventlog::connect(&url).await.expect("log");
-        let rate = CommissionRate::from_bps(BPS).expect("a valid rate");
-        let app = Settlement::new(log.clone(), ControlledClock::at(NOW_US), rate);
+        let rates = CommissionTable::parse(RATES).expect("valid rates");
+        let provider = Arc::new(SimulatedPayouts::default());
+        let clock = ControlledClock::at(NOW_US);
+        let app = Settlement::new(log.clone(), clock.clone(), rates.clone(), provider.clone());
         Self {
             log,
             directory: OperatorDirectory::new(app.runner().clone(), yeyak_settlement::SOURCE),
-            ledger: ReservationConsumer::new(app.runner().clone(), app.rate()),
+            ledger: ReservationConsumer::new(app.runner().clone(), rates),
+            index: SettlementIndex::new(app.runner().clone()),
+            payouts: app.payouts(),
             api: SettlementApi::new(app),
+            provider,
+            clock,
+        }
+    }
+
+    /// The index catches up with the whole log (its upserts converge on a replay).
+    pub async fn index_all(&self) {
+        let mut after = Position::START;
+        loop {
+            let events = self.log.read_all(after, 500).await.expect("read");
+            let Some(last) = events.last() else {
+                return;
+            };
+            after = last.position;
+            for e in &events {
+                self.index.handle(e).await.expect("indexed");
+            }
         }
     }
 
@@ -95,20 +124,24 @@ impl Service {
         self.ledger.handle(event).await.expect("handled");
     }
 
-    pub async fn lines(
+    /// The partner's ledger entries, as the API lists them (the index caught up first).
+    pub async fn entries(
         &self,
         caller: &Caller,
         partner: Uuid,
-    ) -> Result<Vec<SettlementLine>, Status> {
-        let list = ListSettlementLinesRequest {
+    ) -> Result<Vec<LedgerEntry>, Status> {
+        self.index_all().await;
+        let list = ListLedgerEntriesRequest {
             partner_id: partner.to_string(),
+            page_size: 100,
+            ..Default::default()
         };
         Ok(self
             .api
-            .list_settlement_lines(request(caller, list))
+            .list_ledger_entries(request(caller, list))
             .await?
             .into_inner()
-            .lines)
+            .entries)
     }
 }
 
