@@ -18,8 +18,8 @@ use yeyak_proto::{
     settlement::{
         events::v1::EntryKind,
         v1::{
-            Balance, GetBalanceRequest, ListLedgerEntriesRequest, Payout, PayoutState,
-            ReconcileRequest, Reconciliation, RunPayoutBatchRequest,
+            Balance, GetBalanceRequest, GetPayoutBatchRequest, ListLedgerEntriesRequest,
+            ListPayoutsRequest, Payout, PayoutState, ReconcileRequest, Reconciliation,
             settlement_service_client::SettlementServiceClient,
         },
     },
@@ -75,22 +75,31 @@ async fn balance_when(
     ready(&balance).then_some(balance)
 }
 
-/// Operations run `day`'s payout batch until it has paid the partner (the batch finds the
-/// partner through a read model that may lag), and the payout is answered.
-async fn paid_out(h: &Harness, day: jiff::civil::Date, partner: Uuid) -> Payout {
-    let ops = h.settlement(h.ops()).await;
-    until("the payout batch to pay the partner", || {
-        let mut ops = ops.clone();
+/// The partner's payout of `day`, once the scheduler's batch (from 10:00 KST) has instructed it
+/// and the provider answered, as the partner lists it.
+async fn paid_out(
+    settlement: &SettlementServiceClient<Authed>,
+    day: jiff::civil::Date,
+    partner: Uuid,
+) -> Payout {
+    until("the day's batch to pay the partner", || {
+        let mut s = settlement.clone();
         async move {
-            let batch = ops
-                .run_payout_batch(RunPayoutBatchRequest {
-                    day: day.to_string(),
+            let list = s
+                .list_payouts(ListPayoutsRequest {
+                    partner_id: partner.to_string(),
+                    ..Default::default()
                 })
                 .await
-                .expect("the batch runs")
+                .ok()?
                 .into_inner();
-            batch.payouts.into_iter().find(|p| {
-                p.partner_id == partner.to_string() && p.state != PayoutState::Instructed as i32
+            list.payouts.into_iter().find(|p| {
+                p.day == day.to_string()
+                    && ![
+                        PayoutState::Scheduled as i32,
+                        PayoutState::Instructed as i32,
+                    ]
+                    .contains(&p.state)
             })
         }
     })
@@ -223,9 +232,9 @@ pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
     );
     let in_process = h.in_process();
     if in_process {
-        // The day's batch opens at 10:00 KST on the payout day: the partner is paid then.
+        // The day's batch runs by itself from 10:00 KST on the payout day: the partner is paid.
         h.clock.set(payout_day::batch_opens_at(payday));
-        let payout = paid_out(h, payday, seeded.partner_id).await;
+        let payout = paid_out(&settlement, payday, seeded.partner_id).await;
         assert_eq!(
             (payout.state, payout.amount_krw, payout.day.as_str()),
             (
@@ -263,19 +272,25 @@ pub async fn one_reservation_flows_through_all_four_services(h: &Harness) {
         let next = payout_day::payable_on(payout_day::day_of(h.now_us()));
         h.clock.set(payout_day::batch_opens_at(next));
         until("the refund deducted from the balance", || {
-            let ops = h.settlement(h.ops());
-            let settlement = settlement.clone();
+            balance_when(&settlement, seeded.partner_id, |b| b.balance_krw == -58_020)
+        })
+        .await;
+        // Operations see the day's batch: run, with nothing paid out.
+        let ops = h.settlement(h.ops()).await;
+        let batch = until("the day's batch to be recorded", || {
+            let mut ops = ops.clone();
             async move {
-                ops.await
-                    .run_payout_batch(RunPayoutBatchRequest {
-                        day: next.to_string(),
-                    })
-                    .await
-                    .expect("the batch runs");
-                balance_when(&settlement, seeded.partner_id, |b| b.balance_krw == -58_020).await
+                ops.get_payout_batch(GetPayoutBatchRequest {
+                    day: next.to_string(),
+                })
+                .await
+                .ok()
+                .map(|b| b.into_inner())
+                .filter(|b| b.run)
             }
         })
         .await;
+        assert!(batch.payouts.is_empty(), "{batch:?}");
         let total = reconciled(h, next).await;
         assert!(total.holds, "{total:?}");
         assert_eq!(total.transferred_krw, 58_020);

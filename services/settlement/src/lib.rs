@@ -93,6 +93,7 @@ pub async fn serve(
         settings.provider,
     );
     let runner = app.runner().clone();
+    let indexed = Arc::new(tokio::sync::Notify::new());
     let own: Arc<dyn Transport> =
         Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log));
     let consumers = vec![
@@ -112,10 +113,10 @@ pub async fn serve(
         Consumer::new(
             own,
             SOURCE,
-            Arc::new(app::index::SettlementIndex::new(runner)),
+            Arc::new(app::index::SettlementIndex::new(runner, indexed.clone())),
         ),
     ];
-    let payouts = tokio::spawn(app.payouts().run(shutdown.clone()));
+    let payouts = tokio::spawn(app.payouts().run(shutdown.clone(), indexed));
     let api = SettlementServiceServer::new(api::SettlementApi::new(app));
     let served = yeyak_kit::server::serve_with_consumers(
         listener,

@@ -7,7 +7,10 @@
 //! - `settlement-partners.v1`: every partner with a ledger (partition `all`), for the batch;
 //! - `settlement-payout-queue.v1`: every payout by state (partition `queue`), for the sender;
 //! - `settlement-payout-days.v1`: every payout by payout day (partition `day:<date>`).
+use std::sync::Arc;
+
 use prost::Message;
+use tokio::sync::Notify;
 use yeyak_eventlog::{ProjectionRow, RecordedEvent};
 use yeyak_kit::{
     command::{Runner, aggregate},
@@ -78,13 +81,15 @@ pub fn payout_value(partner_id: &str, p: &Payout) -> Vec<u8> {
 /// Keeps the settlement's read models.
 pub struct SettlementIndex {
     runner: Runner,
+    /// Told after payout rows are written: the sender looks again.
+    indexed: Arc<Notify>,
 }
 
 impl SettlementIndex {
     pub const NAME: &'static str = "settlement-index";
 
-    pub fn new(runner: Runner) -> Self {
-        Self { runner }
+    pub fn new(runner: Runner, indexed: Arc<Notify>) -> Self {
+        Self { runner, indexed }
     }
 }
 
@@ -162,6 +167,8 @@ impl EventHandler for SettlementIndex {
             .map_err(|e| retry(&e))?;
         log.upsert_rows(PAYOUT_DAYS, days)
             .await
-            .map_err(|e| retry(&e))
+            .map_err(|e| retry(&e))?;
+        self.indexed.notify_waiters();
+        Ok(())
     }
 }

@@ -2,11 +2,12 @@
 //!
 //! The batch of payout day D settles, for every partner with a ledger, everything payable on or
 //! before D (once per partner and day: the settlement's request id derives from both); it runs
-//! by itself on D from 10:00 KST and on demand. The sender transfers every instructed payout
+//! by itself on D from 10:00 KST (a partner the index shows later that day is settled on the next
+//! look) and on demand. The sender transfers every instructed payout
 //! through the provider and records the outcome: transferred, failed (credited to the balance),
 //! or held while the partner has no verified settlement account. An outage leaves the payout
 //! instructed; it is sent again on the next look.
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use jiff::civil::Date;
 use prost::Message;
@@ -42,6 +43,9 @@ const PAGE: u32 = 500;
 pub struct Payouts {
     runner: Runner,
     provider: Arc<dyn PayoutProvider>,
+    /// The scheduler's open payout day and the partners it has settled (or found nothing due
+    /// for) on it in this process: a partner the index shows later is settled on a later look.
+    checked: Arc<std::sync::Mutex<(Option<Date>, HashSet<Uuid>)>>,
 }
 
 /// What a batch run did.
@@ -52,6 +56,8 @@ pub struct BatchRun {
     pub payouts: u32,
     /// The payouts this run instructed.
     pub instructed: Vec<pb::Payout>,
+    /// The partners it looked at.
+    pub checked: Vec<Uuid>,
 }
 
 impl Payouts {
@@ -60,7 +66,11 @@ impl Payouts {
     pub const TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
     pub fn new(runner: Runner, provider: Arc<dyn PayoutProvider>) -> Self {
-        Self { runner, provider }
+        Self {
+            runner,
+            provider,
+            checked: Default::default(),
+        }
     }
 
     async fn rows(
@@ -94,6 +104,17 @@ impl Payouts {
 
     /// Settles payout day `day` for every partner; `by` names who ran it.
     pub async fn run_batch(&self, day: Date, by: &str) -> Result<BatchRun, Error> {
+        self.settle_partners(day, by, &HashSet::new()).await
+    }
+
+    /// Settles payout day `day` for every partner but `skip`, and records the run when it
+    /// settled someone or is the day's first.
+    async fn settle_partners(
+        &self,
+        day: Date,
+        by: &str,
+        skip: &HashSet<Uuid>,
+    ) -> Result<BatchRun, Error> {
         if !batch_may_run(day, self.runner.clock().now_us()) {
             return Err(Error::Refused(SettlementError::BatchNotOpen(
                 day.to_string(),
@@ -104,6 +125,10 @@ impl Payouts {
             let Ok(partner_id) = Uuid::parse_str(&row.key) else {
                 continue;
             };
+            if skip.contains(&partner_id) {
+                continue;
+            }
+            run.checked.push(partner_id);
             let key = format!("{partner_id}/{day}");
             let command = ChangeLedger {
                 partner_id,
@@ -118,16 +143,21 @@ impl Payouts {
                 key.as_bytes(),
             );
             let ran = self.runner.run(&origin, &command).await?;
-            if let Some(ledger) = ran.decided()
+            let appended = !ran.appended().is_empty();
+            if let Some(ledger) = ran.decided().filter(|_| appended)
                 && let Some(settled) = ledger.days.get(&day).and_then(|d| d.settled.as_ref())
-                && let Some(payout) = ledger.payouts.get(&settled.payout_id)
             {
                 run.partners += 1;
-                run.payouts += 1;
-                run.payout_krw += settled.payout_krw;
-                run.instructed
-                    .push(super::output::payout(&partner_id.to_string(), payout));
+                if let Some(payout) = ledger.payouts.get(&settled.payout_id) {
+                    run.payouts += 1;
+                    run.payout_krw += settled.payout_krw;
+                    run.instructed
+                        .push(super::output::payout(&partner_id.to_string(), payout));
+                }
             }
+        }
+        if run.partners == 0 && self.batch_has_run(day).await? {
+            return Ok(run);
         }
         let record = PayoutBatchRun {
             day: day.to_string(),
@@ -170,13 +200,21 @@ impl Payouts {
             .collect())
     }
 
-    /// Sends every instructed payout once.
+    /// Sends every instructed payout the queue shows once.
     pub async fn send_instructed(&self) -> Result<usize, Error> {
+        let queued: Vec<pb::Payout> = self
+            .rows(PAYOUT_QUEUE, QUEUE, Some(INSTRUCTED))
+            .await?
+            .iter()
+            .filter_map(|row| pb::Payout::decode(&*row.value).ok())
+            .collect();
+        self.send(queued).await
+    }
+
+    /// Sends each payout (a payout answered already is left as it is) and records the outcome.
+    pub async fn send(&self, payouts: Vec<pb::Payout>) -> Result<usize, Error> {
         let mut sent = 0;
-        for row in self.rows(PAYOUT_QUEUE, QUEUE, Some(INSTRUCTED)).await? {
-            let Ok(payout) = pb::Payout::decode(&*row.value) else {
-                continue;
-            };
+        for payout in payouts {
             let Ok(partner_id) = Uuid::parse_str(&payout.partner_id) else {
                 continue;
             };
@@ -216,24 +254,47 @@ impl Payouts {
     }
 
     /// Runs the day's batch once it opens, and sends payouts, until `shutdown`.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(self, shutdown: CancellationToken, indexed: Arc<tokio::sync::Notify>) {
         let mut wake = Wake::new(&**self.runner.log(), &**self.runner.clock(), Self::TICK);
         loop {
             if let Err(e) = self.look().await {
                 tracing::warn!(error = %e, "payout look failed; retrying");
             }
-            if !wake.next(&shutdown).await {
+            // Also when the index has written payout rows (a released payout, say).
+            let go_on = tokio::select! {
+                go_on = wake.next(&shutdown) => go_on,
+                _ = indexed.notified() => true,
+            };
+            if !go_on {
                 return;
             }
         }
     }
 
+    /// Settles the open payout day for every partner not yet looked at on it, then sends.
     async fn look(&self) -> Result<(), Error> {
-        if let Some(day) = latest_open_batch(self.runner.clock().now_us())
-            && !self.batch_has_run(day).await?
-        {
-            let run = self.run_batch(day, "service:settlement-scheduler").await?;
-            tracing::info!(%day, partners = run.partners, payout_krw = run.payout_krw, "payout batch ran");
+        if let Some(day) = latest_open_batch(self.runner.clock().now_us()) {
+            let skip = {
+                let mut checked = self.checked.lock().expect("checked");
+                if checked.0 != Some(day) {
+                    *checked = (Some(day), HashSet::new());
+                }
+                checked.1.clone()
+            };
+            let run = self
+                .settle_partners(day, "service:settlement-scheduler", &skip)
+                .await?;
+            if run.partners > 0 {
+                tracing::info!(%day, partners = run.partners, payout_krw = run.payout_krw, "payout batch ran");
+            }
+            {
+                let mut checked = self.checked.lock().expect("checked");
+                if checked.0 == Some(day) {
+                    checked.1.extend(run.checked);
+                }
+            }
+            // What this run instructed is sent at once; the queue (a read model) catches the rest.
+            self.send(run.instructed).await?;
         }
         self.send_instructed().await?;
         Ok(())

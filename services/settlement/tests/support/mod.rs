@@ -66,7 +66,7 @@ impl Service {
             log,
             directory: OperatorDirectory::new(app.runner().clone(), yeyak_settlement::SOURCE),
             ledger: ReservationConsumer::new(app.runner().clone(), rates),
-            index: SettlementIndex::new(app.runner().clone()),
+            index: SettlementIndex::new(app.runner().clone(), Default::default()),
             payouts: app.payouts(),
             api: SettlementApi::new(app),
             provider,
