@@ -10,6 +10,8 @@
 pub mod api;
 pub mod app;
 pub mod domain;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use std::sync::Arc;
 

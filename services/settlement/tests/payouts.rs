@@ -9,8 +9,7 @@ use yeyak_kit::access::OperatorRole;
 use yeyak_proto::{
     catalog::events::v1::MailOrder,
     reservations::events::v1::{
-        PaymentMethod, ReservationBooked, ReservationCompleted, ReservationLine,
-        ReservationPaymentCancelled,
+        PaymentMethod, ReservationBooked, ReservationCompleted, ReservationPaymentCancelled,
     },
     settlement::{
         events::v1::{BusinessType, Document, DocumentKind},
@@ -45,27 +44,16 @@ fn fact<M: prost::Message + prost::Name>(
 }
 
 fn booked(id: &str, paid: &[i64], at_us: i64) -> yeyak_eventlog::RecordedEvent {
-    fact(
-        id,
-        at_us,
-        &ReservationBooked {
-            reservation_id: id.into(),
-            partner_id: PARTNER.to_string(),
-            place_id: PLACE_A.to_string(),
-            paid_krw: paid.iter().sum(),
-            payment_method: PaymentMethod::KakaoPayCard as i32,
-            lines: paid
-                .iter()
-                .enumerate()
-                .map(|(i, p)| ReservationLine {
-                    line_number: i as u32 + 1,
-                    paid_krw: *p,
-                    ..Default::default()
-                })
-                .collect(),
-            ..Default::default()
-        },
-    )
+    let booked = ReservationBooked {
+        place_id: PLACE_A.to_string(),
+        ..yeyak_settlement::testing::booked(
+            id,
+            &PARTNER.to_string(),
+            PaymentMethod::KakaoPayCard,
+            paid,
+        )
+    };
+    fact(id, at_us, &booked)
 }
 
 fn completion(id: &str, at_us: i64) -> yeyak_eventlog::RecordedEvent {
@@ -416,4 +404,263 @@ async fn a_fact_naming_no_partner_is_set_aside() {
         matches!(outcome, Err(HandlerError::Poison(_))),
         "{outcome:?}"
     );
+}
+
+fn ops_request<T>(message: T) -> tonic::Request<T> {
+    request(&ops(), message)
+}
+
+#[tokio::test]
+async fn operations_hold_a_partners_payouts_and_release_one_which_is_then_transferred() {
+    use yeyak_proto::settlement::v1::{ReleasePayoutRequest, SetPayoutHoldRequest};
+    let service = Service::new().await;
+    verified(&service).await;
+    completed_on_friday(&service).await;
+    let hold = |held: bool, reason: &str| {
+        ops_request(SetPayoutHoldRequest {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            partner_id: PARTNER.to_string(),
+            held,
+            reason: reason.into(),
+        })
+    };
+    refused(
+        service.api.set_payout_hold(hold(true, "")).await,
+        Code::InvalidArgument,
+        "REQUIRED",
+    );
+    let held = service
+        .api
+        .set_payout_hold(hold(true, "서류 재확인"))
+        .await
+        .expect("held")
+        .into_inner();
+    assert!(held.payouts_held);
+    service.clock.set(at(TUESDAY, 10, 0));
+    let batch = run_batch(&service, TUESDAY).await.expect("ran");
+    let payout = &batch.payouts[0];
+    assert_eq!(payout.state, PayoutState::Held as i32);
+    assert_eq!(
+        service.provider.transferred_krw(),
+        0,
+        "a held payout is not sent"
+    );
+    let release = |payout_id: &str| {
+        ops_request(ReleasePayoutRequest {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            partner_id: PARTNER.to_string(),
+            payout_id: payout_id.into(),
+        })
+    };
+    let released = service
+        .api
+        .release_payout(release(&payout.payout_id))
+        .await
+        .expect("released")
+        .into_inner();
+    assert_eq!(released.state, PayoutState::Instructed as i32);
+    refused(
+        service.api.release_payout(release(&payout.payout_id)).await,
+        Code::FailedPrecondition,
+        "PAYOUT_NOT_HELD",
+    );
+    service.index_all().await;
+    service.payouts.send_instructed().await.expect("sent");
+    assert_eq!(service.provider.transferred_krw(), 48_500);
+}
+
+#[tokio::test]
+async fn an_adjustment_is_paid_with_the_next_business_days_settlement() {
+    use yeyak_proto::settlement::v1::RecordAdjustmentRequest;
+    let service = Service::new().await;
+    verified(&service).await;
+    completed_on_friday(&service).await;
+    service.clock.set(at(FRIDAY, 16, 0));
+    let adjust = |amount: i64| {
+        ops_request(RecordAdjustmentRequest {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            partner_id: PARTNER.to_string(),
+            amount_krw: amount,
+            reason: "쿠폰 정산 보정".into(),
+        })
+    };
+    refused(
+        service.api.record_adjustment(adjust(0)).await,
+        Code::InvalidArgument,
+        "OUT_OF_RANGE",
+    );
+    let b = service
+        .api
+        .record_adjustment(adjust(1_500))
+        .await
+        .expect("adjusted")
+        .into_inner();
+    assert_eq!(b.payable_krw, 50_000);
+    service.clock.set(at(TUESDAY, 10, 0));
+    let batch = run_batch(&service, TUESDAY).await.expect("ran");
+    assert_eq!(batch.payout_krw, 50_000);
+}
+
+#[tokio::test]
+async fn a_months_statement_has_a_row_per_payout_day_and_a_total() {
+    let service = Service::new().await;
+    verified(&service).await;
+    completed_on_friday(&service).await;
+    service
+        .deliver(&booked("r-2", &[10_000], at(TUESDAY, 9, 0)))
+        .await;
+    service
+        .deliver(&completion("r-2", at(TUESDAY, 12, 0)))
+        .await;
+    service.clock.set(at(TUESDAY, 10, 0));
+    run_batch(&service, TUESDAY).await.expect("ran");
+    let statement = service
+        .api
+        .get_statement(ops_request(GetStatementRequest {
+            partner_id: PARTNER.to_string(),
+            period: "2026-10".into(),
+            csv: true,
+        }))
+        .await
+        .expect("statement")
+        .into_inner();
+    let days: Vec<_> = statement
+        .days
+        .iter()
+        .map(|d| (d.day.as_str(), d.payable_krw, d.state))
+        .collect();
+    assert_eq!(
+        days,
+        vec![
+            ("2026-10-06", 48_500, PayoutState::Transferred as i32),
+            ("2026-10-07", 9_700, PayoutState::Scheduled as i32),
+        ]
+    );
+    let csv: Vec<_> = statement.csv.lines().collect();
+    assert_eq!(csv.len(), 4, "header, two days, the total: {csv:?}");
+    assert!(
+        csv[3].starts_with("total,60000,1800,0,0,58200,"),
+        "{}",
+        csv[3]
+    );
+}
+
+fn submission(
+    business_type: BusinessType,
+    holder: &str,
+    documents: &[DocumentKind],
+) -> tonic::Request<SubmitSettlementInfoRequest> {
+    ops_request(SubmitSettlementInfoRequest {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        partner_id: PARTNER.to_string(),
+        business_type: business_type as i32,
+        business_owner: "주식회사 서울테이블".into(),
+        bank_code: "088".into(),
+        account_number: "110123456789".into(),
+        account_holder: holder.into(),
+        documents: documents
+            .iter()
+            .map(|k| Document {
+                kind: *k as i32,
+                file_ref: "kyc/doc.pdf".into(),
+                sha256: "cd".repeat(32),
+            })
+            .collect(),
+        mail_order: MailOrder::Registered as i32,
+        mail_order_number: "2026-서울강남-01234".into(),
+    })
+}
+
+#[tokio::test]
+async fn kyc_refusals_name_the_rule_and_append_nothing() {
+    let service = Service::new().await;
+    let all = [
+        DocumentKind::BusinessRegistrationCertificate,
+        DocumentKind::CorporateRegistryTranscript,
+        DocumentKind::ShareholderRegister,
+    ];
+    refused(
+        service
+            .api
+            .submit_settlement_info(submission(BusinessType::Corporation, "김철수", &all))
+            .await,
+        Code::FailedPrecondition,
+        "ACCOUNT_HOLDER_NOT_OWNER",
+    );
+    let missing = service
+        .api
+        .submit_settlement_info(submission(
+            BusinessType::Corporation,
+            "(주)서울테이블",
+            &all[..1],
+        ))
+        .await
+        .expect_err("documents missing");
+    assert_eq!(
+        yeyak_kit::status::reason(&missing).as_deref(),
+        Some("DOCUMENTS_MISSING")
+    );
+    assert!(
+        missing.message().contains("법인등기부등본") && missing.message().contains("주주명부"),
+        "{}",
+        missing.message()
+    );
+    let stored = service
+        .log
+        .read_stream(&yeyak_settlement::app::streams::seller(PARTNER), 1, 10)
+        .await
+        .expect("read");
+    assert!(stored.is_empty(), "a refused submission appends nothing");
+    let status = service
+        .api
+        .submit_settlement_info(submission(
+            BusinessType::Corporation,
+            "(주)서울테이블",
+            &all,
+        ))
+        .await
+        .expect("submitted")
+        .into_inner();
+    assert!(!status.may_sell_paid_products);
+    assert_eq!(status.account_number_masked, "********6789");
+    let reject = |reason: &str| {
+        ops_request(ReviewKycRequest {
+            request_id: uuid::Uuid::new_v4().to_string(),
+            partner_id: PARTNER.to_string(),
+            verified: false,
+            reason: reason.into(),
+        })
+    };
+    refused(
+        service.api.review_kyc(reject("")).await,
+        Code::InvalidArgument,
+        "REJECTION_REASON_MISSING",
+    );
+    let rejected = service
+        .api
+        .review_kyc(reject("주주명부 불일치"))
+        .await
+        .expect("rejected")
+        .into_inner();
+    assert_eq!(rejected.rejection_reason, "주주명부 불일치");
+    assert!(!rejected.may_sell_paid_products);
+}
+
+#[tokio::test]
+async fn a_partial_refund_after_completion_delivered_twice_is_reversed_once() {
+    use yeyak_proto::reservations::events::v1::ReservationCancelled;
+    let service = Service::new().await;
+    completed_on_friday(&service).await;
+    let cancel = ReservationCancelled {
+        reservation_id: "r-1".into(),
+        partner_id: PARTNER.to_string(),
+        after_completion: true,
+        refunded_krw: 10_000,
+        ..Default::default()
+    };
+    let refund = fact("r-1", at(FRIDAY, 18, 0), &cancel);
+    service.deliver(&refund).await;
+    service.deliver(&refund).await;
+    // 10,000 back, 300 of commission given back with it: once.
+    assert_eq!(balance(&service).await.payable_krw, 48_500 - 10_000 + 300);
 }

@@ -9,8 +9,8 @@ use jiff::civil::{Date, Time, date};
 use proptest::prelude::*;
 use yeyak_kit::command::Aggregate;
 use yeyak_proto::reservations::events::v1::{
-    PaymentMethod, ReservationBooked, ReservationCancelled, ReservationCompleted, ReservationLine,
-    ReservationLinesCancelled, ReservationPaymentCancelled,
+    PaymentMethod, ReservationCancelled, ReservationCompleted, ReservationLinesCancelled,
+    ReservationPaymentCancelled,
 };
 use yeyak_settlement::domain::{
     CommissionTable,
@@ -151,22 +151,8 @@ impl World {
         match step {
             Step::Book { method, lines } => {
                 let r = self.accounts.len();
-                let booked = ReservationBooked {
-                    reservation_id: id(r),
-                    partner_id: "p".into(),
-                    paid_krw: lines.iter().sum(),
-                    payment_method: METHODS[method] as i32,
-                    lines: lines
-                        .iter()
-                        .enumerate()
-                        .map(|(i, p)| ReservationLine {
-                            line_number: i as u32 + 1,
-                            paid_krw: *p,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                };
+                let booked =
+                    yeyak_settlement::testing::booked(&id(r), "p", METHODS[method], &lines);
                 self.fact(&id(r), SettlementFact::Booked(booked));
             }
             Step::CancelLines {

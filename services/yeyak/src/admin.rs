@@ -115,3 +115,106 @@ async fn reconcile(args: ReconcileArgs, out: &mut impl std::io::Write) -> Result
     }
     Ok(holds)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use uuid::Uuid;
+    use yeyak_kit::{
+        clock::ControlledClock,
+        command::{Command, Decision, Error, Origin, Reads},
+    };
+    use yeyak_proto::settlement::events::v1::PayoutTransferred;
+    use yeyak_settlement::{
+        app::{Settlement, commands::ChangeLedger, payout_provider::SimulatedPayouts, streams},
+        domain::{CommissionTable, SettlementError, ledger::LedgerCommand},
+    };
+
+    use super::*;
+
+    /// A transfer nobody instructed: money out of nowhere, which must not reconcile.
+    struct Stray(Uuid);
+
+    #[async_trait::async_trait]
+    impl Command for Stray {
+        type State = ();
+        type Output = ();
+        type Error = SettlementError;
+
+        async fn load(&self, _: &mut Reads<'_>) -> Result<(), Error<SettlementError>> {
+            Ok(())
+        }
+
+        fn decide(&self, _: (), now_us: i64) -> Result<Decision<()>, Error<SettlementError>> {
+            let stray = PayoutTransferred {
+                payout_id: "nobody-instructed".into(),
+                partner_id: self.0.to_string(),
+                amount_krw: 1_000,
+                transfer_id: "t".into(),
+                occurred_at: Some(yeyak_proto::time::from_micros(now_us)),
+            };
+            Ok(Decision::new(()).emit_unordered(streams::ledger(self.0), &stray))
+        }
+    }
+
+    fn args(url: &str) -> ReconcileArgs {
+        ReconcileArgs {
+            log: Some(url.into()),
+            data_dir: PathBuf::from("."),
+            from: "2026-01-01".parse().unwrap(),
+            to: "2028-01-01".parse().unwrap(),
+            partner: None,
+            json: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn admin_reconcile_says_whether_every_partners_ledger_reconciles() {
+        let url = yeyak_eventlog::testing::fresh_sqlite_url("admin-reconcile");
+        let log = yeyak_eventlog::connect(&url).await.unwrap();
+        // 2026-12-01 12:00 KST.
+        let clock = ControlledClock::at(1_796_094_000_000_000);
+        let app = Settlement::new(
+            log,
+            clock,
+            CommissionTable::default(),
+            Arc::new(SimulatedPayouts::default()),
+        );
+        let partner = Uuid::from_u128(7);
+        let deposit = ChangeLedger {
+            partner_id: partner,
+            command: LedgerCommand::Deposit {
+                deposit_id: "d".into(),
+                amount: 5_000,
+                reference: "bank".into(),
+            },
+        };
+        let origin = |n: u128| Origin::command("ops:1", Uuid::from_u128(n), &[]);
+        app.runner().run(&origin(1), &deposit).await.unwrap();
+        let mut out = Vec::new();
+        assert!(
+            run(AdminCommand::Reconcile(args(&url)), &mut out)
+                .await
+                .unwrap()
+        );
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("1 partner(s)") && text.contains("reconciled"),
+            "{text}"
+        );
+
+        app.runner().run(&origin(2), &Stray(partner)).await.unwrap();
+        let mut out = Vec::new();
+        let json = ReconcileArgs {
+            json: true,
+            ..args(&url)
+        };
+        assert!(!run(AdminCommand::Reconcile(json), &mut out).await.unwrap());
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains("\"difference_krw\":-1000") && text.contains("\"holds\":false"),
+            "{text}"
+        );
+    }
+}

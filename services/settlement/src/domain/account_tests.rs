@@ -1,7 +1,7 @@
 use jiff::civil::{Time, date};
 use yeyak_proto::reservations::events::v1::{
-    PaymentMode, ReservationCancelled, ReservationCompleted, ReservationLine,
-    ReservationLinesCancelled, ReservationPaymentCancelled, ReservationRejected,
+    ReservationCancelled, ReservationCompleted, ReservationLinesCancelled,
+    ReservationPaymentCancelled, ReservationRejected,
 };
 
 use super::*;
@@ -24,26 +24,8 @@ fn context_at(occurred_at_us: i64, event: &str) -> AccountContext {
 
 fn booked(method: PaymentMethod, paid: &[i64]) -> SettlementFact {
     SettlementFact::Booked(ReservationBooked {
-        reservation_id: "r".into(),
-        partner_id: "p".into(),
         place_id: "pl".into(),
-        paid_krw: paid.iter().sum(),
-        payment_mode: if paid.iter().sum::<i64>() > 0 {
-            PaymentMode::PayAtBooking
-        } else {
-            PaymentMode::ReservationOnly
-        } as i32,
-        payment_method: method as i32,
-        lines: paid
-            .iter()
-            .enumerate()
-            .map(|(i, p)| ReservationLine {
-                line_number: i as u32 + 1,
-                paid_krw: *p,
-                ..Default::default()
-            })
-            .collect(),
-        ..Default::default()
+        ..crate::testing::booked("r", "p", method, paid)
     })
 }
 

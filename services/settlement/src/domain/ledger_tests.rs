@@ -64,6 +64,8 @@ fn a_payout_day_settles_what_is_payable_by_then_and_only_once() {
     assert_eq!(ledger.in_flight(), 9_670);
     let mut again = history;
     again.extend(decided);
+    // Even with a late posting for that day, the day is not settled twice.
+    again.push(posted("late", "2026-10-06", 10));
     given::<PartnerLedger>(again)
         .when(settle(date(2026, 10, 6)), &context())
         .then_expect(vec![]);
