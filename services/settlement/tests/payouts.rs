@@ -274,6 +274,14 @@ async fn a_payout_to_a_partner_without_a_verified_account_is_held() {
         "shown as pending"
     );
     assert_eq!(service.provider.transferred_krw(), 0);
+    // Once operations verify the account, the sender releases it and transfers.
+    verified(&service).await;
+    service
+        .payouts
+        .send_instructed()
+        .await
+        .expect("released and sent");
+    assert_eq!(service.provider.transferred_krw(), 48_500);
 }
 
 #[tokio::test]
@@ -611,6 +619,11 @@ async fn kyc_refusals_name_the_rule_and_append_nothing() {
         .await
         .expect("read");
     assert!(stored.is_empty(), "a refused submission appends nothing");
+    assert_eq!(
+        service.provider.registered_accounts(),
+        0,
+        "nor registers an account"
+    );
     let status = service
         .api
         .submit_settlement_info(submission(

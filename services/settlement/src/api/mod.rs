@@ -37,7 +37,7 @@ pub static POLICY: Policy = Policy {
         ("GetBalance", PARTNER),
         ("ListPayouts", PARTNER),
         ("GetStatement", PARTNER),
-        ("Deposit", PARTNER),
+        ("Deposit", OPS),
         ("Withdraw", PARTNER),
         ("SubmitSettlementInfo", PARTNER),
         ("GetSellerStatus", PARTNER),

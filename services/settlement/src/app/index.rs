@@ -33,6 +33,7 @@ pub(crate) const ALL: &str = "all";
 pub(crate) const QUEUE: &str = "queue";
 pub(crate) const PENDING: &str = "pending";
 pub(crate) const INSTRUCTED: &str = "instructed";
+pub(crate) const HELD: &str = "held";
 
 /// A partner's partition.
 pub fn partner_partition(partner_id: &str) -> String {
@@ -48,7 +49,7 @@ pub fn day_partition(day: &str) -> String {
 pub fn state_name(state: &PayoutState) -> &'static str {
     match state {
         PayoutState::Instructed => INSTRUCTED,
-        PayoutState::Held(_) => "held",
+        PayoutState::Held(_) => HELD,
         PayoutState::Transferred(_) => "transferred",
         PayoutState::CreditedToBalance(_) => "credited",
     }

@@ -20,7 +20,7 @@ use yeyak_kit::{
     access::load_operators,
     auth::Caller,
     clock::SharedClock,
-    command::{self, Origin, Reads, Runner, decode_strict},
+    command::{self, Aggregate, Origin, Reads, Runner, decode_strict},
 };
 use yeyak_proto::settlement::{
     events::v1::{LedgerEntryRecorded, SettlementInfoSubmitted},
@@ -245,6 +245,17 @@ impl Settlement {
         mut info: SettlementInfoSubmitted,
     ) -> Result<pb::SellerStatus, Error> {
         self.check(caller, partner_id).await?;
+        info.partner_id = partner_id.to_string();
+        // The rules first (owner's name, documents, mail order): a refused submission registers
+        // nothing with the provider.
+        let (seller, _) =
+            command::aggregate::<Seller>(self.log(), &streams::seller(partner_id)).await?;
+        seller
+            .decide(
+                SellerCommand::Submit(info.clone()),
+                &(partner_id.to_string(), self.runner.clock().now_us()),
+            )
+            .map_err(Error::Refused)?;
         let key = format!("{partner_id}/{}/{account_number}", info.bank_code);
         info.account_ref = self
             .provider
@@ -256,7 +267,6 @@ impl Settlement {
                     PayoutError::Unavailable(why) => SettlementError::ProviderUnavailable(why),
                 })
             })?;
-        info.partner_id = partner_id.to_string();
         let command = ChangeSeller {
             partner_id,
             command: SellerCommand::Submit(info),

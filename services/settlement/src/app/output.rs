@@ -102,6 +102,7 @@ pub fn statement_day(d: &StatementDay) -> pb::StatementDay {
             DayState::Scheduled => pb::PayoutState::Scheduled,
             DayState::NothingToPay => pb::PayoutState::NothingToPay,
             DayState::Payout(s) => payout_state(s),
+            DayState::SettledIn(_) => pb::PayoutState::SettledLater,
         } as i32,
     }
 }

@@ -88,6 +88,11 @@ impl SimulatedPayouts {
         })
     }
 
+    /// Accounts registered.
+    pub fn registered_accounts(&self) -> usize {
+        self.accounts.lock().expect("accounts").len()
+    }
+
     /// Money really transferred: each idempotency key once.
     pub fn transferred_krw(&self) -> i64 {
         self.transfers

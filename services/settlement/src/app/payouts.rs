@@ -24,13 +24,13 @@ use yeyak_proto::settlement::{events::v1::PayoutBatchRun, v1 as pb};
 use super::{
     Error,
     commands::ChangeLedger,
-    index::{ALL, INSTRUCTED, PARTNERS, PAYOUT_DAYS, PAYOUT_QUEUE, QUEUE, day_partition},
+    index::{ALL, HELD, INSTRUCTED, PARTNERS, PAYOUT_DAYS, PAYOUT_QUEUE, QUEUE, day_partition},
     payout_provider::{PayoutError, PayoutProvider},
     streams,
 };
 use crate::domain::{
     SettlementError,
-    ledger::{LedgerCommand, NO_VERIFIED_ACCOUNT, TransferOutcome},
+    ledger::{LedgerCommand, NO_VERIFIED_ACCOUNT, PartnerLedger, PayoutState, TransferOutcome},
     payout_day::{batch_may_run, latest_open_batch},
     seller::Seller,
 };
@@ -56,8 +56,9 @@ pub struct BatchRun {
     pub payouts: u32,
     /// The payouts this run instructed.
     pub instructed: Vec<pb::Payout>,
-    /// The partners it looked at.
+    /// The partners it looked at, and those it could not settle.
     pub checked: Vec<Uuid>,
+    pub failed: Vec<Uuid>,
 }
 
 impl Payouts {
@@ -128,7 +129,6 @@ impl Payouts {
             if skip.contains(&partner_id) {
                 continue;
             }
-            run.checked.push(partner_id);
             let key = format!("{partner_id}/{day}");
             let command = ChangeLedger {
                 partner_id,
@@ -142,7 +142,16 @@ impl Payouts {
                 derived_id("settlement-batch", &key, 0),
                 key.as_bytes(),
             );
-            let ran = self.runner.run(&origin, &command).await?;
+            let ran = match self.runner.run(&origin, &command).await {
+                Ok(ran) => ran,
+                Err(e) => {
+                    // One partner's trouble never stops the others; it is tried on a later look.
+                    tracing::warn!(%partner_id, %day, error = %e, "a partner's day could not be settled; trying again later");
+                    run.failed.push(partner_id);
+                    continue;
+                }
+            };
+            run.checked.push(partner_id);
             let appended = !ran.appended().is_empty();
             if let Some(ledger) = ran.decided().filter(|_| appended)
                 && let Some(settled) = ledger.days.get(&day).and_then(|d| d.settled.as_ref())
@@ -200,57 +209,122 @@ impl Payouts {
             .collect())
     }
 
-    /// Sends every instructed payout the queue shows once.
+    /// Sends every instructed payout the queue shows, and releases those held only for want of
+    /// a verified account once the partner has one.
     pub async fn send_instructed(&self) -> Result<usize, Error> {
-        let queued: Vec<pb::Payout> = self
-            .rows(PAYOUT_QUEUE, QUEUE, Some(INSTRUCTED))
-            .await?
-            .iter()
-            .filter_map(|row| pb::Payout::decode(&*row.value).ok())
-            .collect();
-        self.send(queued).await
+        let queued = |state: &'static str| async move {
+            Ok::<_, Error>(
+                self.rows(PAYOUT_QUEUE, QUEUE, Some(state))
+                    .await?
+                    .iter()
+                    .filter_map(|row| pb::Payout::decode(&*row.value).ok())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let mut due = queued(INSTRUCTED).await?;
+        for held in queued(HELD).await? {
+            if held.reason != NO_VERIFIED_ACCOUNT {
+                continue;
+            }
+            match self.release_if_verified(&held).await {
+                Ok(true) => due.push(held),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(payout_id = %held.payout_id, error = %e, "a held payout could not be released; trying again later")
+                }
+            }
+        }
+        Ok(self.send(due).await)
     }
 
-    /// Sends each payout (a payout answered already is left as it is) and records the outcome.
-    pub async fn send(&self, payouts: Vec<pb::Payout>) -> Result<usize, Error> {
+    /// Releases a payout held for want of a verified account, if the partner now has one.
+    async fn release_if_verified(&self, held: &pb::Payout) -> Result<bool, Error> {
+        let Ok(partner_id) = Uuid::parse_str(&held.partner_id) else {
+            return Ok(false);
+        };
+        let (seller, _) =
+            aggregate::<Seller>(&**self.runner.log(), &streams::seller(partner_id)).await?;
+        if seller.verified_account().is_none() {
+            return Ok(false);
+        }
+        let command = ChangeLedger {
+            partner_id,
+            command: LedgerCommand::Release {
+                payout_id: held.payout_id.clone(),
+                by: format!("{} (account verified)", Self::ACTOR),
+            },
+        };
+        match self
+            .runner
+            .run(&Origin::command(Self::ACTOR, Uuid::new_v4(), &[]), &command)
+            .await
+        {
+            // Released meanwhile (or never held): the ledger says so, nothing to do.
+            Err(Error::Refused(SettlementError::PayoutNotHeld(_))) => Ok(false),
+            other => other.map(|_| true),
+        }
+    }
+
+    /// Sends each payout that its partner's ledger still shows instructed, and records the
+    /// outcome; a payout that fails to send is tried again on a later look, and does not stop
+    /// the others. Answers how many were answered.
+    pub async fn send(&self, payouts: Vec<pb::Payout>) -> usize {
         let mut sent = 0;
         for payout in payouts {
-            let Ok(partner_id) = Uuid::parse_str(&payout.partner_id) else {
-                continue;
-            };
-            let (seller, _) =
-                aggregate::<Seller>(&**self.runner.log(), &streams::seller(partner_id)).await?;
-            let outcome = match seller.verified_account() {
-                None => TransferOutcome::Held {
-                    reason: NO_VERIFIED_ACCOUNT.into(),
-                },
-                Some(account) => match self
-                    .provider
-                    .transfer(&payout.payout_id, account, payout.amount_krw)
-                    .await
-                {
-                    Ok(transfer_id) => TransferOutcome::Transferred { transfer_id },
-                    Err(PayoutError::Refused(reason)) => TransferOutcome::Failed { reason },
-                    Err(PayoutError::Unavailable(why)) => {
-                        tracing::warn!(payout_id = %payout.payout_id, error = %why, "payout provider unavailable; the payout stays instructed");
-                        continue;
-                    }
-                },
-            };
-            let command = ChangeLedger {
-                partner_id,
-                command: LedgerCommand::Outcome {
-                    payout_id: payout.payout_id.clone(),
-                    outcome,
-                },
-            };
-            // The ledger answers a payout once: a second outcome has no effect.
-            self.runner
-                .run(&Origin::command(Self::ACTOR, Uuid::new_v4(), &[]), &command)
-                .await?;
-            sent += 1;
+            match self.send_one(&payout).await {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(payout_id = %payout.payout_id, error = %e, "payout not sent; trying again later")
+                }
+            }
         }
-        Ok(sent)
+        sent
+    }
+
+    async fn send_one(&self, payout: &pb::Payout) -> Result<bool, Error> {
+        let Ok(partner_id) = Uuid::parse_str(&payout.partner_id) else {
+            return Ok(false);
+        };
+        let log = &**self.runner.log();
+        // The queue is a read model: the ledger decides whether the payout is still to send.
+        let (ledger, _) = aggregate::<PartnerLedger>(log, &streams::ledger(partner_id)).await?;
+        let Some(current) = ledger.payouts.get(&payout.payout_id) else {
+            return Ok(false);
+        };
+        if current.state != PayoutState::Instructed {
+            return Ok(false);
+        }
+        let (seller, _) = aggregate::<Seller>(log, &streams::seller(partner_id)).await?;
+        let outcome = match seller.verified_account() {
+            None => TransferOutcome::Held {
+                reason: NO_VERIFIED_ACCOUNT.into(),
+            },
+            Some(account) => match self
+                .provider
+                .transfer(&payout.payout_id, account, current.amount)
+                .await
+            {
+                Ok(transfer_id) => TransferOutcome::Transferred { transfer_id },
+                Err(PayoutError::Refused(reason)) => TransferOutcome::Failed { reason },
+                Err(PayoutError::Unavailable(why)) => {
+                    tracing::warn!(payout_id = %payout.payout_id, error = %why, "payout provider unavailable; the payout stays instructed");
+                    return Ok(false);
+                }
+            },
+        };
+        let command = ChangeLedger {
+            partner_id,
+            command: LedgerCommand::Outcome {
+                payout_id: payout.payout_id.clone(),
+                outcome,
+            },
+        };
+        // The ledger answers a payout once: a second outcome has no effect.
+        self.runner
+            .run(&Origin::command(Self::ACTOR, Uuid::new_v4(), &[]), &command)
+            .await?;
+        Ok(true)
     }
 
     /// Runs the day's batch once it opens, and sends payouts, until `shutdown`.
@@ -294,7 +368,7 @@ impl Payouts {
                 }
             }
             // What this run instructed is sent at once; the queue (a read model) catches the rest.
-            self.send(run.instructed).await?;
+            self.send(run.instructed).await;
         }
         self.send_instructed().await?;
         Ok(())

@@ -200,6 +200,9 @@ impl Entries<'_> {
             .collect();
         let left: Vec<i64> = lines.iter().map(|(_, l)| l.payable - l.reversed).collect();
         let shares = distribute(refunded, &left);
+        // Money given back beyond what the lines made payable (a reservation settled before the
+        // per-line ledger): still taken from the partner, on line 0, with no commission to return.
+        let unmatched = refunded.max(0) - shares.iter().sum::<i64>();
         for ((number, line), share) in lines.into_iter().zip(shares) {
             if share == 0 {
                 continue;
@@ -215,6 +218,7 @@ impl Entries<'_> {
             self.push(number, EntryKind::Reversal, -share, true, 0);
             self.push(number, EntryKind::CommissionReturned, returned, true, 0);
         }
+        self.push(0, EntryKind::Reversal, -unmatched, true, 0);
     }
 }
 

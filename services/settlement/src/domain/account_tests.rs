@@ -336,3 +336,18 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn money_given_back_after_a_completion_settled_before_the_per_line_ledger_is_still_taken_back() {
+    let cancel = SettlementFact::PaymentCancelled(ReservationPaymentCancelled {
+        reservation_id: "r".into(),
+        partner_id: "p".into(),
+        refunded_krw: 10_000,
+        ..Default::default()
+    });
+    let (_, entries) = account_after(&[cancel], friday_us());
+    assert_eq!(
+        kinds(&entries),
+        vec![(0, EntryKind::Reversal, -10_000, "2026-10-06")]
+    );
+}

@@ -106,6 +106,8 @@ pub struct DaySheet {
     pub platform_discount: i64,
     pub payable: i64,
     pub settled: Option<DaySettled>,
+    /// A day whose own batch never ran: the later payout day whose settlement took its postings.
+    pub settled_in: Option<Date>,
 }
 
 /// The partner's money as its ledger folds.
@@ -167,6 +169,11 @@ impl PartnerLedger {
                     return;
                 };
                 self.unsettled.retain(|(d, _)| *d > day);
+                for (d, sheet) in self.days.range_mut(..day) {
+                    if sheet.settled.is_none() && sheet.settled_in.is_none() && *d < day {
+                        sheet.settled_in = Some(day);
+                    }
+                }
                 self.balance -= s.balance_applied_krw;
                 if !s.payout_id.is_empty() {
                     let state = if s.held_reason.is_empty() {

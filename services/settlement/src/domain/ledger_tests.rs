@@ -334,3 +334,18 @@ fn legacy_lines_are_skipped_by_the_fold() {
     let ledger = given::<PartnerLedger>([LedgerEvent::Legacy(Default::default())]).state;
     assert_eq!(ledger, PartnerLedger::default());
 }
+
+#[test]
+fn a_day_whose_batch_never_ran_is_shown_settled_by_the_later_day_that_took_its_postings() {
+    let history = vec![
+        posted("a", "2026-10-06", 100),
+        posted("b", "2026-10-07", 50),
+    ];
+    let (decided, ledger) = after(history, settle(date(2026, 10, 7)));
+    assert_eq!(settled(&decided).payout_krw, 150);
+    assert_eq!(
+        ledger.days[&date(2026, 10, 6)].settled_in,
+        Some(date(2026, 10, 7))
+    );
+    assert_eq!(ledger.days[&date(2026, 10, 7)].settled_in, None);
+}

@@ -50,6 +50,8 @@ pub enum DayState {
     NothingToPay,
     /// Settled with a payout, where the payout is.
     Payout(PayoutState),
+    /// Its own batch never ran; the settlement of this later payout day took its postings.
+    SettledIn(Date),
 }
 
 /// One payout day of a statement (or the total of several).
@@ -74,10 +76,12 @@ pub fn days(ledger: &PartnerLedger, period: Period) -> Vec<StatementDay> {
         .filter(|(day, _)| period.contains(**day))
         .map(|(day, sheet)| {
             let settled = sheet.settled.as_ref();
-            let state = match settled {
-                None => DayState::Scheduled,
-                Some(s) if s.payout_id.is_empty() => DayState::NothingToPay,
-                Some(s) => DayState::Payout(
+            let state = match (settled, sheet.settled_in) {
+                // Paid with a later day's settlement (its own batch never ran).
+                (None, Some(later)) => DayState::SettledIn(later),
+                (None, None) => DayState::Scheduled,
+                (Some(s), _) if s.payout_id.is_empty() => DayState::NothingToPay,
+                (Some(s), _) => DayState::Payout(
                     ledger
                         .payouts
                         .get(&s.payout_id)
