@@ -45,6 +45,7 @@ impl Interceptor for Bearer {
 pub type Authed = InterceptedService<Channel, Bearer>;
 
 pub mod cluster;
+pub mod seeding;
 
 /// A running system under test: in this process, or as one process per service.
 pub struct Harness {

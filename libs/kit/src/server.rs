@@ -79,8 +79,23 @@ where
             &crate::admin::POLICY,
         ))
         .add_service(service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
+        .serve_with_incoming_shutdown(incoming(listener), draining)
         .await
+}
+
+/// The connections `listener` accepts, each with TCP_NODELAY set. tonic applies its own
+/// `tcp_nodelay` setting only to listeners it binds, never to an incoming stream: without this,
+/// Nagle's algorithm holds each small response until the client's delayed acknowledgement
+/// (about 40 ms a call, measured: 48 ms per booking with 8 clients instead of 6 ms).
+pub fn incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|accepted| {
+        let stream = accepted?;
+        stream.set_nodelay(true)?;
+        Ok(stream)
+    })
 }
 
 /// A consumer a service runs beside its API: `handler` applies the events of `source`, delivered
@@ -169,4 +184,24 @@ pub fn shutdown_on_signal() -> CancellationToken {
         cancel.cancel();
     });
     token
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio_stream::StreamExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn every_accepted_connection_has_nagles_algorithm_off() {
+        let listener = bind(([127, 0, 0, 1], 0).into()).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut accepted = Box::pin(incoming(listener));
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let server_side = accepted.next().await.expect("a connection").unwrap();
+        assert!(
+            server_side.nodelay().unwrap(),
+            "TCP_NODELAY on the accepted socket"
+        );
+    }
 }

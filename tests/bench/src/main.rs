@@ -17,6 +17,8 @@ use yeyak_reservations::{
     testing::{book, open_prices, open_schedule},
 };
 
+mod grpc;
+
 struct Row {
     backend: &'static str,
     case: String,
@@ -25,24 +27,111 @@ struct Row {
     latencies: Vec<Duration>,
 }
 
+/// What the gRPC rows' answers were, for the report.
+static NOTES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// Every row printed, for the report files.
+static REPORT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
 impl Row {
     fn print(&self) {
         let mut l = self.latencies.clone();
         l.sort_unstable();
-        let pct = |p: f64| {
-            l.get(((l.len() as f64 * p) as usize).min(l.len().saturating_sub(1)))
-                .copied()
-                .unwrap_or_default()
+        // Nearest rank: sorted[ceil(q·n) − 1].
+        let pct = |q: f64| {
+            let rank = ((q * l.len() as f64).ceil() as usize).clamp(1, l.len().max(1));
+            l.get(rank - 1).copied().unwrap_or_default()
         };
-        println!(
+        let rate = self.ops as f64 / self.elapsed.as_secs_f64();
+        let line = format!(
             "| {:<8} | {:<46} | {:>8} | {:>10.0} | {:>8.2} | {:>8.2} |",
             self.backend,
             self.case,
             self.ops,
-            self.ops as f64 / self.elapsed.as_secs_f64(),
+            rate,
             pct(0.50).as_secs_f64() * 1e3,
             pct(0.99).as_secs_f64() * 1e3,
         );
+        println!("{line}");
+        let json = format!(
+            "{{\"backend\":\"{}\",\"case\":\"{}\",\"ops\":{},\"elapsed_s\":{:.3},\"ops_per_s\":{:.1},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
+            self.backend,
+            self.case.replace('"', "'"),
+            self.ops,
+            self.elapsed.as_secs_f64(),
+            rate,
+            pct(0.50).as_secs_f64() * 1e3,
+            pct(0.99).as_secs_f64() * 1e3,
+            l.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        );
+        REPORT.lock().expect("report").push(line + "\u{0}" + &json);
+    }
+}
+
+/// The machine, the commit and the command, for the report.
+fn machine() -> (String, String, String) {
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .map(|l| l.trim_start_matches("MemTotal:").trim().to_string())
+        })
+        .unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_default();
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    (
+        format!("{cores} cores ({cpu}), {memory} memory"),
+        commit,
+        "make bench".into(),
+    )
+}
+
+/// Writes `bench/report.md` and `bench/report.json`.
+fn write_report(started: jiff::Timestamp) {
+    let (machine, commit, command) = machine();
+    let rows = REPORT.lock().expect("report").clone();
+    let (lines, json): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .map(|r| r.split_once('\u{0}').unwrap_or((r, "{}")))
+        .unzip();
+    let md = format!(
+        "# yeyak benchmark report\n\n- started: {started}\n- machine: {machine}\n- commit: {commit}\n- command: `{command}`\n\n| backend  | case                                           |      ops |    ops/s   |  p50 ms  |  p99 ms  |\n|----------|------------------------------------------------|---------:|-----------:|---------:|---------:|\n{}\n\n{}\n",
+        lines.join("\n"),
+        NOTES
+            .lock()
+            .expect("notes")
+            .iter()
+            .map(|n| format!("- {n}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let json = format!(
+        "{{\"started\":\"{started}\",\"machine\":\"{}\",\"commit\":\"{commit}\",\"command\":\"{command}\",\"rows\":[{}]}}\n",
+        machine.replace('"', "'"),
+        json.join(",")
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench");
+    if let Err(e) = std::fs::create_dir_all(&dir)
+        .and_then(|_| std::fs::write(dir.join("report.md"), md))
+        .and_then(|_| std::fs::write(dir.join("report.json"), json))
+    {
+        eprintln!("the report could not be written: {e}");
+    } else {
+        println!("\nreport: bench/report.md, bench/report.json");
     }
 }
 
@@ -389,12 +478,36 @@ async fn kafka(url: String) -> Vec<Row> {
 
 #[tokio::main]
 async fn main() {
+    let started = jiff::Timestamp::now();
     println!(
         "| backend  | case                                           |      ops |    ops/s   |  p50 ms  |  p99 ms  |"
     );
     println!(
         "|----------|------------------------------------------------|---------:|-----------:|---------:|---------:|"
     );
+    let bookings = std::env::var("YEYAK_BENCH_BOOKINGS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000);
+    for (backend, storage) in [
+        ("sqlite", yeyak_e2e::Storage::EmbeddedSqlite),
+        ("postgres", yeyak_e2e::Storage::Postgres),
+    ] {
+        match grpc::rows(backend, storage, bookings).await {
+            Some(rows) => {
+                for (row, by_code, retries) in rows {
+                    row.print();
+                    let note = format!(
+                        "{backend}, {}: answers {by_code:?}, retries {retries}",
+                        row.case
+                    );
+                    println!("  {note}");
+                    NOTES.lock().expect("notes").push(note);
+                }
+            }
+            None => println!("(PostgreSQL unreachable: gRPC cases skipped)"),
+        }
+    }
     run("sqlite", fresh_sqlite_url("bench")).await;
     match fresh_postgres_url("bench").await {
         Some(url) => run("postgres", url).await,
@@ -412,4 +525,5 @@ async fn main() {
         }
         None => println!("(PostgreSQL unreachable: Kafka cases skipped)"),
     }
+    write_report(started);
 }
