@@ -156,17 +156,16 @@ impl<'a> Reads<'a> {
         Ok(state)
     }
 
-    /// Folds an aggregate's stream. Every event in it must belong to the aggregate's set.
+    /// Folds an aggregate's stream, from the process's cached fold on (see
+    /// [`crate::fold_cache`]). Every event in it must belong to the aggregate's set.
     pub async fn aggregate<A>(&mut self, stream: &str) -> Result<A, LoadError>
     where
-        A: Aggregate,
+        A: Aggregate + Clone + Send + Sync + 'static,
         A::Event: EventSet,
     {
-        self.fold(stream, A::default(), |state, e| {
-            state.evolve(decode_strict::<A::Event>(e)?);
-            Ok(())
-        })
-        .await
+        let (state, version) = aggregate::<A>(self.log, stream).await?;
+        self.seen.entry(stream.to_string()).or_insert(version);
+        Ok(state)
     }
 
     /// The latest event of a stream of single-fact snapshots (each event the whole picture).
@@ -204,11 +203,22 @@ pub fn decode_strict<E: EventSet>(e: &RecordedEvent) -> Result<E, DecodeError> {
 pub async fn fold_stream<S>(
     log: &dyn EventStore,
     stream: &str,
+    state: S,
+    apply: impl FnMut(&mut S, &RecordedEvent) -> Result<(), DecodeError>,
+) -> Result<(S, Option<u64>), LoadError> {
+    fold_stream_after(log, stream, state, None, apply).await
+}
+
+/// Folds the events of a stream after `version` (`None`: all) into `state`, the fold of the
+/// events up to it; returns the state and the stream's version.
+pub async fn fold_stream_after<S>(
+    log: &dyn EventStore,
+    stream: &str,
     mut state: S,
+    mut version: Option<u64>,
     mut apply: impl FnMut(&mut S, &RecordedEvent) -> Result<(), DecodeError>,
 ) -> Result<(S, Option<u64>), LoadError> {
     const PAGE: usize = 512;
-    let mut version = None;
     loop {
         let from = version.map_or(1, |v| v + 1);
         let page = log.read_stream(stream, from, PAGE).await?;
@@ -222,17 +232,28 @@ pub async fn fold_stream<S>(
     }
 }
 
-/// Folds an aggregate's stream outside a command (a query), with its version.
+/// Folds an aggregate's stream, with its version: the process's cached fold (see
+/// [`crate::fold_cache`]) and the events after it.
 pub async fn aggregate<A>(log: &dyn EventStore, stream: &str) -> Result<(A, Option<u64>), LoadError>
 where
-    A: Aggregate,
+    A: Aggregate + Clone + Send + Sync + 'static,
     A::Event: EventSet,
 {
-    fold_stream(log, stream, A::default(), |state, e| {
+    let (start, after) = match crate::fold_cache::get::<A>(log, stream) {
+        Some((state, version)) => (state, Some(version)),
+        None => (A::default(), None),
+    };
+    let (state, version) = fold_stream_after(log, stream, start, after, |state, e| {
         state.evolve(decode_strict::<A::Event>(e)?);
         Ok(())
     })
-    .await
+    .await?;
+    if let Some(v) = version
+        && version != after
+    {
+        crate::fold_cache::put(log, stream, &state, v);
+    }
+    Ok((state, version))
 }
 
 /// One stream's new events in a decision.

@@ -23,6 +23,7 @@ pub mod clock;
 pub mod command;
 pub mod config;
 pub mod events;
+pub mod fold_cache;
 pub mod kst;
 pub mod server;
 pub mod status;

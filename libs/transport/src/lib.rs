@@ -156,13 +156,21 @@ impl Transport for LogTailTransport {
                     continue;
                 }
             };
+            // One checkpoint write per batch: every effect is idempotent (the runner's inbox,
+            // upserted read models, one dead letter per event), so events of a batch applied
+            // again after a crash have no second effect.
+            let mut applied = None;
             for event in &batch {
                 if !deliver(&*handler, &*self.own, source, event, &shutdown).await? {
+                    if let Some(position) = applied {
+                        self.own.save_checkpoint(&checkpoint, position).await?;
+                    }
                     return Ok(());
                 }
-                self.own
-                    .save_checkpoint(&checkpoint, event.position)
-                    .await?;
+                applied = Some(event.position);
+            }
+            if let Some(position) = applied {
+                self.own.save_checkpoint(&checkpoint, position).await?;
             }
         }
     }
