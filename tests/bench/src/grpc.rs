@@ -29,6 +29,9 @@ use crate::Row;
 
 /// The workload's seed.
 pub const SEED: u64 = 20_261_128;
+/// The longest wait for the system to become idle between phases (the run stays under ten
+/// minutes; a wait that reaches it is reported).
+const IDLE_WAIT: Duration = Duration::from_secs(30);
 /// HTTP/2 connections the clients share.
 const CONNECTIONS: usize = 4;
 
@@ -239,6 +242,35 @@ async fn hot(h: &Harness, slot: &str, n: usize) -> Load {
     collect(Instant::now(), handles).await
 }
 
+/// This process's CPU time so far (user and system), from `/proc/self/stat`.
+fn cpu_time() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name (which is in parentheses): utime and stime are the
+    // 12th and 13th of them, in clock ticks (100 a second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Waits (at most [`IDLE_WAIT`]) until the system is idle: the downstream consumers have caught
+/// up with the last phase, using under 5 % of a core over a second. Answers how long it took.
+async fn until_idle() -> Duration {
+    let start = Instant::now();
+    let Some(mut before) = cpu_time() else {
+        return Duration::ZERO;
+    };
+    while start.elapsed() < IDLE_WAIT {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(now) = cpu_time() else { break };
+        if now.saturating_sub(before) < Duration::from_millis(50) {
+            break;
+        }
+        before = now;
+    }
+    start.elapsed()
+}
+
 fn row(backend: &'static str, case: String, load: &Load) -> Row {
     Row {
         backend,
@@ -260,15 +292,22 @@ pub async fn rows(
     let commands = spread_commands(bookings);
     let mut out = Vec::new();
     for tasks in [32, 8] {
+        let settled = until_idle().await;
+        eprintln!("{backend}: idle after {settled:?}");
         let load = spread(&h, &slots, &commands, tasks).await;
         let case = format!("gRPC Book, spread, {tasks} clients");
         out.push((row(backend, case, &load), load.by_code, load.retries));
     }
     // Capacity 21: the set-up's probe booking takes one seat, 20 remain for the 500.
     let hot_slot = product(&h, 1, 21).await;
+    let settled = until_idle().await;
+    eprintln!("{backend}: idle after {settled:?}");
     let load = hot(&h, &hot_slot[0], 500).await;
     let case = "gRPC Book, hot slot: 500 at once for 20 seats".to_string();
     out.push((row(backend, case, &load), load.by_code, load.retries));
+    // How long the downstream took to catch up with the loads (every consumer of every service).
+    let caught_up = until_idle().await;
+    eprintln!("{backend}: downstream idle {caught_up:?} after the hot slot");
     h.stop().await;
     Some(out)
 }
