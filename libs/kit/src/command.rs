@@ -58,6 +58,18 @@ pub trait Aggregate: Default {
 
     fn evolve(&mut self, event: Self::Event);
 
+    /// This state after `events`: what a decision answers as the state it leaves.
+    fn evolved<'a>(mut self, events: impl IntoIterator<Item = &'a Self::Event>) -> Self
+    where
+        Self: Sized,
+        Self::Event: Clone + 'a,
+    {
+        for e in events {
+            self.evolve(e.clone());
+        }
+        self
+    }
+
     fn decide(
         &self,
         command: Self::Command,

@@ -71,10 +71,7 @@ impl Command for SetPreferences {
             }
         };
         let events = preferences.decide(command, &()).map_err(Error::Refused)?;
-        let mut after = preferences;
-        for e in &events {
-            after.evolve(e.clone());
-        }
+        let after = preferences.evolved(&events);
         Ok(Decision::new(after).emit_all(streams::preferences(self.partner_id), events))
     }
 }
@@ -134,10 +131,7 @@ impl Command for ChangeMessage {
         let events = message
             .decide(self.change.clone(), &())
             .map_err(Error::Refused)?;
-        let mut after = message;
-        for e in &events {
-            after.evolve(e.clone());
-        }
+        let after = message.evolved(&events);
         Ok(Decision::new(after).emit_all(streams::message(&self.message_id.to_string()), events))
     }
 }

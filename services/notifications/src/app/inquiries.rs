@@ -367,10 +367,7 @@ impl Command for AcceptConsult {
                 &ChannelFile::default(),
             )
             .map_err(Error::Refused)?;
-        let mut after = consult;
-        for e in &events {
-            after.evolve(e.clone());
-        }
+        let after = consult.evolved(&events);
         Ok(Decision::new(after).emit_all(streams::consult(&self.consult_id.to_string()), events))
     }
 }

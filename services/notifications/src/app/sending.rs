@@ -153,10 +153,7 @@ impl Command for StartAttempt {
             night: self.settings.night,
         };
         let mut events = s.message.decide(command, &()).map_err(Error::Refused)?;
-        let mut after = s.message.clone();
-        for e in &events {
-            after.evolve(e.clone());
-        }
+        let after = s.message.clone().evolved(&events);
         let mut output = None;
         if let Some(started) = Message::started(&events).cloned() {
             match compose(&queued, &s.template) {

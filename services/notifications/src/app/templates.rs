@@ -58,10 +58,7 @@ impl Command for ChangeTemplate {
         let events = template
             .decide(self.change.clone(), &())
             .map_err(Error::Refused)?;
-        let mut after = template;
-        for e in &events {
-            after.evolve(e.clone());
-        }
+        let after = template.evolved(&events);
         Ok(Decision::new(after).emit_all(streams::template(&self.code), events))
     }
 }

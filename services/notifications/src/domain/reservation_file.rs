@@ -101,11 +101,7 @@ impl ReservationFile {
         fact: &ReservationFact,
     ) -> Result<(Self, Vec<FileEvent>), NotificationsError> {
         let events = self.decide(fact.clone(), &())?;
-        let mut after = self.clone();
-        for e in &events {
-            after.evolve(e.clone());
-        }
-        Ok((after, events))
+        Ok((self.clone().evolved(&events), events))
     }
 }
 

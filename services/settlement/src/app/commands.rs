@@ -104,11 +104,8 @@ impl Command for ChangeLedger {
             now_us,
         };
         let events = ledger.decide(command, &context).map_err(Error::Refused)?;
-        let mut after = ledger;
-        for e in events.clone() {
-            after.evolve(e);
-        }
-        Ok(Decision::new(after).emit_all(streams::ledger(self.partner_id), events))
+        Ok(Decision::new(ledger.evolved(&events))
+            .emit_all(streams::ledger(self.partner_id), events))
     }
 }
 
@@ -137,11 +134,8 @@ impl Command for ChangeSeller {
         let events = seller
             .decide(self.command.clone(), &context)
             .map_err(Error::Refused)?;
-        let mut after = seller;
-        for e in events.clone() {
-            after.evolve(e);
-        }
-        Ok(Decision::new(after).emit_all::<SellerEvent>(streams::seller(self.partner_id), events))
+        Ok(Decision::new(seller.evolved(&events))
+            .emit_all::<SellerEvent>(streams::seller(self.partner_id), events))
     }
 }
 

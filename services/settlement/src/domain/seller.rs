@@ -145,7 +145,6 @@ impl Aggregate for Seller {
         command: SellerCommand,
         (partner_id, now_us): &(String, i64),
     ) -> Result<Vec<SellerEvent>, SettlementError> {
-        let mut after = self.clone();
         let mut out: Vec<SellerEvent> = match command {
             SellerCommand::Submit(s) => {
                 let business_type = BusinessType::try_from(s.business_type).unwrap_or_default();
@@ -214,10 +213,7 @@ impl Aggregate for Seller {
                 ]
             }
         };
-        for e in out.clone() {
-            after.evolve(e);
-        }
-        let status = after.status(partner_id);
+        let status = self.clone().evolved(&out).status(partner_id);
         if status != self.status(partner_id) {
             out.push(status.into());
         }
