@@ -79,6 +79,16 @@ pub(crate) fn parse_commit(text: &str) -> Result<u64, crate::StoreError> {
         .map_err(|_| crate::StoreError::Corrupt(format!("commit id {text:?}")))
 }
 
+/// What the checks of an append found.
+pub(crate) enum Checked {
+    /// Write, at these versions of the streams it checked.
+    Write(std::collections::HashMap<String, Option<u64>>),
+    /// Nothing to write: this is the answer (a duplicate, or a dedupe row already stored).
+    Answered(crate::AppendResult),
+    /// A stream's lock is held by another transaction (only a batch tries locks).
+    Busy,
+}
+
 /// Implements [`crate::EventStore`] for `$store`, a struct with fields `writer`, `reader` (pools of
 /// `$db`), `commits` (an `Arc<watch::Sender<u64>>`) and a `DIALECT` constant.
 macro_rules! impl_event_store {
@@ -189,34 +199,41 @@ macro_rules! impl_event_store {
                     .collect()
             }
 
-            /// Runs the append inside `tx`. `Ok(Err(result))` means "nothing to write: roll back and
-            /// return this result" (duplicate or inbox hit).
-            async fn append_in(
+            /// The checks of an append, before anything is written: its dedupe row, its event
+            /// ids, its streams (locked until the commit) at their expected versions. `batch`
+            /// holds the versions earlier members of the same transaction will write; a batch
+            /// only tries the locks (`Ok($crate::common::Checked::Busy)` when one is held elsewhere).
+            async fn check_in(
                 tx: &mut <$db as sqlx::Database>::Connection,
                 request: &$crate::AppendRequest,
-            ) -> Result<Result<$crate::AppendResult, $crate::AppendResult>, $crate::AppendError> {
+                batch: Option<&std::collections::HashMap<String, Option<u64>>>,
+            ) -> Result<$crate::common::Checked, $crate::AppendError> {
                 // Every read comes before the first write: PostgreSQL assigns the transaction id
                 // (the commit-order key of `read_all`) at the first write, so an id taken after
                 // reading a stream's version is above the ids of every event already in it, and a
                 // stream's versions and its commit order never disagree.
-                let now = $crate::common::now_us();
                 if let Some(inbox) = &request.inbox
                     && let Some(handled) = Self::inbox_seen(tx, inbox).await?
                 {
-                    return Ok(Err(handled));
+                    return Ok($crate::common::Checked::Answered(handled));
                 }
                 if let Some(original) = Self::find_duplicate(tx, request).await? {
-                    return Ok(Err(original));
+                    return Ok($crate::common::Checked::Answered(original));
                 }
                 let mut checked = Self::checked(request);
                 // A writer holds its streams exclusively and a reader shares them until the
                 // commit, so no stream a decision read can move between its check and the
                 // commit. Sorted, so two appends never wait for each other in opposite orders.
                 checked.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                Self::lock_streams(tx, &checked).await?;
+                if !Self::lock_streams(tx, &checked, batch.is_some()).await? {
+                    return Ok($crate::common::Checked::Busy);
+                }
                 let mut versions = std::collections::HashMap::with_capacity(checked.len());
                 for (stream_id, expected, _) in &checked {
-                    let actual = Self::stream_version_in(tx, stream_id).await?;
+                    let actual = match batch.and_then(|b| b.get(*stream_id)) {
+                        Some(written) => *written,
+                        None => Self::stream_version_in(tx, stream_id).await?,
+                    };
                     if !$crate::model::satisfies(*expected, actual) {
                         return Err($crate::AppendError::Conflict {
                             stream_id: stream_id.to_string(),
@@ -224,8 +241,19 @@ macro_rules! impl_event_store {
                             actual,
                         });
                     }
-                    versions.insert(*stream_id, actual);
+                    versions.insert(stream_id.to_string(), actual);
                 }
+                Ok($crate::common::Checked::Write(versions))
+            }
+
+            /// The writes of a checked append: its dedupe row and its events, at the versions
+            /// its checks found.
+            async fn write_in(
+                tx: &mut <$db as sqlx::Database>::Connection,
+                request: &$crate::AppendRequest,
+                versions: &std::collections::HashMap<String, Option<u64>>,
+            ) -> Result<$crate::AppendResult, $crate::AppendError> {
+                let now = $crate::common::now_us();
                 if let Some(inbox) = &request.inbox {
                     // A concurrent handler of the same event that got here first makes this a
                     // unique violation, which the caller resolves as "already handled".
@@ -271,14 +299,207 @@ macro_rules! impl_event_store {
                         });
                     }
                 }
+                Ok($crate::AppendResult {
+                    status: $crate::AppendStatus::Committed,
+                    events,
+                })
+            }
+
+            /// Runs one append alone inside `tx`. `Ok(Err(result))` means "nothing to write: roll
+            /// back and return this result" (duplicate or inbox hit).
+            async fn append_in(
+                tx: &mut <$db as sqlx::Database>::Connection,
+                request: &$crate::AppendRequest,
+            ) -> Result<Result<$crate::AppendResult, $crate::AppendResult>, $crate::AppendError> {
+                let versions = match Self::check_in(tx, request, None).await? {
+                    $crate::common::Checked::Write(versions) => versions,
+                    $crate::common::Checked::Answered(result) => return Ok(Err(result)),
+                    $crate::common::Checked::Busy => unreachable!("an append alone waits for its locks"),
+                };
+                let result = Self::write_in(tx, request, &versions).await?;
                 if let Some(notify) = Self::DIALECT.notify {
                     sqlx::query(notify).execute(&mut *tx).await?;
                 }
-                Ok(Ok($crate::AppendResult {
-                    status: $crate::AppendStatus::Committed,
-                    events,
-                }))
+                Ok(Ok(result))
             }
+
+            /// Starts `committers` tasks that take batches of appends from one queue.
+            fn start_committers(
+                writer: &sqlx::Pool<$db>,
+                commits: &std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+                committers: usize,
+            ) -> (tokio::sync::mpsc::Sender<$crate::group_commit::Member>, std::sync::Arc<$crate::group_commit::Batches>) {
+                let (group, batches) = $crate::group_commit::queue();
+                let batches = std::sync::Arc::new(batches);
+                for _ in 0..committers {
+                    tokio::spawn(Self::commit_batches(writer.clone(), commits.clone(), batches.clone()));
+                }
+                (group, batches)
+            }
+
+            /// How this store's appends were grouped into transactions so far.
+            pub fn group_commits(&self) -> $crate::GroupCommits {
+                self.batches.stats()
+            }
+
+            /// Takes batches from the queue until the store is dropped.
+            async fn commit_batches(
+                writer: sqlx::Pool<$db>,
+                commits: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+                batches: std::sync::Arc<$crate::group_commit::Batches>,
+            ) {
+                while let Some(batch) = batches.next().await {
+                    Self::commit_batch(&writer, &commits, batch).await;
+                }
+            }
+
+            /// One transaction for every member of `batch` (see `group_commit`). Every member
+            /// is answered once the transaction ended, so one that retries after a conflict
+            /// reads what the batch committed.
+            async fn commit_batch(
+                writer: &sqlx::Pool<$db>,
+                commits: &tokio::sync::watch::Sender<u64>,
+                batch: Vec<$crate::group_commit::Member>,
+            ) {
+                use $crate::group_commit::Reply;
+                let mut answers = Vec::with_capacity(batch.len());
+                Self::run_batch(writer, commits, batch, &mut answers).await;
+                for (member, answer) in answers {
+                    match answer {
+                        Some(result) => member.answer(Reply::Done(result)),
+                        None => member.alone(),
+                    }
+                }
+            }
+
+            /// The batch's transaction; each member's answer (`None`: run it alone) goes to
+            /// `answers`.
+            async fn run_batch(
+                writer: &sqlx::Pool<$db>,
+                commits: &tokio::sync::watch::Sender<u64>,
+                batch: Vec<$crate::group_commit::Member>,
+                answers: &mut Vec<($crate::group_commit::Member, Option<Result<$crate::AppendResult, $crate::AppendError>>)>,
+            ) {
+                let mut tx = match writer.begin_with(Self::DIALECT.begin).await {
+                    Ok(tx) => tx,
+                    Err(_) => return answers.extend(batch.into_iter().map(|m| (m, None))),
+                };
+                // Phase one: every member's checks, against the versions the members accepted
+                // before it will write.
+                let mut written: std::collections::HashMap<String, Option<u64>> = Default::default();
+                let mut ids = std::collections::HashSet::new();
+                let mut inboxes = std::collections::HashSet::new();
+                let mut accepted = Vec::new();
+                let mut members = batch.into_iter();
+                while let Some(member) = members.next() {
+                    let request = &member.request;
+                    // A member that repeats another's event ids or dedupe row learns the
+                    // outcome alone, once the first one's transaction ended.
+                    let event_ids = request.event_ids();
+                    let inbox = request.inbox.as_ref().map(|i| (i.consumer.clone(), i.event_id));
+                    if event_ids.iter().any(|id| ids.contains(id))
+                        || inbox.as_ref().is_some_and(|k| inboxes.contains(k))
+                    {
+                        answers.push((member, None));
+                        continue;
+                    }
+                    match Self::check_in(&mut tx, request, Some(&written)).await {
+                        Ok($crate::common::Checked::Write(versions)) => {
+                            for stream in &request.streams {
+                                let base = versions.get(&stream.stream_id).copied().flatten().unwrap_or(0);
+                                written.insert(stream.stream_id.clone(), Some(base + stream.events.len() as u64));
+                            }
+                            ids.extend(event_ids);
+                            inboxes.extend(inbox);
+                            accepted.push((member, versions));
+                        }
+                        Ok($crate::common::Checked::Answered(result)) => answers.push((member, Some(Ok(result)))),
+                        Ok($crate::common::Checked::Busy) => answers.push((member, None)),
+                        Err($crate::AppendError::Store(_)) => {
+                            // The transaction is unusable: nothing of it is kept.
+                            let _ = tx.rollback().await;
+                            answers.push((member, None));
+                            answers.extend(members.map(|m| (m, None)));
+                            answers.extend(accepted.into_iter().map(|(m, _)| (m, None)));
+                            return;
+                        }
+                        Err(refused) => answers.push((member, Some(Err(refused)))),
+                    }
+                }
+                if accepted.is_empty() {
+                    let _ = tx.rollback().await;
+                    return;
+                }
+                // Phase two: the writes, in the order the checks accepted them.
+                let mut results = Vec::with_capacity(accepted.len());
+                let mut accepted = accepted.into_iter();
+                while let Some((member, versions)) = accepted.next() {
+                    match Self::write_in(&mut tx, &member.request, &versions).await {
+                        Ok(result) => results.push((member, result)),
+                        Err(_) => {
+                            // The versions of the members after this one counted on its writes.
+                            let _ = tx.rollback().await;
+                            answers.push((member, None));
+                            answers.extend(accepted.map(|(m, _)| (m, None)));
+                            answers.extend(results.into_iter().map(|(m, _)| (m, None)));
+                            return;
+                        }
+                    }
+                }
+                let notified = match Self::DIALECT.notify {
+                    Some(notify) => sqlx::query(notify).execute(&mut *tx).await.map(|_| ()),
+                    None => Ok(()),
+                };
+                let committed = match notified {
+                    Ok(()) => tx.commit().await,
+                    Err(e) => Err(e),
+                };
+                match committed {
+                    Ok(()) => {
+                        commits.send_modify(|n| *n += 1);
+                        answers.extend(results.into_iter().map(|(m, r)| (m, Some(Ok(r)))));
+                    }
+                    // Not known to have committed: each member finds out alone.
+                    Err(_) => answers.extend(results.into_iter().map(|(m, _)| (m, None))),
+                }
+            }
+
+            /// One append in a transaction of its own, waiting for its locks.
+            async fn append_alone(&self, request: &$crate::AppendRequest) -> Result<$crate::AppendResult, $crate::AppendError> {
+                // `Any` appends that lose a race to a concurrent writer are retried a bounded number of times.
+                let mut attempts = 0;
+                loop {
+                    attempts += 1;
+                    let mut tx = self.writer.begin_with(Self::DIALECT.begin).await?;
+                    let outcome = Self::append_in(&mut tx, request).await;
+                    let err: $crate::AppendError = match outcome {
+                        Ok(Ok(result)) => match tx.commit().await {
+                            Ok(()) => {
+                                self.commits.send_modify(|n| *n += 1);
+                                return Ok(result);
+                            }
+                            Err(e) => e.into(),
+                        },
+                        Ok(Err(original)) => {
+                            tx.rollback().await?;
+                            return Ok(original);
+                        }
+                        Err(e) => {
+                            let _ = tx.rollback().await;
+                            e
+                        }
+                    };
+                    if !Self::is_unique_violation(&err) {
+                        return Err(err);
+                    }
+                    match self.explain_unique_violation(request).await {
+                        Err($crate::AppendError::Conflict { expected: $crate::ExpectedVersion::Any, .. })
+                            if attempts < 5 => continue,
+                        other => return other,
+                    }
+                }
+            }
+
 
             /// After a unique violation: either a concurrent duplicate (same event ids or dedupe
             /// row) or a concurrent writer on a stream (version conflict with the actual version).
@@ -331,38 +552,17 @@ macro_rules! impl_event_store {
 
             async fn append(&self, request: $crate::AppendRequest) -> Result<$crate::AppendResult, $crate::AppendError> {
                 $crate::model::check_request(&request)?;
-                // `Any` appends that lose a race to a concurrent writer are retried a bounded number of times.
-                let mut attempts = 0;
-                loop {
-                    attempts += 1;
-                    let mut tx = self.writer.begin_with(Self::DIALECT.begin).await?;
-                    let outcome = Self::append_in(&mut tx, &request).await;
-                    let err: $crate::AppendError = match outcome {
-                        Ok(Ok(result)) => match tx.commit().await {
-                            Ok(()) => {
-                                self.commits.send_modify(|n| *n += 1);
-                                return Ok(result);
-                            }
-                            Err(e) => e.into(),
-                        },
-                        Ok(Err(original)) => {
-                            tx.rollback().await?;
-                            return Ok(original);
-                        }
-                        Err(e) => {
-                            let _ = tx.rollback().await;
-                            e
-                        }
-                    };
-                    if !Self::is_unique_violation(&err) {
-                        return Err(err);
-                    }
-                    match self.explain_unique_violation(&request).await {
-                        Err($crate::AppendError::Conflict { expected: $crate::ExpectedVersion::Any, .. })
-                            if attempts < 5 => continue,
-                        other => return other,
-                    }
-                }
+                let (reply, answer) = tokio::sync::oneshot::channel();
+                let member = $crate::group_commit::Member { request, reply };
+                let request = match self.group.send(member).await {
+                    Ok(()) => match answer.await {
+                        Ok($crate::group_commit::Reply::Done(result)) => return result,
+                        Ok($crate::group_commit::Reply::Alone(request)) => request,
+                        Err(_) => return Err($crate::StoreError::Corrupt("the group committer stopped".into()).into()),
+                    },
+                    Err(tokio::sync::mpsc::error::SendError(member)) => member.request,
+                };
+                self.append_alone(&request).await
             }
 
             async fn read_stream(

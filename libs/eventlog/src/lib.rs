@@ -16,6 +16,7 @@
 //! - the database refuses UPDATE, DELETE and every form of replacement on the event table.
 
 mod common;
+mod group_commit;
 mod model;
 mod postgres;
 mod sqlite;
@@ -25,6 +26,7 @@ pub mod testing;
 
 use std::sync::Arc;
 
+pub use group_commit::GroupCommits;
 pub use model::*;
 pub use postgres::PgEventStore;
 pub use sqlite::SqliteEventStore;

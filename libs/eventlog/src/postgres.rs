@@ -6,12 +6,20 @@ use sqlx::{
     migrate::Migrator,
     postgres::{PgListener, PgPoolOptions},
 };
-use tokio::{sync::watch, task::JoinHandle};
+use tokio::{
+    sync::{mpsc, watch},
+    task::JoinHandle,
+};
 
 use crate::{
     Backend, Lease, StoreError,
     common::{Dialect, impl_event_store},
+    group_commit::{Batches, Member},
 };
+
+/// Transactions that take batches of appends at once (each on a connection of the writer pool,
+/// whose other connections serve appends that run alone).
+const COMMITTERS: usize = 4;
 
 const CHANNEL: &str = "yeyak_events";
 
@@ -21,6 +29,8 @@ pub struct PgEventStore {
     reader: PgPool,
     commits: Arc<watch::Sender<u64>>,
     listener: JoinHandle<()>,
+    group: mpsc::Sender<Member>,
+    batches: Arc<Batches>,
 }
 
 impl Drop for PgEventStore {
@@ -82,11 +92,14 @@ impl PgEventStore {
                 }
             }
         });
+        let (group, batches) = Self::start_committers(&writer, &commits, COMMITTERS);
         Ok(Self {
             writer,
             reader,
             commits,
             listener,
+            group,
+            batches,
         })
     }
 
@@ -110,13 +123,27 @@ impl PgEventStore {
 
     /// Locks the streams an append checks until its commit, in the order given: exclusively
     /// those it writes, shared those it only read. One statement; rows come in the arrays'
-    /// order, so the locks are taken in it.
+    /// order, so the locks are taken in it. A batch (`try_only`) never waits: it answers whether
+    /// every lock was free (a lock it took stays held until its transaction ends).
     async fn lock_streams(
         tx: &mut sqlx::PgConnection,
         checked: &[(&str, crate::ExpectedVersion, bool)],
-    ) -> Result<(), sqlx::Error> {
+        try_only: bool,
+    ) -> Result<bool, sqlx::Error> {
         let ids: Vec<&str> = checked.iter().map(|c| c.0).collect();
         let written: Vec<bool> = checked.iter().map(|c| c.2).collect();
+        if try_only {
+            let free: Option<bool> = sqlx::query_scalar(
+                "SELECT bool_and(CASE WHEN written THEN pg_try_advisory_xact_lock(hashtextextended(stream_id, 0)) \
+                 ELSE pg_try_advisory_xact_lock_shared(hashtextextended(stream_id, 0)) END) \
+                 FROM unnest($1::text[], $2::bool[]) AS locked(stream_id, written)",
+            )
+            .bind(ids)
+            .bind(written)
+            .fetch_one(tx)
+            .await?;
+            return Ok(free.unwrap_or(true));
+        }
         sqlx::query(
             "SELECT CASE WHEN written THEN pg_advisory_xact_lock(hashtextextended(stream_id, 0)) \
              ELSE pg_advisory_xact_lock_shared(hashtextextended(stream_id, 0)) END \
@@ -126,7 +153,7 @@ impl PgEventStore {
         .bind(written)
         .execute(tx)
         .await?;
-        Ok(())
+        Ok(true)
     }
 
     /// The connection pool, for callers that need their own queries (tests).

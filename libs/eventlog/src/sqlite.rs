@@ -6,11 +6,12 @@ use sqlx::{
     migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::{
     Backend, Lease, StoreError,
     common::{Dialect, impl_event_store},
+    group_commit::{Batches, Member},
 };
 
 /// The event log in a SQLite file.
@@ -21,6 +22,8 @@ pub struct SqliteEventStore {
     commits: Arc<watch::Sender<u64>>,
     /// The database file, which names this log's leases.
     file: String,
+    group: mpsc::Sender<Member>,
+    batches: Arc<Batches>,
 }
 
 impl SqliteEventStore {
@@ -69,11 +72,16 @@ impl SqliteEventStore {
             .max_connections(4)
             .connect_with(options.read_only(true))
             .await?;
+        let commits = Arc::new(watch::Sender::new(0));
+        // One committer: the file has one writer at a time anyway.
+        let (group, batches) = Self::start_committers(&writer, &commits, 1);
         Ok(Self {
             writer,
             reader,
-            commits: Arc::new(watch::Sender::new(0)),
+            commits,
             file,
+            group,
+            batches,
         })
     }
 
@@ -93,8 +101,9 @@ impl SqliteEventStore {
     async fn lock_streams(
         _tx: &mut sqlx::SqliteConnection,
         _checked: &[(&str, crate::ExpectedVersion, bool)],
-    ) -> Result<(), sqlx::Error> {
-        Ok(())
+        _try_only: bool,
+    ) -> Result<bool, sqlx::Error> {
+        Ok(true)
     }
 
     /// The writer pool, for callers that need their own queries (tests).

@@ -1,0 +1,124 @@
+//! Group commit: appends that arrive while a write transaction is busy share the next one, and
+//! so one commit and one WAL flush.
+//!
+//! A batch runs in two phases inside one transaction (`common.rs`): first every member's checks
+//! (dedupe row, stored event ids, stream locks, versions — each member sees the versions the
+//! members before it will write), then every accepted member's writes. A member is answered
+//! `Committed` only after the transaction that holds its events committed; when anything in the
+//! batch fails (a write, the commit), every member that wrote is sent back to run alone in a
+//! transaction of its own, which tells a commit that did happen (its event ids are stored) from
+//! one that did not. A member whose checks fail (a version conflict, a reused request id) is
+//! answered at once: that answer never depends on the batch committing, and it never fails
+//! another member.
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::{AppendError, AppendRequest, AppendResult};
+
+/// The most appends one transaction takes.
+pub(crate) const MAX_BATCH: usize = 64;
+
+/// Appends waiting for a committer; callers wait for their answer, so the queue stays short.
+const QUEUE: usize = 4 * MAX_BATCH;
+
+/// One append waiting for a batch.
+pub(crate) struct Member {
+    pub request: AppendRequest,
+    pub reply: oneshot::Sender<Reply>,
+}
+
+/// A batch's answer to one member.
+pub(crate) enum Reply {
+    /// Final: committed with the batch, or refused by its checks.
+    Done(Result<AppendResult, AppendError>),
+    /// Run it alone, in a transaction of its own.
+    Alone(AppendRequest),
+}
+
+impl Member {
+    /// Answers the member; one that stopped waiting (its caller went away) needs no answer.
+    pub fn answer(self, reply: Reply) {
+        let _ = self.reply.send(reply);
+    }
+
+    pub fn alone(self) {
+        let Member { request, reply } = self;
+        let _ = reply.send(Reply::Alone(request));
+    }
+}
+
+/// The queue appends join.
+pub(crate) fn queue() -> (mpsc::Sender<Member>, Batches) {
+    let (tx, rx) = mpsc::channel(QUEUE);
+    (
+        tx,
+        Batches {
+            rx: Mutex::new(rx),
+            stats: Stats::default(),
+        },
+    )
+}
+
+/// What committers take their batches from.
+pub(crate) struct Batches {
+    rx: Mutex<mpsc::Receiver<Member>>,
+    stats: Stats,
+}
+
+impl Batches {
+    /// The next batch: waits for one append, then takes every one already waiting, up to
+    /// [`MAX_BATCH`]. No linger: an append that finds the committer idle starts at once.
+    pub async fn next(&self) -> Option<Vec<Member>> {
+        let mut rx = self.rx.lock().await;
+        let first = rx.recv().await?;
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(member) => batch.push(member),
+                Err(_) => break,
+            }
+        }
+        self.stats.record(batch.len());
+        Some(batch)
+    }
+
+    pub fn stats(&self) -> GroupCommits {
+        self.stats.read()
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    batches: AtomicU64,
+    appends: AtomicU64,
+    largest: AtomicU64,
+}
+
+impl Stats {
+    fn record(&self, size: usize) {
+        let size = size as u64;
+        self.batches.fetch_add(1, Ordering::Relaxed);
+        self.appends.fetch_add(size, Ordering::Relaxed);
+        self.largest.fetch_max(size, Ordering::Relaxed);
+    }
+
+    fn read(&self) -> GroupCommits {
+        GroupCommits {
+            batches: self.batches.load(Ordering::Relaxed),
+            appends: self.appends.load(Ordering::Relaxed),
+            largest: self.largest.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// How a store's appends were grouped so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupCommits {
+    /// Transactions the committers opened.
+    pub batches: u64,
+    /// Appends they took.
+    pub appends: u64,
+    /// The most appends one transaction took.
+    pub largest: u64,
+}
