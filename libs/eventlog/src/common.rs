@@ -217,7 +217,12 @@ macro_rules! impl_event_store {
                 {
                     return Ok($crate::common::Checked::Answered(handled));
                 }
-                if let Some(original) = Self::find_duplicate(tx, request).await? {
+                // An append with a dedupe row writes ids derived from it, in the same transaction:
+                // with no row stored, none of its ids is (and a collision with an id written
+                // without one surfaces as a unique violation, explained after the rollback).
+                if request.inbox.is_none()
+                    && let Some(original) = Self::find_duplicate(tx, request).await?
+                {
                     return Ok($crate::common::Checked::Answered(original));
                 }
                 let mut checked = Self::checked(request);
@@ -228,11 +233,18 @@ macro_rules! impl_event_store {
                 if !Self::lock_streams(tx, &checked, batch.is_some()).await? {
                     return Ok($crate::common::Checked::Busy);
                 }
+                // One statement for the versions of every stream not written earlier in the batch.
+                let unknown: Vec<&str> = checked
+                    .iter()
+                    .map(|c| c.0)
+                    .filter(|id| !batch.is_some_and(|b| b.contains_key(*id)))
+                    .collect();
+                let stored = Self::stream_versions_in(tx, &unknown).await?;
                 let mut versions = std::collections::HashMap::with_capacity(checked.len());
                 for (stream_id, expected, _) in &checked {
                     let actual = match batch.and_then(|b| b.get(*stream_id)) {
                         Some(written) => *written,
-                        None => Self::stream_version_in(tx, stream_id).await?,
+                        None => stored.get(*stream_id).copied().flatten(),
                     };
                     if !$crate::model::satisfies(*expected, actual) {
                         return Err($crate::AppendError::Conflict {

@@ -106,6 +106,29 @@ impl SqliteEventStore {
         Ok(true)
     }
 
+    /// The versions of `streams` (`None`: no such stream), in one statement; each is its
+    /// index's last entry.
+    async fn stream_versions_in(
+        tx: &mut sqlx::SqliteConnection,
+        streams: &[&str],
+    ) -> Result<std::collections::HashMap<String, Option<u64>>, sqlx::Error> {
+        if streams.is_empty() {
+            return Ok(Default::default());
+        }
+        let ids = serde_json::to_string(streams).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+            "SELECT s.value, (SELECT MAX(stream_version) FROM events WHERE stream_id = s.value) \
+             FROM json_each($1) AS s",
+        )
+        .bind(ids)
+        .fetch_all(tx)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, v)| (id, v.map(|v| v as u64)))
+            .collect())
+    }
+
     /// The writer pool, for callers that need their own queries (tests).
     pub fn pool(&self) -> &SqlitePool {
         &self.writer
