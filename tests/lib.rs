@@ -58,11 +58,14 @@ pub struct Harness {
     /// The business-messaging provider the notifications deliver to: a real HTTP server on
     /// loopback that dedupes by idempotency key and records every request.
     pub provider: Arc<ProviderDouble>,
+    /// Each service's database, for a system in this process.
+    pub databases: Option<Databases>,
     auth: yeyak_kit::auth::Authenticator,
     _dir: Option<std::path::PathBuf>,
 }
 
 /// Which storage the system runs on.
+#[derive(Debug, Clone, Copy)]
 pub enum Storage {
     EmbeddedSqlite,
     Postgres,
@@ -99,7 +102,7 @@ impl Harness {
         let config = SystemConfig {
             clock: clock.clone(),
             delivery,
-            ..SystemConfig::new(databases, TEST_SECRET.to_string())
+            ..SystemConfig::new(databases.clone(), TEST_SECRET.to_string())
         };
         let system = System::start(config, CancellationToken::new())
             .await
@@ -110,6 +113,7 @@ impl Harness {
             cluster: None,
             clock,
             provider,
+            databases: Some(databases),
             auth: test_auth(),
             _dir: dir,
         })
@@ -135,6 +139,7 @@ impl Harness {
             cluster: Some(cluster),
             clock: ControlledClock::starting_now(),
             provider,
+            databases: None,
             auth: test_auth(),
             _dir: None,
         })

@@ -16,6 +16,8 @@ pub(crate) struct Dialect {
     pub read_all: &'static str,
     /// Statement run in each write transaction to wake other processes' subscribers.
     pub notify: Option<&'static str>,
+    /// The last event `read_all` would return: `commit_id` (text), `global_position`.
+    pub head: &'static str,
 }
 
 pub(crate) const STREAM_VERSION: &str =
@@ -37,6 +39,8 @@ pub(crate) const QUERY_ROWS: &str = "SELECT key, partition_key, filter_1, filter
      WHERE projection = $1 AND partition_key = $2 AND ($3 = '' OR filter_1 = $3) AND ($4 = '' OR filter_2 = $4) \
      AND ($5 = '' OR filter_3 = $5) AND ($6 = '' OR filter_4 = $6) AND (sort < $7 OR (sort = $7 AND key < $8)) \
      ORDER BY sort DESC, key DESC LIMIT $9";
+pub(crate) const CHECKPOINTS: &str =
+    "SELECT name, commit_id, position FROM checkpoints ORDER BY name";
 pub(crate) const DELETE_ROWS: &str = "DELETE FROM projection_rows WHERE projection = $1";
 pub(crate) const DELETE_CHECKPOINT: &str = "DELETE FROM checkpoints WHERE name = $1";
 
@@ -651,20 +655,47 @@ macro_rules! impl_event_store {
                 Ok(())
             }
 
+            async fn checkpoints(&self) -> Result<Vec<(String, $crate::Position)>, $crate::StoreError> {
+                let rows: Vec<(String, i64, i64)> = sqlx::query_as($crate::common::CHECKPOINTS)
+                    .fetch_all(&self.reader)
+                    .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(name, commit, position)| {
+                        (name, $crate::Position { commit: commit as u64, position: position as u64 })
+                    })
+                    .collect())
+            }
+
+            async fn head(&self) -> Result<$crate::Position, $crate::StoreError> {
+                let row: Option<(String, i64)> = sqlx::query_as(Self::DIALECT.head)
+                    .fetch_optional(&self.reader)
+                    .await?;
+                match row {
+                    Some((commit, position)) => Ok($crate::Position {
+                        commit: $crate::common::parse_commit(&commit)?,
+                        position: position as u64,
+                    }),
+                    None => Ok($crate::Position::START),
+                }
+            }
+
             fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
                 self.commits.subscribe()
             }
 
-            async fn upsert_rows(
+            async fn upsert_projections(
                 &self,
-                projection: &str,
-                rows: Vec<$crate::ProjectionRow>,
+                rows: Vec<(String, $crate::ProjectionRow)>,
             ) -> Result<(), $crate::StoreError> {
+                if rows.is_empty() {
+                    return Ok(());
+                }
                 let mut tx = self.writer.begin().await?;
-                for row in rows {
+                for (projection, row) in rows {
                     let [f1, f2, f3, f4] = $crate::projection_filters(row.filters)?;
                     sqlx::query($crate::common::UPSERT_ROW)
-                        .bind(projection)
+                        .bind(&projection)
                         .bind(row.key)
                         .bind(row.partition)
                         .bind(f1)

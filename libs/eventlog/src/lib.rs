@@ -73,6 +73,14 @@ pub trait EventStore: Send + Sync + 'static {
     /// Saves the durable position of a named subscription.
     async fn save_checkpoint(&self, name: &str, position: Position) -> Result<(), StoreError>;
 
+    /// Every saved checkpoint, `(name, position)`, by name: how far each subscription of this
+    /// log has got (lag, the admin CLI, the benchmark's "caught up").
+    async fn checkpoints(&self) -> Result<Vec<(String, Position)>, StoreError>;
+
+    /// The position of the last event [`EventStore::read_all`] would return now
+    /// ([`Position::START`] when it would return none).
+    async fn head(&self) -> Result<Position, StoreError>;
+
     /// A signal bumped whenever new events may have committed (this process's appends, and
     /// LISTEN/NOTIFY on PostgreSQL). Subscribers also poll, so a missed signal only delays.
     fn commits(&self) -> tokio::sync::watch::Receiver<u64>;
@@ -83,6 +91,19 @@ pub trait EventStore: Send + Sync + 'static {
         &self,
         projection: &str,
         rows: Vec<ProjectionRow>,
+    ) -> Result<(), StoreError> {
+        let rows = rows
+            .into_iter()
+            .map(|r| (projection.to_string(), r))
+            .collect();
+        self.upsert_projections(rows).await
+    }
+
+    /// Inserts or replaces rows of several read models, `(projection, row)`, in one
+    /// transaction: what a read model's consumer writes for a batch of events.
+    async fn upsert_projections(
+        &self,
+        rows: Vec<(String, ProjectionRow)>,
     ) -> Result<(), StoreError>;
 
     /// Rows of a read model in one partition, filtered, newest `sort` first.

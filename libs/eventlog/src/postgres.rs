@@ -61,6 +61,9 @@ impl PgEventStore {
                AND transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
              ORDER BY transaction_id, global_position LIMIT $3",
         notify: Some("SELECT pg_notify('yeyak_events', '')"),
+        head: "SELECT transaction_id::text AS commit_id, global_position FROM events \
+             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot()) \
+             ORDER BY transaction_id DESC, global_position DESC LIMIT 1",
     };
 
     /// Connects, migrates, and starts listening for commits of other processes.

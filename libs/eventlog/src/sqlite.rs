@@ -46,6 +46,7 @@ impl SqliteEventStore {
              event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
              FROM events WHERE global_position > $2 AND $1 IS NOT NULL ORDER BY global_position LIMIT $3",
         notify: None,
+        head: "SELECT '0' AS commit_id, global_position FROM events ORDER BY global_position DESC LIMIT 1",
     };
 
     /// Opens (creating if needed) and migrates the file named by `url`, e.g. `sqlite://./data/x.db`.

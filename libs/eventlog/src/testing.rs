@@ -192,6 +192,14 @@ impl<H: BeforeAppend + 'static> crate::EventStore for Intercepted<H> {
         self.inner.save_checkpoint(name, position).await
     }
 
+    async fn checkpoints(&self) -> Result<Vec<(String, crate::Position)>, crate::StoreError> {
+        self.inner.checkpoints().await
+    }
+
+    async fn head(&self) -> Result<crate::Position, crate::StoreError> {
+        self.inner.head().await
+    }
+
     fn commits(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.commits()
     }
@@ -203,12 +211,11 @@ impl<H: BeforeAppend + 'static> crate::EventStore for Intercepted<H> {
         self.inner.try_lease(name).await
     }
 
-    async fn upsert_rows(
+    async fn upsert_projections(
         &self,
-        projection: &str,
-        rows: Vec<crate::ProjectionRow>,
+        rows: Vec<(String, crate::ProjectionRow)>,
     ) -> Result<(), crate::StoreError> {
-        self.inner.upsert_rows(projection, rows).await
+        self.inner.upsert_projections(rows).await
     }
 
     async fn query_rows(
@@ -1003,6 +1010,38 @@ pub mod conformance {
         };
         store.save_checkpoint("relay", q).await.expect("save");
         assert_eq!(store.load_checkpoint("relay").await.expect("load"), q);
+        assert_eq!(
+            store.checkpoints().await.expect("list"),
+            vec![
+                (
+                    "other".to_string(),
+                    Position {
+                        commit: 1,
+                        position: 1
+                    }
+                ),
+                ("relay".to_string(), q)
+            ],
+            "every checkpoint is listed, by name"
+        );
+    }
+
+    /// The head is the position of the last event `read_all` returns.
+    pub async fn the_head_is_the_last_event_read_all_returns(store: Store) {
+        assert_eq!(store.head().await.expect("head"), Position::START);
+        for n in 0..3 {
+            store
+                .append(AppendRequest::single(
+                    format!("head-{n}"),
+                    ExpectedVersion::NoStream,
+                    vec![event("Headed", b"x"), event("Headed", b"y")],
+                ))
+                .await
+                .expect("append");
+        }
+        let all = store.read_all(Position::START, 100).await.expect("read");
+        assert_eq!(all.len(), 6);
+        assert_eq!(store.head().await.expect("head"), all[5].position);
     }
 
     /// A waiting subscriber wakes on a commit.

@@ -8,6 +8,7 @@ yeyak_eventlog::conformance_tests!(
     inbox_entry_makes_the_effect_happen_once,
     concurrent_redeliveries_have_one_effect,
     checkpoints_are_durable_positions,
+    the_head_is_the_last_event_read_all_returns,
     subscription_wakes_on_commit,
     a_lease_has_one_holder_at_a_time,
     metadata_is_stored_as_given,

@@ -61,6 +61,35 @@ pub trait EventHandler: Send + Sync + 'static {
     /// Applies one event: effect and inbox row in one transaction. Must be idempotent per
     /// `event.event_id`.
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError>;
+
+    /// How many events of different [`EventHandler::ordering_key`]s the log tail may apply
+    /// at once (1: one at a time, in the source's order). A handler whose effects on one key
+    /// never touch another's opts in; its appends then share group commits.
+    fn concurrency(&self) -> usize {
+        1
+    }
+
+    /// Events with the same key are applied in the source's order; by default, each source
+    /// stream is a key.
+    fn ordering_key<'e>(&self, event: &'e RecordedEvent) -> &'e str {
+        &event.stream_id
+    }
+
+    /// Whether [`EventHandler::handle_batch`] applies a batch at a lower cost than one event at
+    /// a time (a read model that writes a batch's rows in one transaction says so).
+    fn batches(&self) -> bool {
+        false
+    }
+
+    /// Applies a batch of events, in source order; `Ok` means every one of them was applied.
+    /// On an error the transport hands the batch over again one event at a time, so a poison
+    /// event is found and set aside alone: the effects must be idempotent, as for `handle`.
+    async fn handle_batch(&self, events: &[RecordedEvent]) -> Result<(), HandlerError> {
+        for event in events {
+            self.handle(event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Delivers events of named source services to handlers.
@@ -159,6 +188,19 @@ impl Transport for LogTailTransport {
             // One checkpoint write per batch: every effect is idempotent (the runner's inbox,
             // upserted read models, one dead letter per event), so events of a batch applied
             // again after a crash have no second effect.
+            if handler.batches() && !batch.is_empty() && apply_batch(&*handler, &batch).await {
+                let last = batch[batch.len() - 1].position;
+                self.own.save_checkpoint(&checkpoint, last).await?;
+                continue;
+            }
+            if handler.concurrency() > 1 && batch.len() > 1 {
+                if !deliver_by_key(&*handler, &*self.own, source, &batch, &shutdown).await? {
+                    return Ok(());
+                }
+                let last = batch[batch.len() - 1].position;
+                self.own.save_checkpoint(&checkpoint, last).await?;
+                continue;
+            }
             let mut applied = None;
             for event in &batch {
                 if !deliver(&*handler, &*self.own, source, event, &shutdown).await? {
@@ -211,6 +253,25 @@ pub async fn apply(
     }
 }
 
+/// Applies a whole batch in one call (see [`EventHandler::handle_batch`]); `false` when it
+/// failed, and the events are to be applied one at a time.
+async fn apply_batch(handler: &dyn EventHandler, batch: &[RecordedEvent]) -> bool {
+    use tracing::Instrument;
+    let span = tracing::info_span!(
+        "consume batch",
+        consumer = handler.name(),
+        events = batch.len()
+    );
+    match handler.handle_batch(batch).instrument(span).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(consumer = handler.name(), events = batch.len(), error = ?e,
+                "batch not applied; applying its events one at a time");
+            false
+        }
+    }
+}
+
 /// A span for applying one event, continuing the trace of the request that caused it.
 pub fn consume_span(consumer: &str, event: &RecordedEvent) -> tracing::Span {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -255,6 +316,51 @@ async fn deliver(
             Ok(true)
         }
     }
+}
+
+/// Applies a batch with events of different keys at once (at most the handler's
+/// concurrency), each key's events in order. `false` when shutdown interrupted it: the
+/// checkpoint is not moved, and what was applied is applied again, without effect, next time.
+async fn deliver_by_key(
+    handler: &dyn EventHandler,
+    own: &dyn EventStore,
+    source: &str,
+    batch: &[RecordedEvent],
+    shutdown: &CancellationToken,
+) -> Result<bool, TransportError> {
+    use futures::StreamExt;
+    let mut keys: Vec<&str> = Vec::new();
+    let mut by_key: HashMap<&str, Vec<&RecordedEvent>> = HashMap::new();
+    for event in batch {
+        let key = handler.ordering_key(event);
+        let events = by_key.entry(key).or_insert_with(|| {
+            keys.push(key);
+            Vec::new()
+        });
+        events.push(event);
+    }
+    let runs: Vec<futures::future::BoxFuture<'_, Result<bool, TransportError>>> = keys
+        .into_iter()
+        .map(|key| {
+            let events = by_key.remove(key).unwrap_or_default();
+            let run: futures::future::BoxFuture<'_, Result<bool, TransportError>> =
+                Box::pin(async move {
+                    for event in events {
+                        if !deliver(handler, own, source, event, shutdown).await? {
+                            return Ok(false);
+                        }
+                    }
+                    Ok(true)
+                });
+            run
+        })
+        .collect();
+    let mut all = futures::stream::iter(runs).buffer_unordered(handler.concurrency());
+    let mut complete = true;
+    while let Some(run) = all.next().await {
+        complete &= run?;
+    }
+    Ok(complete)
 }
 
 /// Type of the event recorded in a consumer's dead-letter stream.

@@ -29,9 +29,6 @@ use crate::Row;
 
 /// The workload's seed.
 pub const SEED: u64 = 20_261_128;
-/// The longest wait for the system to become idle between phases (the run stays under ten
-/// minutes; a wait that reaches it is reported).
-const IDLE_WAIT: Duration = Duration::from_secs(30);
 /// HTTP/2 connections the clients share.
 const CONNECTIONS: usize = 4;
 
@@ -242,35 +239,6 @@ async fn hot(h: &Harness, slot: &str, n: usize) -> Load {
     collect(Instant::now(), handles).await
 }
 
-/// This process's CPU time so far (user and system), from `/proc/self/stat`.
-fn cpu_time() -> Option<Duration> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // The fields after the command name (which is in parentheses): utime and stime are the
-    // 12th and 13th of them, in clock ticks (100 a second on Linux).
-    let rest = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
-    Some(Duration::from_millis(ticks * 10))
-}
-
-/// Waits (at most [`IDLE_WAIT`]) until the system is idle: the downstream consumers have caught
-/// up with the last phase, using under 5 % of a core over a second. Answers how long it took.
-async fn until_idle() -> Duration {
-    let start = Instant::now();
-    let Some(mut before) = cpu_time() else {
-        return Duration::ZERO;
-    };
-    while start.elapsed() < IDLE_WAIT {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let Some(now) = cpu_time() else { break };
-        if now.saturating_sub(before) < Duration::from_millis(50) {
-            break;
-        }
-        before = now;
-    }
-    start.elapsed()
-}
-
 fn row(backend: &'static str, case: String, load: &Load) -> Row {
     Row {
         backend,
@@ -281,34 +249,160 @@ fn row(backend: &'static str, case: String, load: &Load) -> Row {
     }
 }
 
-/// The gRPC rows on `storage` (`None` when it is unavailable), with the errors by code.
-pub async fn rows(
+/// How long every consumer may take to catch up after a load before the run moves on.
+const CATCH_UP: Duration = Duration::from_secs(120);
+
+/// The fixed-rate workload: bookings per second, for how long.
+const RATE: u64 = 1_000;
+const RATE_FOR: Duration = Duration::from_secs(20);
+
+/// What one phase measured, for the report.
+pub struct Phase {
+    pub row: Row,
+    pub by_code: BTreeMap<String, usize>,
+    pub retries: u32,
+    /// Further facts: the downstream, memory.
+    pub notes: Vec<String>,
+}
+
+/// A fresh system on `storage` with a product of `schedules` × `capacity`, idle, its
+/// databases checkpointed: the system, its logs and the schedule ids.
+async fn fresh(
+    storage: Storage,
+    schedules: usize,
+    capacity: u32,
+) -> Option<(Harness, crate::system::Logs, Vec<String>)> {
+    let h = Harness::start(storage).await?;
+    let slots = product(&h, schedules, capacity).await;
+    let databases = h.databases.clone().expect("an in-process system");
+    let logs = crate::system::Logs::open(&databases).await;
+    if let Err(behind) = logs.caught_up(CATCH_UP).await {
+        eprintln!("the set-up did not settle: {behind:?}");
+    }
+    crate::system::Logs::checkpoint(&databases).await;
+    Some((h, logs, slots))
+}
+
+/// Samples this process's resident memory until `stop`, answering the largest.
+fn sample_rss(stop: tokio_util::sync::CancellationToken) -> tokio::task::JoinHandle<f64> {
+    tokio::spawn(async move {
+        let mut peak: f64 = 0.0;
+        loop {
+            peak = peak.max(crate::system::rss_mib().0);
+            tokio::select! {
+                _ = stop.cancelled() => return peak,
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            }
+        }
+    })
+}
+
+/// A spread load on a fresh system; with `downstream`, also how long every consumer then took
+/// to catch up, and the memory idle and under load.
+async fn spread_phase(
     backend: &'static str,
     storage: Storage,
-    bookings: usize,
-) -> Option<Vec<(Row, BTreeMap<String, usize>, u32)>> {
-    let h = Harness::start(storage).await?;
-    let slots = product(&h, 1_000, 10_000).await;
-    let commands = spread_commands(bookings);
-    let mut out = Vec::new();
-    for tasks in [32, 8] {
-        let settled = until_idle().await;
-        eprintln!("{backend}: idle after {settled:?}");
-        let load = spread(&h, &slots, &commands, tasks).await;
-        let case = format!("gRPC Book, spread, {tasks} clients");
-        out.push((row(backend, case, &load), load.by_code, load.retries));
+    commands: &[(usize, String)],
+    tasks: usize,
+    downstream: bool,
+) -> Option<Phase> {
+    let (h, logs, slots) = fresh(storage, 1_000, 10_000).await?;
+    let idle = crate::system::rss_mib().0;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let sampler = sample_rss(stop.clone());
+    let load = spread(&h, &slots, commands, tasks).await;
+    let mut notes = Vec::new();
+    if downstream {
+        let consumers = logs.consumers().await;
+        match logs.caught_up(CATCH_UP).await {
+            Ok(took) => notes.push(format!(
+                "downstream: every consumer ({consumers} checkpoints) caught up {:.1} s after the load",
+                took.as_secs_f64()
+            )),
+            Err(behind) => notes.push(format!(
+                "downstream: not caught up {} s after the load; still behind (events): {behind:?}",
+                CATCH_UP.as_secs()
+            )),
+        }
+        stop.cancel();
+        let peak = sampler.await.unwrap_or_default();
+        notes.push(format!(
+            "memory: the whole system in one process, {idle:.0} MiB idle before the load, {peak:.0} MiB at most during the load and the catch-up"
+        ));
+    } else {
+        stop.cancel();
     }
-    // Capacity 21: the set-up's probe booking takes one seat, 20 remain for the 500.
-    let hot_slot = product(&h, 1, 21).await;
-    let settled = until_idle().await;
-    eprintln!("{backend}: idle after {settled:?}");
-    let load = hot(&h, &hot_slot[0], 500).await;
-    let case = "gRPC Book, hot slot: 500 at once for 20 seats".to_string();
-    out.push((row(backend, case, &load), load.by_code, load.retries));
-    // How long the downstream took to catch up with the loads (every consumer of every service).
-    let caught_up = until_idle().await;
-    eprintln!("{backend}: downstream idle {caught_up:?} after the hot slot");
     h.stop().await;
+    let case = format!("gRPC Book, spread, {tasks} clients");
+    Some(Phase {
+        row: row(backend, case, &load),
+        by_code: load.by_code,
+        retries: load.retries,
+        notes,
+    })
+}
+
+/// Bookings started at a fixed rate whatever the answers; a booking's latency runs from when
+/// it was due, so a generator that falls behind shows in the figures.
+async fn fixed_rate(h: &Harness, slots: &[String], commands: &[(usize, String)]) -> Load {
+    let clients = clients(h, "bench-rate").await;
+    let due = (RATE * RATE_FOR.as_secs()) as usize;
+    let mut ticker = tokio::time::interval(Duration::from_micros(1_000_000 / RATE));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let start = Instant::now();
+    let mut handles = Vec::with_capacity(due);
+    for (i, (slot, request_id)) in commands.iter().take(due).enumerate() {
+        ticker.tick().await;
+        let scheduled = start + Duration::from_micros(i as u64 * 1_000_000 / RATE);
+        let mut client = clients[i % clients.len()].clone();
+        let request = BookRequest {
+            request_id: request_id.clone(),
+            reservation_schedule_id: slots[*slot].clone(),
+            quantity: 1,
+            ..Default::default()
+        };
+        handles.push(tokio::spawn(async move {
+            let (_, code, tries) = book(&mut client, request).await;
+            vec![(scheduled.elapsed(), code, tries)]
+        }));
+    }
+    collect(start, handles).await
+}
+
+/// The gRPC phases on `storage` (`None` when it is unavailable), each on fresh databases.
+pub async fn rows(backend: &'static str, storage: Storage, bookings: usize) -> Option<Vec<Phase>> {
+    let commands = spread_commands(bookings);
+    let mut out = vec![spread_phase(backend, storage, &commands, 32, true).await?];
+    out.push(spread_phase(backend, storage, &commands, 8, false).await?);
+    // Capacity 21: the set-up's probe booking takes one seat, 20 remain for the 500.
+    let (h, _, hot_slot) = fresh(storage, 1, 21).await?;
+    let load = hot(&h, &hot_slot[0], 500).await;
+    h.stop().await;
+    out.push(Phase {
+        row: row(
+            backend,
+            "gRPC Book, hot slot: 500 at once for 20 seats".into(),
+            &load,
+        ),
+        by_code: load.by_code,
+        retries: load.retries,
+        notes: Vec::new(),
+    });
+    if matches!(storage, Storage::Postgres) {
+        let (h, _, slots) = fresh(storage, 1_000, 10_000).await?;
+        let load = fixed_rate(&h, &slots, &commands).await;
+        h.stop().await;
+        let case = format!(
+            "gRPC Book, fixed rate {RATE}/s for {} s",
+            RATE_FOR.as_secs()
+        );
+        out.push(Phase {
+            row: row(backend, case, &load),
+            by_code: load.by_code,
+            retries: load.retries,
+            notes: Vec::new(),
+        });
+    }
     Some(out)
 }
 

@@ -18,6 +18,8 @@ use yeyak_reservations::{
 };
 
 mod grpc;
+mod pgbench;
+mod system;
 
 struct Row {
     backend: &'static str,
@@ -29,6 +31,8 @@ struct Row {
 
 /// What the gRPC rows' answers were, for the report.
 static NOTES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+/// The PostgreSQL spread rates, to set against the database's ceiling.
+static SPREAD: std::sync::Mutex<Vec<(String, f64)>> = std::sync::Mutex::new(Vec::new());
 /// Every row printed, for the report files.
 static REPORT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
 
@@ -494,20 +498,37 @@ async fn main() {
         ("postgres", yeyak_e2e::Storage::Postgres),
     ] {
         match grpc::rows(backend, storage, bookings).await {
-            Some(rows) => {
-                for (row, by_code, retries) in rows {
-                    row.print();
-                    let note = format!(
-                        "{backend}, {}: answers {by_code:?}, retries {retries}",
-                        row.case
+            Some(phases) => {
+                for phase in phases {
+                    phase.row.print();
+                    let mut notes = vec![format!(
+                        "{backend}, {}: answers {:?}, retries {}",
+                        phase.row.case, phase.by_code, phase.retries
+                    )];
+                    if backend == "postgres" && phase.row.case.contains("spread") {
+                        let rate = phase.row.ops as f64 / phase.row.elapsed.as_secs_f64();
+                        SPREAD
+                            .lock()
+                            .expect("spread")
+                            .push((phase.row.case.clone(), rate));
+                    }
+                    notes.extend(
+                        phase
+                            .notes
+                            .iter()
+                            .map(|n| format!("{backend}, {}: {n}", phase.row.case)),
                     );
-                    println!("  {note}");
-                    NOTES.lock().expect("notes").push(note);
+                    for note in notes {
+                        println!("  {note}");
+                        NOTES.lock().expect("notes").push(note);
+                    }
                 }
             }
             None => println!("(PostgreSQL unreachable: gRPC cases skipped)"),
         }
     }
+    let spread = SPREAD.lock().expect("spread").clone();
+    pgbench::ceiling(&spread).await;
     run("sqlite", fresh_sqlite_url("bench")).await;
     match fresh_postgres_url("bench").await {
         Some(url) => run("postgres", url).await,

@@ -105,21 +105,32 @@ impl EventHandler for MessageIndex {
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
-        let Some(id) = event.stream_id.strip_prefix("message-") else {
-            return Ok(());
-        };
+        self.handle_batch(std::slice::from_ref(event)).await
+    }
+
+    fn batches(&self) -> bool {
+        true
+    }
+
+    /// Each message the batch touched, folded once, both rows of every one in one transaction.
+    async fn handle_batch(&self, events: &[RecordedEvent]) -> Result<(), HandlerError> {
+        let mut seen = std::collections::HashSet::new();
+        let ids: Vec<&str> = events
+            .iter()
+            .filter_map(|e| e.stream_id.strip_prefix("message-"))
+            .filter(|id| seen.insert(*id))
+            .collect();
         let log = self.runner.log();
         let retry = |e: &dyn std::fmt::Display| HandlerError::Retry(e.to_string());
-        let found = listed(&**log, id).await.map_err(|e| retry(&e))?;
-        let Some((due, listed)) = rows(id, &found.message, found.queued_at_us) else {
-            return Ok(());
-        };
-        log.upsert_rows(DUE, vec![due])
-            .await
-            .map_err(|e| retry(&e))?;
-        log.upsert_rows(LIST, vec![listed])
-            .await
-            .map_err(|e| retry(&e))
+        let mut out = Vec::with_capacity(2 * ids.len());
+        for id in ids {
+            let found = listed(&**log, id).await.map_err(|e| retry(&e))?;
+            if let Some((due, listed)) = rows(id, &found.message, found.queued_at_us) {
+                out.push((DUE.to_string(), due));
+                out.push((LIST.to_string(), listed));
+            }
+        }
+        log.upsert_projections(out).await.map_err(|e| retry(&e))
     }
 }
 

@@ -177,6 +177,12 @@ impl EventHandler for MessagePlanner {
         Self::NAME
     }
 
+    /// A plan writes its reservation's file and messages of its own: facts of different
+    /// reservations (the source's streams) are planned at once.
+    fn concurrency(&self) -> usize {
+        16
+    }
+
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
         let Some(fact) =
             ReservationFact::decode(event).map_err(|e| HandlerError::Poison(e.to_string()))?

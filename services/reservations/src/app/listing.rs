@@ -153,20 +153,34 @@ impl EventHandler for ReservationList {
     }
 
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
-        let Some(id) = streams::reservation_of(&event.stream_id) else {
-            return Ok(());
-        };
-        let (r, version) = self
-            .app
-            .reservation(id)
-            .await
-            .map_err(|e| HandlerError::Retry(e.to_string()))?;
-        let Some(row) = row(&r, version.unwrap_or(0)) else {
-            return Ok(());
-        };
+        self.handle_batch(std::slice::from_ref(event)).await
+    }
+
+    fn batches(&self) -> bool {
+        true
+    }
+
+    /// Each reservation the batch touched, folded once, every row in one transaction.
+    async fn handle_batch(&self, events: &[RecordedEvent]) -> Result<(), HandlerError> {
+        let mut seen = std::collections::HashSet::new();
+        let mut rows = Vec::new();
+        for id in events
+            .iter()
+            .filter_map(|e| streams::reservation_of(&e.stream_id))
+        {
+            if !seen.insert(id) {
+                continue;
+            }
+            let (r, version) = self
+                .app
+                .reservation(id)
+                .await
+                .map_err(|e| HandlerError::Retry(e.to_string()))?;
+            rows.extend(row(&r, version.unwrap_or(0)).map(|row| (PROJECTION.to_string(), row)));
+        }
         self.app
             .log()
-            .upsert_rows(PROJECTION, vec![row])
+            .upsert_projections(rows)
             .await
             .map_err(|e| HandlerError::Retry(e.to_string()))
     }
