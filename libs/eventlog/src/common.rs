@@ -364,8 +364,14 @@ macro_rules! impl_event_store {
                 commits: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
                 batches: std::sync::Arc<$crate::group_commit::Batches>,
             ) {
+                use futures::FutureExt;
                 while let Some(batch) = batches.next().await {
-                    Self::commit_batch(&writer, &commits, batch).await;
+                    // A panic must not stop the committer: the batch's members, whose answers
+                    // it drops, run alone.
+                    let batch = std::panic::AssertUnwindSafe(Self::commit_batch(&writer, &commits, batch));
+                    if batch.catch_unwind().await.is_err() {
+                        tracing::error!("a group commit panicked; its appends run alone");
+                    }
                 }
             }
 
@@ -574,7 +580,8 @@ macro_rules! impl_event_store {
                     Ok(()) => match answer.await {
                         Ok($crate::group_commit::Reply::Done(result)) => return result,
                         Ok($crate::group_commit::Reply::Alone(request)) => request,
-                        Err(_) => return Err($crate::StoreError::Corrupt("the group committer stopped".into()).into()),
+                        // The batch was dropped unanswered (a panic): the request went with it.
+                        Err(_) => return Err($crate::StoreError::Corrupt("the group commit holding this append failed".into()).into()),
                     },
                     Err(tokio::sync::mpsc::error::SendError(member)) => member.request,
                 };

@@ -69,10 +69,14 @@ pub trait EventHandler: Send + Sync + 'static {
         1
     }
 
-    /// Events with the same key are applied in the source's order; by default, each source
-    /// stream is a key.
+    /// Events with the same key are applied in the source's order. By default the key is the
+    /// entity the stream is about: streams are named `<kind>-<id>`, so the facts of one
+    /// reservation on its several streams (`reservation-<id>`, `payment-<id>`) share a key.
     fn ordering_key<'e>(&self, event: &'e RecordedEvent) -> &'e str {
-        &event.stream_id
+        event
+            .stream_id
+            .split_once('-')
+            .map_or(event.stream_id.as_str(), |(_, id)| id)
     }
 
     /// Whether [`EventHandler::handle_batch`] applies a batch at a lower cost than one event at

@@ -254,14 +254,20 @@ async fn a_batching_consumer_takes_a_batch_whole_and_a_failed_batch_one_event_at
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_of_different_keys_are_applied_at_once_and_each_key_in_order() {
     let (source, own, transport) = sources().await;
-    // Two source streams, their events interleaved.
+    // Two entities, their events interleaved; entity `a`'s on two streams of its own
+    // (`reservation-a`, `payment-a`), which share its key.
     for n in 1..=6 {
-        for stream in ["a", "b"] {
+        let a = if n % 2 == 0 {
+            "payment-a"
+        } else {
+            "reservation-a"
+        };
+        for (stream, entity) in [(a, "a"), ("b", "b")] {
             source
                 .append(AppendRequest::single(
                     stream,
                     ExpectedVersion::Any,
-                    vec![event("Good", format!("{stream}{n}").as_bytes())],
+                    vec![event("Good", format!("{entity}{n}").as_bytes())],
                 ))
                 .await
                 .unwrap();

@@ -19,6 +19,7 @@ use yeyak_reservations::{
 
 mod grpc;
 mod pgbench;
+mod rebuild;
 mod system;
 
 struct Row {
@@ -533,6 +534,21 @@ async fn main() {
     match fresh_postgres_url("bench").await {
         Some(url) => run("postgres", url).await,
         None => println!("(PostgreSQL unreachable: skipped)"),
+    }
+    let sqlite = yeyak_eventlog::connect(&fresh_sqlite_url("bench_rebuild"))
+        .await
+        .expect("sqlite");
+    for row in rebuild::rows("sqlite", sqlite).await {
+        row.print();
+    }
+    match fresh_postgres_url("bench_rebuild").await {
+        Some(url) => {
+            let store = yeyak_eventlog::connect(&url).await.expect("postgres");
+            for row in rebuild::rows("postgres", store).await {
+                row.print();
+            }
+        }
+        None => println!("(PostgreSQL unreachable: rebuild skipped)"),
     }
     match fresh_postgres_url("bench_kafka").await {
         Some(url) => {

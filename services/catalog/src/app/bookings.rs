@@ -63,6 +63,12 @@ impl EventHandler for ReservationConsumer {
         Self::NAME
     }
 
+    /// A fact is appended after whatever the product's stream holds and reads nothing: facts of
+    /// different reservations (the source's streams) are tracked at once.
+    fn concurrency(&self) -> usize {
+        16
+    }
+
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
         let Some(fact) = ReservationFact::decode(event)
             .map_err(|e| HandlerError::Poison(e.to_string()))?

@@ -30,6 +30,12 @@ impl EventHandler for ReservationConsumer {
         Self::NAME
     }
 
+    /// A message is appended after whatever the partner's stream holds: facts of different
+    /// reservations (the source's streams) are recorded at once.
+    fn concurrency(&self) -> usize {
+        16
+    }
+
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
         let Some(fact) =
             ReservationFact::decode(event).map_err(|e| HandlerError::Poison(e.to_string()))?

@@ -130,6 +130,12 @@ impl EventHandler for DueIndex {
         Self::NAME
     }
 
+    /// Filing appends after whatever a bucket holds and reads nothing: the events of different
+    /// reservations (the source's streams) are filed at once.
+    fn concurrency(&self) -> usize {
+        16
+    }
+
     async fn handle(&self, event: &RecordedEvent) -> Result<(), HandlerError> {
         let work = work_of(event).map_err(|e| HandlerError::Poison(e.to_string()))?;
         if work.is_empty() {
