@@ -538,13 +538,13 @@ async fn main() {
     let sqlite = yeyak_eventlog::connect(&fresh_sqlite_url("bench_rebuild"))
         .await
         .expect("sqlite");
-    for row in rebuild::rows("sqlite", sqlite).await {
+    for row in rebuild::rows("sqlite", sqlite, rebuild::SCHEDULES).await {
         row.print();
     }
     match fresh_postgres_url("bench_rebuild").await {
         Some(url) => {
             let store = yeyak_eventlog::connect(&url).await.expect("postgres");
-            for row in rebuild::rows("postgres", store).await {
+            for row in rebuild::rows("postgres", store, rebuild::SCHEDULES).await {
                 row.print();
             }
         }

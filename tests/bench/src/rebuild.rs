@@ -28,7 +28,7 @@ use yeyak_transport::EventHandler;
 use crate::Row;
 
 /// Schedules seeded (the workload's 10,000 at a tenth of the scale, to keep `make bench` short).
-const SCHEDULES: usize = 1_000;
+pub const SCHEDULES: usize = 1_000;
 const SEATS: usize = 100;
 
 /// The template: the events one booking wrote, `(stream, event)`.
@@ -103,15 +103,15 @@ fn schedule(
     request.and(inventory, ExpectedVersion::NoStream, seats)
 }
 
-/// Seeds the log; answers the inventory streams.
-async fn seed(store: &Arc<dyn EventStore>) -> Vec<String> {
+/// Seeds `schedules` schedules; answers their inventory streams.
+async fn seed(store: &Arc<dyn EventStore>, schedules: usize) -> Vec<String> {
     let template = Arc::new(template(store).await);
     let mut tasks = Vec::new();
     for t in 0..4 {
         let (store, template) = (store.clone(), template.clone());
         tasks.push(tokio::spawn(async move {
             let mut streams = Vec::new();
-            for _ in (t..SCHEDULES).step_by(4) {
+            for _ in (t..schedules).step_by(4) {
                 let request = schedule(&template, &Uuid::new_v4().to_string());
                 streams.push(request.streams.last().expect("inventory").stream_id.clone());
                 store.append(request).await.expect("seeding");
@@ -177,19 +177,19 @@ async fn rebuild_list(store: &Arc<dyn EventStore>) -> (usize, Duration) {
     (events, start.elapsed())
 }
 
-/// The rebuild rows on `store`.
-pub async fn rows(backend: &'static str, store: Arc<dyn EventStore>) -> Vec<Row> {
+/// The rebuild rows on `store`, with `schedules` schedules seeded.
+pub async fn rows(backend: &'static str, store: Arc<dyn EventStore>, schedules: usize) -> Vec<Row> {
     let seeding = Instant::now();
-    let streams = seed(&store).await;
+    let streams = seed(&store, schedules).await;
     let seeded = seeding.elapsed();
     eprintln!(
-        "{backend}: seeded {SCHEDULES} schedules × {SEATS} bookings in {:.1} s",
+        "{backend}: seeded {schedules} schedules × {SEATS} bookings in {:.1} s",
         seeded.as_secs_f64()
     );
     let (folded, took) = fold_inventories(&store, streams).await;
     let mut rows = vec![Row {
         backend,
-        case: format!("rebuild: fold {SCHEDULES} inventories ({folded} events)"),
+        case: format!("rebuild: fold {schedules} inventories ({folded} events)"),
         ops: folded,
         elapsed: took,
         latencies: Vec::new(),
@@ -203,4 +203,42 @@ pub async fn rows(backend: &'static str, store: Arc<dyn EventStore>) -> Vec<Row>
         latencies: Vec::new(),
     });
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_rebuild_folds_every_seeded_seat_and_lists_every_booking() {
+        let url = yeyak_eventlog::testing::fresh_sqlite_url("bench_rebuild_test");
+        let store = yeyak_eventlog::connect(&url).await.expect("sqlite");
+        let rows = rows("sqlite", store.clone(), 3).await;
+        // Each schedule: its opening and 100 seats held; the template's schedule besides.
+        assert_eq!(rows[0].ops, 3 * (SEATS + 1));
+        // The list holds the template booking and every seeded one.
+        let listed = store
+            .query_rows(&yeyak_eventlog::ProjectionQuery {
+                projection: PROJECTION.into(),
+                partition: partner(&store).await,
+                filters: Vec::new(),
+                after: None,
+                limit: 1_000,
+            })
+            .await
+            .expect("list");
+        assert_eq!(listed.len(), 3 * SEATS + 1);
+    }
+
+    /// The partner of the template booking (every seeded booking's).
+    async fn partner(store: &Arc<dyn EventStore>) -> String {
+        let all = store.read_all(Position::START, 10_000).await.expect("read");
+        let booked = all
+            .iter()
+            .find(|e| e.event_type.ends_with("ReservationBooked"))
+            .expect("a booking");
+        ReservationBooked::decode(&booked.payload[..])
+            .expect("booking")
+            .partner_id
+    }
 }
