@@ -68,8 +68,10 @@ impl PgEventStore {
 
     /// Connects, migrates, and starts listening for commits of other processes.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        // The committers hold COMMITTERS of these; the rest serve appends that run alone. Four
+        // services of one process on one server stay well inside its 100 connections.
         let writer = PgPoolOptions::new()
-            .max_connections(16)
+            .max_connections(2 * COMMITTERS as u32)
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;
