@@ -1,11 +1,15 @@
 //! Scheduled work happens exactly once: a `Requested` reservation nobody answers expires across a
 //! scheduler restart, with racing schedulers, and with its index handled twice; a free
-//! reservation completes by itself the day after use. On SQLite and PostgreSQL. The schedulers
+//! reservation completes by itself the day after use; work filed while a scheduler closes its
+//! bucket is still done. On SQLite and PostgreSQL. The schedulers
 //! read the app's clock, which the tests set: nothing waits for time to pass.
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use uuid::Uuid;
-use yeyak_eventlog::{EventStore, Position, testing};
+use yeyak_eventlog::{AppendError, AppendRequest, EventStore, Position, testing};
 use yeyak_kit::clock::ControlledClock;
 use yeyak_proto::catalog::events::v1::ConfirmationMode;
 use yeyak_reservations::{
@@ -161,6 +165,72 @@ async fn a_free_reservation_completes_the_day_after_use(log: Arc<dyn EventStore>
     assert_eq!(r.state, Some(State::Completed));
 }
 
+/// Before the due index's first append, moves the clock two hours past the work's due time and
+/// lets a scheduler tick: it closes every bucket up to then, the one the work was decided into
+/// among them, while the filing is between its decision and its append.
+struct ClosesBeforeTheFiling {
+    scheduler: tokio::sync::Mutex<Scheduler>,
+    clock: Arc<ControlledClock>,
+    late: i64,
+    fired: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl testing::BeforeAppend for ClosesBeforeTheFiling {
+    async fn before_append(
+        &self,
+        _inner: &dyn EventStore,
+        request: &AppendRequest,
+    ) -> Result<(), AppendError> {
+        let filing = request
+            .streams
+            .iter()
+            .any(|s| s.stream_id.starts_with("due-"));
+        if !filing || self.fired.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.clock.set(self.late);
+        let done = self.scheduler.lock().await.tick().await.expect("tick");
+        assert_eq!(done, 0, "nothing was filed yet");
+        Ok(())
+    }
+}
+
+async fn work_filed_while_a_scheduler_closes_its_bucket_is_still_done(log: Arc<dyn EventStore>) {
+    let Booked {
+        app,
+        clock,
+        booked: b,
+        ..
+    } = booked(&log, ConfirmationMode::Approval, "c-4", 1).await;
+    let due = yeyak_proto::time::to_micros(b.expires_at.as_ref().unwrap()).unwrap();
+    let id = Uuid::parse_str(&b.reservation_id).unwrap();
+    let hook = Arc::new(testing::Intercepted {
+        inner: log.clone(),
+        hook: ClosesBeforeTheFiling {
+            scheduler: tokio::sync::Mutex::new(Scheduler::new(app.clone())),
+            clock: clock.clone(),
+            late: due + 2 * 3_600_000_000,
+            fired: AtomicBool::new(false),
+        },
+    });
+    let hooked: Arc<dyn EventStore> = hook.clone();
+    let filing = Reservations::new(hooked, clock.clone());
+    index(&filing).await;
+    assert!(
+        hook.hook.fired.load(Ordering::SeqCst),
+        "the scheduler closed the buckets between the filing's decision and its append"
+    );
+    // Without the cursor check the work sits in a closed bucket that no scheduler reads again.
+    assert_eq!(
+        Scheduler::new(app.clone()).tick().await.expect("tick"),
+        1,
+        "the work filed late is done"
+    );
+    let (r, _) = app.reservation(id).await.expect("reservation");
+    assert_eq!(r.state, Some(State::Expired));
+}
+
 #[tokio::test]
 async fn scheduled_work_on_sqlite() {
     let fresh = || async {
@@ -171,6 +241,7 @@ async fn scheduled_work_on_sqlite() {
     expires_exactly_once_across_restarts(fresh().await).await;
     an_answered_request_does_not_expire(fresh().await).await;
     a_free_reservation_completes_the_day_after_use(fresh().await).await;
+    work_filed_while_a_scheduler_closes_its_bucket_is_still_done(fresh().await).await;
 }
 
 #[tokio::test]
@@ -185,4 +256,6 @@ async fn scheduled_work_on_postgres() {
     expires_exactly_once_across_restarts(log).await;
     an_answered_request_does_not_expire(fresh().await.expect("postgres")).await;
     a_free_reservation_completes_the_day_after_use(fresh().await.expect("postgres")).await;
+    work_filed_while_a_scheduler_closes_its_bucket_is_still_done(fresh().await.expect("postgres"))
+        .await;
 }

@@ -5,8 +5,10 @@
 //! - [`DueIndex`], a consumer of this service's own log, files the work each event implies
 //!   ([`crate::domain::due_work`]) under the UTC hour it is due in, with its inbox row: the
 //!   index survives restarts and never files one twice. It files into the bucket of the later of
-//!   the due time and its own clock, and a bucket closes [`CLOSE_GRACE_US`] after its hour, so
-//!   late filing never lands in a closed bucket.
+//!   the due time and its own clock, never at or before the last closed bucket, and its append
+//!   checks that the cursor did not move since it decided: work filed while a scheduler closes
+//!   buckets is filed again after them, never into a closed one. A bucket closes
+//!   [`CLOSE_GRACE_US`] after its hour.
 //! - [`Scheduler`] reads the buckets from the first one not yet done (the cursor) up to the
 //!   current hour and does what is due, through the command runner with origins derived from the
 //!   work, so two schedulers, or one that restarts mid-way, cannot do it twice. A bucket whose
@@ -54,20 +56,33 @@ struct File {
 
 #[async_trait::async_trait]
 impl Command for File {
-    type State = ();
+    /// The last bucket a scheduler closed.
+    type State = Option<DueBucketDone>;
     type Output = ();
     type Error = ReservationError;
 
-    async fn load(&self, _: &mut Reads<'_>) -> Result<(), Failed<ReservationError>> {
-        Ok(())
+    /// The cursor is read, so the append checks it: a scheduler that closes buckets between
+    /// this decision and its append makes it decide again.
+    async fn load(
+        &self,
+        reads: &mut Reads<'_>,
+    ) -> Result<Option<DueBucketDone>, Failed<ReservationError>> {
+        Ok(reads.latest::<DueBucketDone>(streams::DUE_CURSOR).await?)
     }
 
-    fn decide(&self, _: (), now_us: i64) -> Result<Decision<()>, Failed<ReservationError>> {
+    fn decide(
+        &self,
+        closed: Option<DueBucketDone>,
+        now_us: i64,
+    ) -> Result<Decision<()>, Failed<ReservationError>> {
+        let first_open = closed.map_or(i64::MIN, |d| d.bucket + 1);
         Ok(self.work.iter().fold(Decision::new(()), |d, item| {
             let due = item.due_at.as_ref().and_then(to_micros).unwrap_or(0);
-            // Never into a bucket whose hour has passed: a scheduler may have closed it. The
-            // bucket only decides when the work is read; `due_at` still says when it is due.
-            d.emit_unordered(streams::due(bucket_of(due.max(now_us))), item)
+            // Never into a closed bucket, nor one whose hour has passed (a scheduler may close
+            // it). The bucket only decides when the work is read; `due_at` still says when it
+            // is due.
+            let bucket = bucket_of(due.max(now_us)).max(first_open);
+            d.emit_unordered(streams::due(bucket), item)
         }))
     }
 }
