@@ -104,6 +104,25 @@ pub async fn seed_with(h: &Harness, input: ProductInput) -> Seeded {
         .into_inner();
     let partner_id = Uuid::parse_str(&partner.partner_id).unwrap();
     verify_seller(h, partner_id).await;
+    // The notifications plan a partner's messages once they know its operators, and give up
+    // waiting after ten minutes of business time: a test that moves the clock must not move it
+    // before they know them.
+    let notifications = h.notifications(h.operator(partner_id, None)).await;
+    until("the notifications to know the partner's operators", || {
+        let mut n = notifications.clone();
+        async move {
+            n.list_partner_notifications(
+                yeyak_proto::notifications::v1::ListPartnerNotificationsRequest {
+                    partner_id: partner_id.to_string(),
+                    page_size: 1,
+                    ..Default::default()
+                },
+            )
+            .await
+            .ok()
+        }
+    })
+    .await;
     let mut catalog = h.catalog(h.operator(partner_id, None)).await;
     let place = catalog
         .register_place(RegisterPlaceRequest {

@@ -142,11 +142,21 @@ async fn each_party_hears_of_each_step_of_two_bookings_exactly_once() {
         to_customer("payment-cancelled", b),
     ]
     .into();
+    let missing_before = std::sync::Mutex::new(BTreeSet::new());
     let accepted = until("every message at the provider", || async {
         let accepted = h.provider.accepted();
         let keys: BTreeSet<String> = accepted.iter().map(|r| r.idempotency_key.clone()).collect();
         if expected.is_subset(&keys) {
             return Some(accepted);
+        }
+        // What a timeout leaves missing, in the test's output.
+        let missing: BTreeSet<String> = expected.difference(&keys).cloned().collect();
+        {
+            let mut before = missing_before.lock().expect("missing");
+            if *before != missing {
+                eprintln!("still missing at the provider: {missing:?}");
+                *before = missing;
+            }
         }
         // A send that failed in a way worth retrying (a loaded machine) waits for its back-off
         // on the business clock, which stands still here: move it there.

@@ -231,6 +231,73 @@ async fn work_filed_while_a_scheduler_closes_its_bucket_is_still_done(log: Arc<d
     assert_eq!(r.state, Some(State::Expired));
 }
 
+/// Before the scheduler's close of the buckets, files the work into one of them (a replica of
+/// the index whose clock is behind): after the scheduler read the bucket, before it closed it.
+struct FiledBeforeTheClose {
+    filing: Reservations,
+    fired: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl testing::BeforeAppend for FiledBeforeTheClose {
+    async fn before_append(
+        &self,
+        _inner: &dyn EventStore,
+        request: &AppendRequest,
+    ) -> Result<(), AppendError> {
+        let closing = request
+            .streams
+            .iter()
+            .any(|s| s.stream_id == streams::DUE_CURSOR);
+        if closing && !self.fired.swap(true, Ordering::SeqCst) {
+            index(&self.filing).await;
+        }
+        Ok(())
+    }
+}
+
+async fn work_filed_after_the_scheduler_read_its_bucket_is_not_closed_away(
+    log: Arc<dyn EventStore>,
+) {
+    let Booked { booked: b, .. } = booked(&log, ConfirmationMode::Approval, "c-5", 1).await;
+    let due = yeyak_proto::time::to_micros(b.expires_at.as_ref().unwrap()).unwrap();
+    let id = Uuid::parse_str(&b.reservation_id).unwrap();
+    let (late, behind) = (
+        ControlledClock::starting_now(),
+        ControlledClock::starting_now(),
+    );
+    late.set(due + 2 * 3_600_000_000);
+    behind.set(due);
+    let hook = Arc::new(testing::Intercepted {
+        inner: log.clone(),
+        hook: FiledBeforeTheClose {
+            filing: Reservations::new(log.clone(), behind),
+            fired: AtomicBool::new(false),
+        },
+    });
+    let hooked: Arc<dyn EventStore> = hook.clone();
+    let scheduling = Reservations::new(hooked, late);
+    let mut scheduler = Scheduler::new(scheduling);
+    assert_eq!(
+        scheduler.tick().await.expect("tick"),
+        0,
+        "nothing filed yet"
+    );
+    assert!(
+        hook.hook.fired.load(Ordering::SeqCst),
+        "the work was filed between the scheduler's read of its bucket and the close"
+    );
+    // Without the close's check the cursor moves past the bucket the work is in.
+    assert_eq!(
+        scheduler.tick().await.expect("tick"),
+        1,
+        "the work filed before the close is done"
+    );
+    let app = Reservations::new(log.clone(), ControlledClock::starting_now());
+    let (r, _) = app.reservation(id).await.expect("reservation");
+    assert_eq!(r.state, Some(State::Expired));
+}
+
 #[tokio::test]
 async fn scheduled_work_on_sqlite() {
     let fresh = || async {
@@ -242,6 +309,7 @@ async fn scheduled_work_on_sqlite() {
     an_answered_request_does_not_expire(fresh().await).await;
     a_free_reservation_completes_the_day_after_use(fresh().await).await;
     work_filed_while_a_scheduler_closes_its_bucket_is_still_done(fresh().await).await;
+    work_filed_after_the_scheduler_read_its_bucket_is_not_closed_away(fresh().await).await;
 }
 
 #[tokio::test]
@@ -258,4 +326,8 @@ async fn scheduled_work_on_postgres() {
     a_free_reservation_completes_the_day_after_use(fresh().await.expect("postgres")).await;
     work_filed_while_a_scheduler_closes_its_bucket_is_still_done(fresh().await.expect("postgres"))
         .await;
+    work_filed_after_the_scheduler_read_its_bucket_is_not_closed_away(
+        fresh().await.expect("postgres"),
+    )
+    .await;
 }

@@ -12,7 +12,8 @@
 //! - [`Scheduler`] reads the buckets from the first one not yet done (the cursor) up to the
 //!   current hour and does what is due, through the command runner with origins derived from the
 //!   work, so two schedulers, or one that restarts mid-way, cannot do it twice. A bucket whose
-//!   hour has passed and whose work is all handled is marked done.
+//!   hour has passed and whose work is all handled is marked done, unless work was filed into it
+//!   since the scheduler read it (the close checks every bucket it closes unchanged).
 use std::{
     collections::{HashMap, HashSet},
     time::Duration,
@@ -163,30 +164,42 @@ impl EventHandler for DueIndex {
     }
 }
 
-/// Marks a bucket done; the cursor only moves forward.
+/// Marks a bucket done, and every one before it; the cursor only moves forward.
 struct Close {
     bucket: i64,
+    /// Each bucket it closes, with the version the scheduler read it at: one filed into since
+    /// is not closed (its append checks each bucket unchanged since this command read it).
+    seen: Vec<(i64, u64)>,
 }
 
 #[async_trait::async_trait]
 impl Command for Close {
-    type State = Option<DueBucketDone>;
+    /// The last bucket closed, and whether any bucket to close was filed into since the
+    /// scheduler read it.
+    type State = (Option<DueBucketDone>, bool);
     type Output = ();
     type Error = ReservationError;
 
     async fn load(
         &self,
         reads: &mut Reads<'_>,
-    ) -> Result<Option<DueBucketDone>, Failed<ReservationError>> {
-        Ok(reads.latest::<DueBucketDone>(streams::DUE_CURSOR).await?)
+    ) -> Result<(Option<DueBucketDone>, bool), Failed<ReservationError>> {
+        let done = reads.latest::<DueBucketDone>(streams::DUE_CURSOR).await?;
+        let mut moved = false;
+        for (bucket, seen) in &self.seen {
+            let stream = streams::due(*bucket);
+            reads.fold(&stream, (), |_, _| Ok(())).await?;
+            moved |= reads.version(&stream).flatten().unwrap_or(0) > *seen;
+        }
+        Ok((done, moved))
     }
 
     fn decide(
         &self,
-        done: Option<DueBucketDone>,
+        (done, moved): (Option<DueBucketDone>, bool),
         _now_us: i64,
     ) -> Result<Decision<()>, Failed<ReservationError>> {
-        if done.is_some_and(|d| d.bucket >= self.bucket) {
+        if moved || done.is_some_and(|d| d.bucket >= self.bucket) {
             return Ok(Decision::new(()));
         }
         let done = DueBucketDone {
@@ -254,6 +267,7 @@ impl Scheduler {
         let closable = bucket_of(now_us - CLOSE_GRACE_US);
         let mut done_now = 0;
         let mut done = None;
+        let mut closing = Vec::new();
         let mut all_handled = true;
         for bucket in first..=current {
             let handled = self.handled.get(&bucket).cloned().unwrap_or_default();
@@ -296,7 +310,8 @@ impl Scheduler {
             }
             if bucket < closable && all_handled {
                 done = Some(bucket);
-                self.read.remove(&bucket);
+                let seen = self.read.remove(&bucket).map_or(0, |(_, seen)| seen);
+                closing.push((bucket, seen));
                 self.handled.remove(&bucket);
             }
         }
@@ -306,8 +321,13 @@ impl Scheduler {
                 derived_id(streams::DUE_CURSOR, &bucket.to_string(), 0),
                 b"",
             );
-            // Another scheduler may have moved it first: the next tick reads it again.
-            if let Err(e) = self.app.runner().run(&origin, &Close { bucket }).await {
+            // Another scheduler may have moved it first, or work was filed since it was read:
+            // the next tick reads it again.
+            let close = Close {
+                bucket,
+                seen: closing,
+            };
+            if let Err(e) = self.app.runner().run(&origin, &close).await {
                 tracing::debug!(error = %e, "due cursor not moved");
             }
         }
