@@ -20,8 +20,6 @@ pub(crate) struct Dialect {
     pub head: &'static str,
 }
 
-pub(crate) const STREAM_VERSION: &str =
-    "SELECT MAX(stream_version) FROM events WHERE stream_id = $1";
 pub(crate) const INBOX_SEEN: &str =
     "SELECT fingerprint FROM inbox WHERE consumer = $1 AND event_id = $2";
 pub(crate) const INSERT_INBOX: &str =
@@ -126,15 +124,16 @@ macro_rules! impl_event_store {
                 })
             }
 
-            async fn stream_version_in(
+            /// The versions of `streams` (`None`: no such stream), in one statement.
+            async fn stream_versions_in(
                 conn: &mut <$db as sqlx::Database>::Connection,
-                stream_id: &str,
-            ) -> Result<Option<u64>, sqlx::Error> {
-                let v: Option<i64> = sqlx::query_scalar($crate::common::STREAM_VERSION)
-                    .bind(stream_id)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                Ok(v.map(|v| v as u64))
+                streams: &[&str],
+            ) -> Result<std::collections::HashMap<String, Option<u64>>, sqlx::Error> {
+                if streams.is_empty() {
+                    return Ok(Default::default());
+                }
+                let rows = Self::select_stream_versions(conn, streams).await?;
+                Ok(rows.into_iter().map(|(id, v)| (id, v.map(|v| v as u64))).collect())
             }
 
             /// The original result when every event id is stored already; `None` when none is.
@@ -522,7 +521,6 @@ macro_rules! impl_event_store {
                 }
             }
 
-
             /// After a unique violation: either a concurrent duplicate (same event ids or dedupe
             /// row) or a concurrent writer on a stream (version conflict with the actual version).
             async fn explain_unique_violation(
@@ -538,8 +536,11 @@ macro_rules! impl_event_store {
                 if let Some(original) = Self::find_duplicate(&mut conn, request).await? {
                     return Ok(original);
                 }
-                for (stream_id, expected, _) in Self::checked(request) {
-                    let actual = Self::stream_version_in(&mut conn, stream_id).await?;
+                let checked = Self::checked(request);
+                let ids: Vec<&str> = checked.iter().map(|c| c.0).collect();
+                let stored = Self::stream_versions_in(&mut conn, &ids).await?;
+                for (stream_id, expected, _) in checked {
+                    let actual = stored.get(stream_id).copied().flatten();
                     if expected != $crate::ExpectedVersion::Any
                         && !$crate::model::satisfies(expected, actual)
                     {

@@ -7,9 +7,9 @@
 //! `Committed` only after the transaction that holds its events committed; when anything in the
 //! batch fails (a write, the commit), every member that wrote is sent back to run alone in a
 //! transaction of its own, which tells a commit that did happen (its event ids are stored) from
-//! one that did not. A member whose checks fail (a version conflict, a reused request id) is
-//! answered at once: that answer never depends on the batch committing, and it never fails
-//! another member.
+//! one that did not. A member whose checks fail (a version conflict, a reused request id) gets
+//! its own refusal and never fails another member. Every member is answered once the batch's
+//! transaction has ended, so one that retries after a conflict reads what the batch committed.
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::{Mutex, mpsc, oneshot};

@@ -161,26 +161,19 @@ impl PgEventStore {
         Ok(true)
     }
 
-    /// The versions of `streams` (`None`: no such stream), in one statement; each is its
-    /// index's last entry.
-    async fn stream_versions_in(
+    /// The last version of each of `streams` (`None`: no such stream), in one statement;
+    /// each is its index's last entry. Never called with no streams.
+    async fn select_stream_versions(
         tx: &mut sqlx::PgConnection,
         streams: &[&str],
-    ) -> Result<std::collections::HashMap<String, Option<u64>>, sqlx::Error> {
-        if streams.is_empty() {
-            return Ok(Default::default());
-        }
-        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+    ) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
+        sqlx::query_as(
             "SELECT s.id, (SELECT MAX(stream_version) FROM events WHERE stream_id = s.id) \
              FROM unnest($1::text[]) AS s(id)",
         )
         .bind(streams)
         .fetch_all(tx)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, v)| (id, v.map(|v| v as u64)))
-            .collect())
+        .await
     }
 
     /// The connection pool, for callers that need their own queries (tests).

@@ -107,27 +107,20 @@ impl SqliteEventStore {
         Ok(true)
     }
 
-    /// The versions of `streams` (`None`: no such stream), in one statement; each is its
-    /// index's last entry.
-    async fn stream_versions_in(
+    /// The last version of each of `streams` (`None`: no such stream), in one statement;
+    /// each is its index's last entry. Never called with no streams.
+    async fn select_stream_versions(
         tx: &mut sqlx::SqliteConnection,
         streams: &[&str],
-    ) -> Result<std::collections::HashMap<String, Option<u64>>, sqlx::Error> {
-        if streams.is_empty() {
-            return Ok(Default::default());
-        }
+    ) -> Result<Vec<(String, Option<i64>)>, sqlx::Error> {
         let ids = serde_json::to_string(streams).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-        let rows: Vec<(String, Option<i64>)> = sqlx::query_as(
+        sqlx::query_as(
             "SELECT s.value, (SELECT MAX(stream_version) FROM events WHERE stream_id = s.value) \
              FROM json_each($1) AS s",
         )
         .bind(ids)
         .fetch_all(tx)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, v)| (id, v.map(|v| v as u64)))
-            .collect())
+        .await
     }
 
     /// The writer pool, for callers that need their own queries (tests).
