@@ -192,17 +192,21 @@ impl Transport for LogTailTransport {
             // One checkpoint write per batch: every effect is idempotent (the runner's inbox,
             // upserted read models, one dead letter per event), so events of a batch applied
             // again after a crash have no second effect.
-            if handler.batches() && !batch.is_empty() && apply_batch(&*handler, &batch).await {
-                let last = batch[batch.len() - 1].position;
-                self.own.save_checkpoint(&checkpoint, last).await?;
-                continue;
-            }
-            if handler.concurrency() > 1 && batch.len() > 1 {
+            // A handler that opted in takes the batch whole, or its keys at once.
+            let whole = if handler.batches() && apply_batch(&*handler, &batch).await {
+                true
+            } else if handler.concurrency() > 1 && batch.len() > 1 {
                 if !deliver_by_key(&*handler, &*self.own, source, &batch, &shutdown).await? {
                     return Ok(());
                 }
-                let last = batch[batch.len() - 1].position;
-                self.own.save_checkpoint(&checkpoint, last).await?;
+                true
+            } else {
+                false
+            };
+            if whole {
+                if let Some(last) = batch.last() {
+                    self.own.save_checkpoint(&checkpoint, last.position).await?;
+                }
                 continue;
             }
             let mut applied = None;
@@ -332,7 +336,7 @@ async fn deliver_by_key(
     batch: &[RecordedEvent],
     shutdown: &CancellationToken,
 ) -> Result<bool, TransportError> {
-    use futures::StreamExt;
+    use futures::{FutureExt, StreamExt};
     let mut keys: Vec<&str> = Vec::new();
     let mut by_key: HashMap<&str, Vec<&RecordedEvent>> = HashMap::new();
     for event in batch {
@@ -343,20 +347,20 @@ async fn deliver_by_key(
         });
         events.push(event);
     }
+    // Boxed: the futures borrow the batch, which an unboxed `async` closure cannot name.
     let runs: Vec<futures::future::BoxFuture<'_, Result<bool, TransportError>>> = keys
         .into_iter()
         .map(|key| {
             let events = by_key.remove(key).unwrap_or_default();
-            let run: futures::future::BoxFuture<'_, Result<bool, TransportError>> =
-                Box::pin(async move {
-                    for event in events {
-                        if !deliver(handler, own, source, event, shutdown).await? {
-                            return Ok(false);
-                        }
+            async move {
+                for event in events {
+                    if !deliver(handler, own, source, event, shutdown).await? {
+                        return Ok(false);
                     }
-                    Ok(true)
-                });
-            run
+                }
+                Ok(true)
+            }
+            .boxed()
         })
         .collect();
     let mut all = futures::stream::iter(runs).buffer_unordered(handler.concurrency());

@@ -114,23 +114,13 @@ async fn publish(source: &Arc<dyn EventStore>, kind: &str, payload: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_are_applied_once_in_order_poison_is_set_aside_and_a_restart_resumes() {
-    let source = yeyak_eventlog::connect(&fresh_sqlite_url("source"))
-        .await
-        .unwrap();
-    let own = yeyak_eventlog::connect(&fresh_sqlite_url("own"))
-        .await
-        .unwrap();
+    let (source, own, transport) = sources().await;
     for n in ["1", "2"] {
         publish(&source, "Good", n).await;
     }
     publish(&source, "Poison", "bad").await;
     publish(&source, "Good", "3").await;
 
-    let transport = Arc::new(
-        LogTailTransport::new(own.clone())
-            .with_source("src", source.clone())
-            .poll_interval(Duration::from_millis(20)),
-    );
     let recorder = Arc::new(Recorder::new(own.clone()));
     let (shutdown, running) = start(&transport, &recorder);
     eventually(

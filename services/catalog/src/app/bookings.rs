@@ -64,7 +64,7 @@ impl EventHandler for ReservationConsumer {
     }
 
     /// A fact is appended after whatever the product's stream holds and reads nothing: facts of
-    /// different reservations (the source's streams) are tracked at once.
+    /// different reservations (the default ordering key) are tracked at once.
     fn concurrency(&self) -> usize {
         16
     }

@@ -31,7 +31,7 @@ impl EventHandler for ReservationConsumer {
     }
 
     /// A message is appended after whatever the partner's stream holds: facts of different
-    /// reservations (the source's streams) are recorded at once.
+    /// reservations (the default ordering key) are recorded at once.
     fn concurrency(&self) -> usize {
         16
     }

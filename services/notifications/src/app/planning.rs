@@ -178,7 +178,7 @@ impl EventHandler for MessagePlanner {
     }
 
     /// A plan writes its reservation's file and messages of its own: facts of different
-    /// reservations (the source's streams) are planned at once.
+    /// reservations (the default ordering key) are planned at once.
     fn concurrency(&self) -> usize {
         16
     }

@@ -146,8 +146,8 @@ impl EventHandler for DueIndex {
         Self::NAME
     }
 
-    /// Filing appends after whatever a bucket holds and reads nothing: the events of different
-    /// reservations (the source's streams) are filed at once.
+    /// Filing appends after whatever a bucket holds and reads only the cursor: the events of
+    /// different reservations (the default ordering key) are filed at once.
     fn concurrency(&self) -> usize {
         16
     }
