@@ -36,5 +36,6 @@ lint: ## Check formatting and clippy (warnings are errors)
 .PHONY: bench
 bench: ## Run the benchmarks: event log, bookings (SQLite, PostgreSQL), relay and commit-to-effect over Kafka
 	./scripts/ensure-postgres.sh
+	$(CARGO) build --release --locked --workspace --bins
 	@broker=$$(./scripts/install-tansu.sh) || broker=""; \
 	YEYAK_TANSU_BIN="$$broker" $(CARGO) run --release --locked -p yeyak-bench

@@ -31,13 +31,15 @@ pub struct Cluster {
     pub database_urls: HashMap<&'static str, String>,
 }
 
-/// `target/<profile>`: where cargo put the service binaries (`cargo build --bins`).
+/// `target/<profile>`: where cargo put the service binaries (`cargo build --bins`), beside a
+/// binary of the workspace or one level above a test executable (`target/<profile>/deps`).
 fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
-    exe.parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .to_path_buf()
+    let dir = exe.parent().expect("the executable's directory");
+    if dir.join(format!("yeyak-{}", SERVICES[0])).exists() {
+        return dir.to_path_buf();
+    }
+    dir.parent().expect("target dir").to_path_buf()
 }
 
 impl Cluster {
@@ -178,6 +180,14 @@ impl Cluster {
         }
         p.env.retain(|(k, _)| !remove.contains(&k.as_str()));
         self.spawn(service).await;
+    }
+
+    /// Each running service's process id.
+    pub fn pids(&self) -> Vec<(&'static str, u32)> {
+        SERVICES
+            .iter()
+            .filter_map(|s| Some((*s, self.processes[s].child.as_ref()?.id())))
+            .collect()
     }
 
     /// A service's output so far.

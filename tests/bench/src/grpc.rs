@@ -369,11 +369,64 @@ async fn fixed_rate(h: &Harness, slots: &[String], commands: &[(usize, String)])
     collect(start, handles).await
 }
 
+/// The distributed mode (each service its own process on its own PostgreSQL database, Kafka
+/// between them): `bookings` of the spread commands by 32 clients, and each process's memory idle
+/// and at its peak (`VmHWM`) after the load and a settling period. `None` without PostgreSQL or
+/// the broker.
+pub async fn distributed(commands: &[(usize, String)]) -> Option<Phase> {
+    let h = Harness::distributed(&[]).await?;
+    let slots = product(&h, 1_000, 10_000).await;
+    let cluster = h.cluster.as_ref().expect("a cluster of processes");
+    let databases = yeyak::Databases {
+        catalog: cluster.database_urls["catalog"].clone(),
+        reservations: cluster.database_urls["reservations"].clone(),
+        notifications: cluster.database_urls["notifications"].clone(),
+        settlement: cluster.database_urls["settlement"].clone(),
+    };
+    crate::system::Logs::checkpoint(&databases).await;
+    let pids = cluster.pids();
+    let idle: Vec<_> = pids
+        .iter()
+        .map(|(s, pid)| (*s, crate::system::process_rss_mib(&pid.to_string()).0))
+        .collect();
+    let load = spread(&h, &slots, commands, 32).await;
+    // The consumers over Kafka go on after the load; their peak is read after they had time
+    // to take the backlog (their lag is the broker's, not in the logs' checkpoints).
+    tokio::time::sleep(SETTLE).await;
+    let mut notes = Vec::new();
+    for ((service, pid), (_, idle)) in pids.iter().zip(idle) {
+        let (now, peak) = crate::system::process_rss_mib(&pid.to_string());
+        notes.push(format!(
+            "memory: {service} {idle:.0} MiB idle, {peak:.0} MiB at most, {now:.0} MiB {} s after the load",
+            SETTLE.as_secs()
+        ));
+    }
+    let row = row(
+        "postgres",
+        "gRPC Book, spread, 32 clients, one process per service".into(),
+        &load,
+    );
+    drop(h);
+    Some(Phase {
+        row,
+        by_code: load.by_code,
+        retries: load.retries,
+        notes,
+    })
+}
+
+/// How long the distributed phase lets the consumers work after the load before it reads the
+/// processes' memory.
+const SETTLE: Duration = Duration::from_secs(15);
+
 /// The gRPC phases on `storage` (`None` when it is unavailable), each on fresh databases.
 pub async fn rows(backend: &'static str, storage: Storage, bookings: usize) -> Option<Vec<Phase>> {
     let commands = spread_commands(bookings);
     let mut out = vec![spread_phase(backend, storage, &commands, 32, true).await?];
-    out.push(spread_phase(backend, storage, &commands, 8, false).await?);
+    // Eight clients book the first quarter of the commands: at yeyak's rate the whole list
+    // would take two minutes a backend, and `make bench` must stay under ten.
+    let quarter = &commands[..bookings.div_ceil(4)];
+    out.push(spread_phase(backend, storage, quarter, 8, false).await?);
     // Capacity 21: the set-up's probe booking takes one seat, 20 remain for the 500.
     let (h, _, hot_slot) = fresh(storage, 1, 21).await?;
     let load = hot(&h, &hot_slot[0], 500).await;

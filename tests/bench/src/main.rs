@@ -481,6 +481,32 @@ async fn kafka(url: String) -> Vec<Row> {
     ]
 }
 
+/// Prints a gRPC phase's row and notes, and keeps them for the report.
+fn report_phase(backend: &str, phase: grpc::Phase) {
+    phase.row.print();
+    let mut notes = vec![format!(
+        "{backend}, {}: answers {:?}, retries {}",
+        phase.row.case, phase.by_code, phase.retries
+    )];
+    if backend == "postgres" && phase.row.case.ends_with("clients") {
+        let rate = phase.row.ops as f64 / phase.row.elapsed.as_secs_f64();
+        SPREAD
+            .lock()
+            .expect("spread")
+            .push((phase.row.case.clone(), rate));
+    }
+    notes.extend(
+        phase
+            .notes
+            .iter()
+            .map(|n| format!("{backend}, {}: {n}", phase.row.case)),
+    );
+    for note in notes {
+        println!("  {note}");
+        NOTES.lock().expect("notes").push(note);
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let started = jiff::Timestamp::now();
@@ -501,32 +527,15 @@ async fn main() {
         match grpc::rows(backend, storage, bookings).await {
             Some(phases) => {
                 for phase in phases {
-                    phase.row.print();
-                    let mut notes = vec![format!(
-                        "{backend}, {}: answers {:?}, retries {}",
-                        phase.row.case, phase.by_code, phase.retries
-                    )];
-                    if backend == "postgres" && phase.row.case.contains("spread") {
-                        let rate = phase.row.ops as f64 / phase.row.elapsed.as_secs_f64();
-                        SPREAD
-                            .lock()
-                            .expect("spread")
-                            .push((phase.row.case.clone(), rate));
-                    }
-                    notes.extend(
-                        phase
-                            .notes
-                            .iter()
-                            .map(|n| format!("{backend}, {}: {n}", phase.row.case)),
-                    );
-                    for note in notes {
-                        println!("  {note}");
-                        NOTES.lock().expect("notes").push(note);
-                    }
+                    report_phase(backend, phase);
                 }
             }
             None => println!("(PostgreSQL unreachable: gRPC cases skipped)"),
         }
+    }
+    match grpc::distributed(&grpc::spread_commands(bookings.div_ceil(4))).await {
+        Some(phase) => report_phase("postgres", phase),
+        None => println!("(PostgreSQL or the broker unavailable: the distributed case skipped)"),
     }
     let spread = SPREAD.lock().expect("spread").clone();
     pgbench::ceiling(&spread).await;
@@ -538,13 +547,14 @@ async fn main() {
     let sqlite = yeyak_eventlog::connect(&fresh_sqlite_url("bench_rebuild"))
         .await
         .expect("sqlite");
-    for row in rebuild::rows("sqlite", sqlite, rebuild::SCHEDULES).await {
+    for row in rebuild::rows("sqlite", sqlite, rebuild::SCHEDULES, &rebuild::GROWTH).await {
         row.print();
     }
     match fresh_postgres_url("bench_rebuild").await {
         Some(url) => {
             let store = yeyak_eventlog::connect(&url).await.expect("postgres");
-            for row in rebuild::rows("postgres", store, rebuild::SCHEDULES).await {
+            for row in rebuild::rows("postgres", store, rebuild::SCHEDULES, &rebuild::GROWTH).await
+            {
                 row.print();
             }
         }

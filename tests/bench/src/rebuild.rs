@@ -3,6 +3,11 @@
 //! events the API writes (one booking through the application is the template; each seeded
 //! booking is its `ReservationBooked` with its own ids, and its seats' `InventoryReserved`).
 //! Then every inventory stream is folded, and the reservation list rebuilt from position 0.
+//!
+//! The growth workload shares the seeding: when the log holds 1,000, 10,000 and 100,000 prior
+//! bookings of the one product, `GROWTH_BOOKINGS` more are booked through the application on
+//! another schedule of that product, and the reservation list (caught up) takes the events they
+//! wrote: the cost of a booking and of a downstream event at each level, which must stay flat.
 use std::{
     sync::Arc,
     time::{Duration, Instant},
@@ -14,14 +19,17 @@ use yeyak_eventlog::{
     AppendRequest, EventStore, ExpectedVersion, NewEvent, Position, RecordedEvent,
 };
 use yeyak_kit::command::{Aggregate, decode_strict, fold_stream};
-use yeyak_proto::reservations::events::v1::{InventoryReserved, ReservationBooked};
+use yeyak_proto::{
+    catalog::events::v1::ConfirmationMode,
+    reservations::events::v1::{InventoryOpened, InventoryReserved, ReservationBooked},
+};
 use yeyak_reservations::{
     app::{
         Reservations,
         listing::{PROJECTION, ReservationList},
     },
     domain::{events::InventoryEvent, inventory::Inventory},
-    testing::{book, open_schedule},
+    testing::{book, open_prices},
 };
 use yeyak_transport::EventHandler;
 
@@ -30,11 +38,25 @@ use crate::Row;
 /// Schedules seeded (the workload's 10,000 at a tenth of the scale, to keep `make bench` short).
 pub const SCHEDULES: usize = 1_000;
 const SEATS: usize = 100;
+/// The growth levels: prior bookings of the one product.
+pub const GROWTH: [usize; 3] = [1_000, 10_000, 100_000];
+/// Bookings measured at each growth level.
+const GROWTH_BOOKINGS: usize = 400;
 
-/// The template: the events one booking wrote, `(stream, event)`.
-async fn template(store: &Arc<dyn EventStore>) -> (RecordedEvent, RecordedEvent, RecordedEvent) {
+/// What one booking wrote, the template of every seeded one, and a second schedule of the same
+/// product (capacity 10,000) for the growth bookings.
+struct Template {
+    opened: RecordedEvent,
+    booked: RecordedEvent,
+    reserved: RecordedEvent,
+    app: Reservations,
+    growth_unit: Uuid,
+}
+
+async fn template(store: &Arc<dyn EventStore>) -> Template {
     let app = Reservations::new(store.clone(), yeyak_kit::clock::system());
-    let unit = open_schedule(&app, SEATS as u32).await;
+    let units = open_prices(&app, 10_000, ConfirmationMode::Instant, &[0, 0]).await;
+    let (unit, growth_unit) = (units[0], units[1]);
     let before = store.head().await.expect("head");
     book(&app, &crate::customer(0), &[(unit, 1)])
         .await
@@ -54,7 +76,13 @@ async fn template(store: &Arc<dyn EventStore>) -> (RecordedEvent, RecordedEvent,
         .await
         .expect("read")
         .remove(0);
-    (opened, booked, reserved)
+    Template {
+        opened,
+        booked,
+        reserved,
+        app,
+        growth_unit,
+    }
 }
 
 fn new_event(template: &RecordedEvent, payload: Vec<u8>) -> NewEvent {
@@ -68,14 +96,15 @@ fn new_event(template: &RecordedEvent, payload: Vec<u8>) -> NewEvent {
 }
 
 /// One schedule's inventory stream and its bookings' reservation streams, in one append.
-fn schedule(
-    (opened, booked, reserved): &(RecordedEvent, RecordedEvent, RecordedEvent),
-    unit: &str,
-) -> AppendRequest {
+fn schedule(t: &Template, unit: &str) -> AppendRequest {
+    let (opened, booked, reserved) = (&t.opened, &t.booked, &t.reserved);
     let template = ReservationBooked::decode(&booked.payload[..]).expect("template booking");
     let old_unit = template.reservation_schedule_id.clone();
     let inventory = reserved.stream_id.replace(&old_unit, unit);
-    let mut seats = vec![new_event(opened, opened.payload.clone())];
+    let mut opening = InventoryOpened::decode(&opened.payload[..]).expect("template opening");
+    opening.reservation_schedule_id = unit.to_string();
+    opening.capacity = SEATS as u32;
+    let mut seats = vec![new_event(opened, opening.encode_to_vec())];
     let mut request = AppendRequest::default();
     for seat in 0..SEATS {
         let reservation_id = Uuid::new_v4().to_string();
@@ -103,9 +132,12 @@ fn schedule(
     request.and(inventory, ExpectedVersion::NoStream, seats)
 }
 
-/// Seeds `schedules` schedules; answers their inventory streams.
-async fn seed(store: &Arc<dyn EventStore>, schedules: usize) -> Vec<String> {
-    let template = Arc::new(template(store).await);
+/// Seeds `schedules` more schedules; answers their inventory streams.
+async fn seed(
+    store: &Arc<dyn EventStore>,
+    template: &Arc<Template>,
+    schedules: usize,
+) -> Vec<String> {
     let mut tasks = Vec::new();
     for t in 0..4 {
         let (store, template) = (store.clone(), template.clone());
@@ -157,34 +189,109 @@ async fn fold_inventories(store: &Arc<dyn EventStore>, streams: Vec<String>) -> 
 }
 
 /// Rebuilds the reservation list from position 0, a page of 1,000 events at a time.
-async fn rebuild_list(store: &Arc<dyn EventStore>) -> (usize, Duration) {
-    let app = Reservations::new(store.clone(), yeyak_kit::clock::system());
-    let list = ReservationList::new(app);
+async fn rebuild_list(store: &Arc<dyn EventStore>, list: &ReservationList) -> (usize, Duration) {
     store
         .reset_projection(PROJECTION, &ReservationList::checkpoint())
         .await
         .expect("reset");
     let start = Instant::now();
-    let mut after = Position::START;
+    let events = list_after(store, list, Position::START).await;
+    (events, start.elapsed())
+}
+
+/// The reservation list takes every event after `after`, a page of 1,000 at a time: how many.
+async fn list_after(
+    store: &Arc<dyn EventStore>,
+    list: &ReservationList,
+    mut after: Position,
+) -> usize {
     let mut events = 0;
     loop {
         let page = store.read_all(after, 1_000).await.expect("read");
         let Some(last) = page.last() else { break };
         after = last.position;
         events += page.len();
-        list.handle_batch(&page).await.expect("rebuild");
+        list.handle_batch(&page)
+            .await
+            .expect("the list takes the page");
     }
-    (events, start.elapsed())
+    events
 }
 
-/// The rebuild rows on `store`, with `schedules` schedules seeded.
-pub async fn rows(backend: &'static str, store: Arc<dyn EventStore>, schedules: usize) -> Vec<Row> {
+/// At `prior` bookings of the product: `GROWTH_BOOKINGS` bookings, 8 at a time, on the growth
+/// schedule, then the (caught-up) reservation list takes the events they wrote.
+async fn growth(
+    backend: &'static str,
+    store: &Arc<dyn EventStore>,
+    template: &Template,
+    list: &ReservationList,
+    prior: usize,
+) -> [Row; 2] {
+    let before = store.head().await.expect("head");
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            let (app, unit) = (template.app.clone(), template.growth_unit);
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                for n in (t..GROWTH_BOOKINGS).step_by(8) {
+                    let began = Instant::now();
+                    book(&app, &crate::customer(prior + n), &[(unit, 1)])
+                        .await
+                        .expect("a growth booking");
+                    latencies.push(began.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("booker"));
+    }
+    let booked = start.elapsed();
+    let start = Instant::now();
+    let events = list_after(store, list, before).await;
+    [
+        Row {
+            backend,
+            case: format!("growth: book, {prior} seeded bookings of the product"),
+            ops: GROWTH_BOOKINGS,
+            elapsed: booked,
+            latencies,
+        },
+        Row {
+            backend,
+            case: format!("growth: list the new events, {prior} seeded"),
+            ops: events,
+            elapsed: start.elapsed(),
+            latencies: Vec::new(),
+        },
+    ]
+}
+
+/// The rebuild rows on `store`, with `schedules` schedules seeded, and the growth rows at each
+/// of `levels` (prior bookings) up to `schedules` × 100; the last level after the rebuild.
+pub async fn rows(
+    backend: &'static str,
+    store: Arc<dyn EventStore>,
+    schedules: usize,
+    levels: &[usize],
+) -> Vec<Row> {
+    let template = Arc::new(template(&store).await);
+    let list = ReservationList::new(template.app.clone());
+    let mut streams = Vec::new();
+    let mut growth_rows = Vec::new();
     let seeding = Instant::now();
-    let streams = seed(&store, schedules).await;
-    let seeded = seeding.elapsed();
+    for &prior in levels.iter().filter(|&&n| n < schedules * SEATS) {
+        streams.extend(seed(&store, &template, prior / SEATS - streams.len()).await);
+        list_after(&store, &list, list_position(&store).await).await;
+        growth_rows.extend(growth(backend, &store, &template, &list, prior).await);
+    }
+    streams.extend(seed(&store, &template, schedules - streams.len()).await);
     eprintln!(
         "{backend}: seeded {schedules} schedules × {SEATS} bookings in {:.1} s",
-        seeded.as_secs_f64()
+        seeding.elapsed().as_secs_f64()
     );
     let (folded, took) = fold_inventories(&store, streams).await;
     let mut rows = vec![Row {
@@ -194,7 +301,7 @@ pub async fn rows(backend: &'static str, store: Arc<dyn EventStore>, schedules: 
         elapsed: took,
         latencies: Vec::new(),
     }];
-    let (events, took) = rebuild_list(&store).await;
+    let (events, took) = rebuild_list(&store, &list).await;
     rows.push(Row {
         backend,
         case: format!("rebuild: reservation list from 0 ({events} events)"),
@@ -202,7 +309,19 @@ pub async fn rows(backend: &'static str, store: Arc<dyn EventStore>, schedules: 
         elapsed: took,
         latencies: Vec::new(),
     });
+    if let Some(&prior) = levels.iter().find(|&&n| n == schedules * SEATS) {
+        growth_rows.extend(growth(backend, &store, &template, &list, prior).await);
+    }
+    rows.extend(growth_rows);
     rows
+}
+
+/// Where the reservation list has got to.
+async fn list_position(store: &Arc<dyn EventStore>) -> Position {
+    store
+        .load_checkpoint(&ReservationList::checkpoint())
+        .await
+        .expect("the list's checkpoint")
 }
 
 #[cfg(test)]
@@ -213,21 +332,29 @@ mod tests {
     async fn the_rebuild_folds_every_seeded_seat_and_lists_every_booking() {
         let url = yeyak_eventlog::testing::fresh_sqlite_url("bench_rebuild_test");
         let store = yeyak_eventlog::connect(&url).await.expect("sqlite");
-        let rows = rows("sqlite", store.clone(), 3).await;
+        let rows = rows("sqlite", store.clone(), 3, &[100, 300]).await;
         // Each schedule: its opening and 100 seats held; the template's schedule besides.
         assert_eq!(rows[0].ops, 3 * (SEATS + 1));
-        // The list holds the template booking and every seeded one.
+        // Two growth levels, each its bookings and the list taking what they wrote.
+        assert_eq!(rows.len(), 2 + 2 * 2);
+        assert!(rows[2].case.contains("100 seeded") && rows[4].case.contains("300 seeded"));
+        assert_eq!(rows[2].ops, GROWTH_BOOKINGS);
+        assert!(
+            rows[3].ops >= GROWTH_BOOKINGS,
+            "each booking wrote its events"
+        );
+        // The list holds the template booking, every seeded one and every growth booking.
         let listed = store
             .query_rows(&yeyak_eventlog::ProjectionQuery {
                 projection: PROJECTION.into(),
                 partition: partner(&store).await,
                 filters: Vec::new(),
                 after: None,
-                limit: 1_000,
+                limit: 10_000,
             })
             .await
             .expect("list");
-        assert_eq!(listed.len(), 3 * SEATS + 1);
+        assert_eq!(listed.len(), 3 * SEATS + 1 + 2 * GROWTH_BOOKINGS);
     }
 
     /// The partner of the template booking (every seeded booking's).

@@ -156,7 +156,12 @@ async fn count_after(log: &dyn EventStore, mut at: Position) -> usize {
 
 /// This process's resident memory now and at its peak, in MiB (`/proc/self/status`).
 pub fn rss_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    process_rss_mib("self")
+}
+
+/// A process's resident memory now and at its peak, in MiB (`/proc/<pid>/status`).
+pub fn process_rss_mib(pid: &str) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()

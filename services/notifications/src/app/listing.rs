@@ -112,20 +112,23 @@ impl EventHandler for MessageIndex {
         true
     }
 
-    /// Each message the batch touched, folded once, both rows of every one in one transaction.
+    /// Each message the batch touched, folded once (several at a time), both rows of every one
+    /// in one transaction.
     async fn handle_batch(&self, events: &[RecordedEvent]) -> Result<(), HandlerError> {
-        let mut seen = std::collections::HashSet::new();
-        let ids: Vec<&str> = events
+        let touched = events
             .iter()
             .filter_map(|e| e.stream_id.strip_prefix("message-"))
-            .filter(|id| seen.insert(*id))
-            .collect();
+            .map(str::to_string);
         let log = self.runner.log();
         let retry = |e: &dyn std::fmt::Display| HandlerError::Retry(e.to_string());
-        let mut out = Vec::with_capacity(2 * ids.len());
-        for id in ids {
-            let found = listed(&**log, id).await.map_err(|e| retry(&e))?;
-            if let Some((due, listed)) = rows(id, &found.message, found.queued_at_us) {
+        let folded = yeyak_transport::fold_touched(touched, |id: String| async move {
+            listed(&**log, &id).await.map(|found| (id, found))
+        })
+        .await
+        .map_err(|e| retry(&e))?;
+        let mut out = Vec::with_capacity(2 * folded.len());
+        for (id, found) in folded {
+            if let Some((due, listed)) = rows(&id, &found.message, found.queued_at_us) {
                 out.push((DUE.to_string(), due));
                 out.push((LIST.to_string(), listed));
             }

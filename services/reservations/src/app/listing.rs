@@ -160,24 +160,20 @@ impl EventHandler for ReservationList {
         true
     }
 
-    /// Each reservation the batch touched, folded once, every row in one transaction.
+    /// Each reservation the batch touched, folded once (several at a time), every row in one
+    /// transaction.
     async fn handle_batch(&self, events: &[RecordedEvent]) -> Result<(), HandlerError> {
-        let mut seen = std::collections::HashSet::new();
-        let mut rows = Vec::new();
-        for id in events
+        let touched = events
             .iter()
-            .filter_map(|e| streams::reservation_of(&e.stream_id))
-        {
-            if !seen.insert(id) {
-                continue;
-            }
-            let (r, version) = self
-                .app
-                .reservation(id)
-                .await
-                .map_err(|e| HandlerError::Retry(e.to_string()))?;
-            rows.extend(row(&r, version.unwrap_or(0)).map(|row| (PROJECTION.to_string(), row)));
-        }
+            .filter_map(|e| streams::reservation_of(&e.stream_id));
+        let folded = yeyak_transport::fold_touched(touched, |id| self.app.reservation(id))
+            .await
+            .map_err(|e| HandlerError::Retry(e.to_string()))?;
+        let rows: Vec<_> = folded
+            .iter()
+            .filter_map(|(r, version)| row(r, version.unwrap_or(0)))
+            .map(|row| (PROJECTION.to_string(), row))
+            .collect();
         self.app
             .log()
             .upsert_projections(rows)
