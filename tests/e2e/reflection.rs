@@ -6,24 +6,34 @@ use tonic_reflection::pb::v1::{
 };
 use yeyak_e2e::{Harness, Storage, channel};
 
-async fn services_at(addr: std::net::SocketAddr) -> Vec<String> {
-    let mut client = ServerReflectionClient::new(channel(addr).await);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = client
-        .server_reflection_info(tokio_stream::iter(vec![request]))
-        .await
-        .expect("reflection")
-        .into_inner();
-    let response = responses.next().await.expect("a response").expect("ok");
-    match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            list.service.into_iter().map(|s| s.name).collect()
+/// The services a port lists through reflection `$version` (`v1`, or `v1alpha`, which older
+/// clients speak): the two APIs are the same messages in two packages.
+macro_rules! services_at {
+    ($version:ident, $addr:expr) => {{
+        use tonic_reflection::pb::$version::{
+            ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+            server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+        };
+        let mut client = ServerReflectionClient::new(channel($addr).await);
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(MessageRequest::ListServices(String::new())),
+        };
+        let mut responses = client
+            .server_reflection_info(tokio_stream::iter(vec![request]))
+            .await
+            .expect("reflection")
+            .into_inner();
+        let response = responses.next().await.expect("a response").expect("ok");
+        match response.message_response {
+            Some(MessageResponse::ListServicesResponse(list)) => list
+                .service
+                .into_iter()
+                .map(|s| s.name)
+                .collect::<Vec<String>>(),
+            other => panic!("unexpected {other:?}"),
         }
-        other => panic!("unexpected {other:?}"),
-    }
+    }};
 }
 
 /// The descriptors a reflection client needs to call a service's methods.
@@ -99,7 +109,7 @@ async fn reflection_describes_the_booking_rpcs_and_their_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_service_lists_itself_health_and_reflection() {
+async fn each_port_lists_exactly_what_it_serves_on_reflection_v1_and_v1alpha() {
     let h = Harness::start(Storage::EmbeddedSqlite)
         .await
         .expect("start");
@@ -113,21 +123,47 @@ async fn every_service_lists_itself_health_and_reflection() {
         ),
         (a.settlement, "yeyak.settlement.v1.SettlementService"),
     ] {
-        let names = services_at(addr).await;
-        assert!(
-            names.iter().any(|n| n == service),
-            "{service} missing from {names:?}"
-        );
-        assert!(
-            names.iter().any(|n| n == "grpc.health.v1.Health"),
-            "health missing from {names:?}"
-        );
-        assert!(
-            names
-                .iter()
-                .any(|n| n == "grpc.reflection.v1.ServerReflection"),
-            "reflection missing from {names:?}"
-        );
+        let mut expected: Vec<String> = std::iter::once(service)
+            .chain(yeyak_kit::server::ALONGSIDE)
+            .map(str::to_string)
+            .collect();
+        expected.sort();
+        for (version, mut names) in [
+            ("v1", services_at!(v1, addr)),
+            ("v1alpha", services_at!(v1alpha, addr)),
+        ] {
+            names.sort();
+            assert_eq!(
+                names, expected,
+                "{service}'s port over reflection {version}"
+            );
+        }
     }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_to_a_service_another_port_serves_says_which_port_serves_what() {
+    use yeyak_proto::settlement::v1::{
+        GetBalanceRequest, settlement_service_client::SettlementServiceClient,
+    };
+    let h = Harness::start(Storage::EmbeddedSqlite)
+        .await
+        .expect("start");
+    // The settlement's client pointed at the catalog's port.
+    let mut wrong = SettlementServiceClient::new(channel(h.addresses.catalog).await);
+    let status = wrong
+        .get_balance(GetBalanceRequest::default())
+        .await
+        .expect_err("not served here");
+    assert_eq!(status.code(), tonic::Code::Unimplemented);
+    assert!(
+        status
+            .message()
+            .contains("yeyak.settlement.v1.SettlementService is not served on this port")
+            && status.message().contains("yeyak.catalog.v1.CatalogService"),
+        "{}",
+        status.message()
+    );
     h.stop().await;
 }

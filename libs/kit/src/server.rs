@@ -23,10 +23,35 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves `service` with gRPC health (`grpc.health.v1`), server reflection (v1) and the admin
-/// API (`yeyak.admin.v1`, behind `auth`) on `listener`
-/// until `shutdown` is cancelled. On shutdown the health status turns `NOT_SERVING` first, then
-/// in-flight calls drain.
+/// The gRPC services a port serves besides its own: health, the admin API and reflection (v1 and
+/// v1alpha, which older clients speak).
+pub const ALONGSIDE: [&str; 4] = [
+    "grpc.health.v1.Health",
+    "yeyak.admin.v1.AdminService",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// A reflection builder that lists exactly `names` and can describe every message they use.
+fn reflection_for(names: &[&str]) -> tonic_reflection::server::Builder<'static> {
+    names.iter().fold(
+        tonic_reflection::server::Builder::configure()
+            .include_reflection_service(false)
+            .register_encoded_file_descriptor_set(yeyak_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(
+                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+            ),
+        |b, name| b.with_service_name(*name),
+    )
+}
+
+/// Serves `service` with gRPC health (`grpc.health.v1`), server reflection (v1 and v1alpha,
+/// listing only what this port serves) and the admin API (`yeyak.admin.v1`, behind `auth`) on
+/// `listener` until `shutdown` is cancelled. A call for a service this port does not serve is
+/// answered `UNIMPLEMENTED` with a message naming what it does serve. On shutdown the health
+/// status turns `NOT_SERVING` first, then in-flight calls drain.
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
@@ -49,10 +74,12 @@ where
     reporter
         .set_service_status("", ServingStatus::Serving)
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(yeyak_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    let served: Vec<&str> = std::iter::once(S::NAME).chain(ALONGSIDE).collect();
+    let reflection = reflection_for(&served)
         .build_v1()
+        .expect("the embedded descriptor sets are valid");
+    let reflection_v1alpha = reflection_for(&served)
+        .build_v1alpha()
         .expect("the embedded descriptor sets are valid");
     let addr = listener
         .local_addr()
@@ -71,8 +98,10 @@ where
     };
     Server::builder()
         .trace_fn(crate::telemetry::grpc_span)
+        .layer(Unserved::layer(&served))
         .add_service(health)
         .add_service(reflection)
+        .add_service(reflection_v1alpha)
         .add_service(Authenticated::new(
             crate::admin::service(),
             auth,
@@ -81,6 +110,99 @@ where
         .add_service(service)
         .serve_with_incoming_shutdown(incoming(listener), draining)
         .await
+}
+
+/// Names, in the `UNIMPLEMENTED` answer to a call this port cannot serve, what the port does
+/// serve (tonic answers such calls with an empty message).
+#[derive(Clone)]
+pub struct Unserved<S> {
+    inner: S,
+    served: Arc<Vec<String>>,
+}
+
+/// Wraps a port's routes in [`Unserved`].
+#[derive(Clone)]
+pub struct UnservedLayer {
+    served: Arc<Vec<String>>,
+}
+
+impl Unserved<()> {
+    /// The layer for a port serving `served`.
+    pub fn layer(served: &[&str]) -> UnservedLayer {
+        UnservedLayer {
+            served: Arc::new(served.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+}
+
+impl<S> tower_layer::Layer<S> for UnservedLayer {
+    type Service = Unserved<S>;
+
+    fn layer(&self, inner: S) -> Unserved<S> {
+        Unserved {
+            inner,
+            served: self.served.clone(),
+        }
+    }
+}
+
+impl<S, B> Service<http::Request<B>> for Unserved<S>
+where
+    S: Service<http::Request<B>, Response = http::Response<Body>>,
+    S::Future: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path().to_string();
+        let served = self.served.clone();
+        let answer = self.inner.call(request);
+        Box::pin(async move {
+            let mut response = answer.await?;
+            let headers = response.headers_mut();
+            let unimplemented = headers.get("grpc-status").is_some_and(|s| s == "12");
+            if unimplemented && !headers.contains_key("grpc-message") {
+                let message = unserved_message(&path, &served);
+                if let Ok(value) = http::HeaderValue::from_str(&message) {
+                    headers.insert("grpc-message", value);
+                }
+            }
+            Ok(response)
+        })
+    }
+}
+
+/// Why `path` (`/<service>/<method>`) was not served by a port serving `served`.
+pub fn unserved_message(path: &str, served: &[String]) -> String {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    let (service, method) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    // The message travels in a header: printable ASCII only, and no '%' (it would be decoded).
+    let clean = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_ascii_graphic() && *c != '%')
+            .take(200)
+            .collect::<String>()
+    };
+    if served.iter().any(|s| s == service) {
+        format!("{} has no method {}", clean(service), clean(method))
+    } else {
+        format!(
+            "{} is not served on this port, which serves {}",
+            clean(service),
+            served.join(", ")
+        )
+    }
 }
 
 /// The connections `listener` accepts, each with TCP_NODELAY set. tonic applies its own
@@ -191,6 +313,26 @@ mod tests {
     use tokio_stream::StreamExt;
 
     use super::*;
+
+    #[test]
+    fn an_unserved_call_is_told_what_the_port_serves_or_that_the_method_is_unknown() {
+        let served = vec!["yeyak.catalog.v1.CatalogService".to_string()];
+        assert_eq!(
+            unserved_message("/yeyak.settlement.v1.SettlementService/GetBalance", &served),
+            "yeyak.settlement.v1.SettlementService is not served on this port, which serves yeyak.catalog.v1.CatalogService"
+        );
+        assert_eq!(
+            unserved_message("/yeyak.catalog.v1.CatalogService/Nope", &served),
+            "yeyak.catalog.v1.CatalogService has no method Nope"
+        );
+        // What the caller sent is never echoed raw into a header.
+        let message = unserved_message("/a%0Ab c\u{7f}/x", &served);
+        assert!(
+            message.chars().all(|c| c.is_ascii_graphic() || c == ' '),
+            "{message}"
+        );
+        assert!(http::HeaderValue::from_str(&message).is_ok());
+    }
 
     #[tokio::test]
     async fn every_accepted_connection_has_nagles_algorithm_off() {

@@ -32,8 +32,21 @@ impl Drop for Telemetry {
 
 /// Installs logging (filter from `RUST_LOG`, default `info`) and, when configured, OTLP traces.
 /// Safe to call more than once: later calls keep the first subscriber.
+/// The `service.name` the telemetry carries: `OTEL_SERVICE_NAME` when set (the
+/// OpenTelemetry convention, so a deployment can name its instances), else the service's own.
+pub fn resource_name(service_name: &str) -> String {
+    named(std::env::var("OTEL_SERVICE_NAME").ok(), service_name)
+}
+
+fn named(configured: Option<String>, service_name: &str) -> String {
+    configured
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| service_name.to_string())
+}
+
 pub fn init(service_name: &'static str) -> Telemetry {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let service_name = resource_name(service_name);
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = tracing_subscriber::fmt::layer()
         .json()
@@ -51,7 +64,11 @@ pub fn init(service_name: &'static str) -> Telemetry {
                 Ok(exporter) => Some(
                     SdkTracerProvider::builder()
                         .with_batch_exporter(exporter)
-                        .with_resource(Resource::builder().with_service_name(service_name).build())
+                        .with_resource(
+                            Resource::builder()
+                                .with_service_name(service_name.clone())
+                                .build(),
+                        )
                         .build(),
                 ),
                 Err(e) => {
@@ -62,7 +79,7 @@ pub fn init(service_name: &'static str) -> Telemetry {
         });
     let otel = provider
         .as_ref()
-        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service_name)));
+        .map(|p| tracing_opentelemetry::layer().with_tracer(p.tracer(service_name.clone())));
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(json)
@@ -80,7 +97,11 @@ pub fn init(service_name: &'static str) -> Telemetry {
                 Ok(exporter) => Some(
                     SdkMeterProvider::builder()
                         .with_periodic_exporter(exporter)
-                        .with_resource(Resource::builder().with_service_name(service_name).build())
+                        .with_resource(
+                            Resource::builder()
+                                .with_service_name(service_name.clone())
+                                .build(),
+                        )
                         .build(),
                 ),
                 Err(e) => {
@@ -145,4 +166,19 @@ pub fn current_traceparent() -> Option<String> {
             sc.trace_flags().to_u8()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn otel_service_name_when_set_names_the_service_in_telemetry() {
+        assert_eq!(
+            named(Some("reservations-canary".into()), "reservations"),
+            "reservations-canary"
+        );
+        assert_eq!(named(Some(" ".into()), "reservations"), "reservations");
+        assert_eq!(named(None, "reservations"), "reservations");
+    }
 }
