@@ -125,6 +125,7 @@ async fn every_rpc_authenticates_and_authorises_its_caller() {
     let mut stranger_messages = h.notifications(stranger).await;
     let list = ListPartnerMessagesRequest {
         partner_id: seeded.partner_id.to_string(),
+        ..Default::default()
     };
     refused(
         stranger_messages.list_partner_messages(list).await,
@@ -492,6 +493,7 @@ async fn every_service_refuses_a_token_whose_subject_is_no_active_operator_of_th
                     async move {
                         n.list_partner_messages(ListPartnerMessagesRequest {
                             partner_id: partner.to_string(),
+                            ..Default::default()
                         })
                         .await
                         .map(|_| ())

@@ -52,6 +52,7 @@ async fn messages_when(
         .clone()
         .list_partner_messages(ListPartnerMessagesRequest {
             partner_id: partner.to_string(),
+            ..Default::default()
         })
         .await;
     // Until the service has learned the partner's operators from the catalog, it says so.

@@ -23,6 +23,50 @@ use yeyak_transport::{EventHandler, HandlerError};
 use support::*;
 
 #[tokio::test]
+async fn the_partners_messages_page_oldest_first_and_every_message_is_listed_once() {
+    let service = Service::new().await;
+    let mut delivered = Vec::new();
+    for _ in 0..5 {
+        let booked = requested(PARTNER, Some(PLACE_A));
+        delivered.push(
+            booked
+                .stream_id
+                .trim_start_matches("reservation-")
+                .to_string(),
+        );
+        service.deliver(&booked).await;
+    }
+    let mut listed = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let (messages, next) = service
+            .list_page(&ops(), PARTNER, 2, &token)
+            .await
+            .expect("a page");
+        assert!(messages.len() <= 2, "a page holds at most its size");
+        listed.extend(reservations(&messages).into_iter().map(str::to_string));
+        pages += 1;
+        if next.is_empty() {
+            break;
+        }
+        token = next;
+    }
+    assert_eq!(listed, delivered, "every message once, oldest first");
+    assert_eq!(pages, 3);
+    let too_big = service.list_page(&ops(), PARTNER, 101, "").await;
+    assert_eq!(
+        too_big.expect_err("refused").code(),
+        tonic::Code::InvalidArgument
+    );
+    let forged = service.list_page(&ops(), PARTNER, 2, "not-a-token").await;
+    assert_eq!(
+        forged.expect_err("refused").code(),
+        tonic::Code::InvalidArgument
+    );
+}
+
+#[tokio::test]
 async fn a_redelivered_reservation_event_records_nothing_twice() {
     let service = Service::new().await;
     let booked = requested(PARTNER, Some(PLACE_A));

@@ -128,16 +128,18 @@ impl NotificationsService for NotificationsApi {
         request: Request<pb::ListPartnerMessagesRequest>,
     ) -> Result<Response<pb::ListPartnerMessagesResponse>, Status> {
         let caller = Caller::of(&request)?;
-        let partner_id = parse_uuid("partner_id", &request.get_ref().partner_id)?;
-        let messages = self
+        let r = request.get_ref();
+        let partner_id = parse_uuid("partner_id", &r.partner_id)?;
+        let asked = page(r.page_size, &r.page_token, "messages")?;
+        let (listed, next) = self
             .app
-            .messages(&caller, partner_id)
+            .messages(&caller, partner_id, asked)
             .await
-            .map_err(failure)?
-            .into_iter()
-            .map(message_pb)
-            .collect();
-        Ok(Response::new(pb::ListPartnerMessagesResponse { messages }))
+            .map_err(failure)?;
+        Ok(Response::new(pb::ListPartnerMessagesResponse {
+            messages: listed.into_iter().map(message_pb).collect(),
+            next_page_token: yeyak_kit::status::page_token(next),
+        }))
     }
 
     async fn set_partner_preferences(

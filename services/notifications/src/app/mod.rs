@@ -215,26 +215,48 @@ impl Notifications {
         self.message(caller, command.message_id).await
     }
 
-    /// The partner's messages the caller may see, oldest first. Any active operator lists them;
-    /// one granted some places sees only the messages of those places.
-    pub async fn messages(&self, caller: &Caller, partner_id: Uuid) -> Result<Vec<Listed>, Error> {
+    /// The partner's messages the caller may see, oldest first, a page at a time: `limit` of the
+    /// stream's events after the token's version. Any active operator lists them; one granted
+    /// some places sees only the messages of those places (so its pages may come up short; the
+    /// token says whether more follow).
+    pub async fn messages(
+        &self,
+        caller: &Caller,
+        partner_id: Uuid,
+        (limit, after): (u32, Option<(i64, String)>),
+    ) -> Result<(Vec<Listed>, Option<(i64, String)>), Error> {
         let partner = partner_id.to_string();
         let mut reads = Reads::new(self.log());
         let operators = load_operators(&mut reads, &partner).await?;
         access::may_list_messages(caller, &partner, operators.as_ref())?;
         let stream = streams::messages(partner_id);
-        let (listed, _) = command::fold_stream(self.log(), &stream, Vec::new(), |out, e| {
-            let MessageEvent::Recorded(message) = decode_strict(e)?;
-            out.push(Listed {
+        // A page is a run of the stream's versions: the token is the last version read.
+        let from = after.map_or(1, |(version, _)| version.max(0) as u64 + 1);
+        let events = self
+            .log()
+            .read_stream(&stream, from, limit as usize)
+            .await
+            .map_err(|e| Error::Load(e.into()))?;
+        let next = (events.len() == limit as usize)
+            .then(|| {
+                events
+                    .last()
+                    .map(|e| (e.stream_version as i64, String::new()))
+            })
+            .flatten();
+        let mut listed = Vec::with_capacity(events.len());
+        for e in &events {
+            let MessageEvent::Recorded(message) =
+                decode_strict(e).map_err(|e| Error::Load(e.into()))?;
+            listed.push(Listed {
                 message,
                 recorded_at_us: e.recorded_at_us,
             });
-            Ok(())
-        })
-        .await?;
-        Ok(listed
+        }
+        let seen = listed
             .into_iter()
             .filter(|l| access::sees(caller, &partner, operators.as_ref(), &l.message))
-            .collect())
+            .collect();
+        Ok((seen, next))
     }
 }

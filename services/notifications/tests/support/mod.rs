@@ -108,6 +108,7 @@ impl Service {
     ) -> Result<Vec<PartnerMessage>, Status> {
         let list = ListPartnerMessagesRequest {
             partner_id: partner.to_string(),
+            ..Default::default()
         };
         Ok(self
             .api
@@ -115,6 +116,27 @@ impl Service {
             .await?
             .into_inner()
             .messages)
+    }
+
+    /// One page of the partner's messages: the messages and the next page's token.
+    pub async fn list_page(
+        &self,
+        caller: &Caller,
+        partner: Uuid,
+        page_size: u32,
+        page_token: &str,
+    ) -> Result<(Vec<PartnerMessage>, String), Status> {
+        let list = ListPartnerMessagesRequest {
+            partner_id: partner.to_string(),
+            page_size,
+            page_token: page_token.to_string(),
+        };
+        let page = self
+            .api
+            .list_partner_messages(request(caller, list))
+            .await?
+            .into_inner();
+        Ok((page.messages, page.next_page_token))
     }
 
     pub async fn set(
