@@ -149,3 +149,57 @@ fn no_service_source_file_is_longer_than_six_hundred_lines_of_code() {
         long.join("\n")
     );
 }
+
+/// The environment variables named in `text`: `YEYAK_…` and `OTEL_…` (a name ends at the first
+/// character that is not an upper-case letter, a digit or `_`).
+fn variables(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for prefix in ["YEYAK_", "OTEL_"] {
+        for (at, _) in text.match_indices(prefix) {
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if name.len() > prefix.len() && !name.ends_with('_') {
+                out.insert(name);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn every_environment_variable_the_code_reads_is_in_the_readme_table_and_no_other() {
+    let root = root();
+    let mut read = std::collections::BTreeSet::new();
+    for dir in ["services", "libs", "tests"] {
+        for path in sources(&root.join(dir)) {
+            let text = std::fs::read_to_string(&path).expect("read");
+            // Only names in string literals are read from the environment.
+            for literal in text.split('"').skip(1).step_by(2) {
+                read.extend(variables(literal));
+            }
+        }
+    }
+    let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
+    let table = readme
+        .split_once("<!-- environment variables -->")
+        .and_then(|(_, rest)| rest.split_once("<!-- end of environment variables -->"))
+        .map(|(table, _)| table)
+        .expect("the README's environment variables table");
+    let documented = variables(table);
+    let undocumented: Vec<_> = read.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "read by the code but missing from the README's table: {undocumented:?}"
+    );
+    let stale: Vec<_> = documented.difference(&read).collect();
+    assert!(
+        stale.is_empty(),
+        "in the README's table but read by no code: {stale:?}"
+    );
+}

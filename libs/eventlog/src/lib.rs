@@ -17,6 +17,7 @@
 
 mod common;
 mod group_commit;
+pub mod migrations;
 mod model;
 mod postgres;
 mod sqlite;

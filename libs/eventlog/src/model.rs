@@ -220,6 +220,13 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("corrupt row in the event log: {0}")]
     Corrupt(String),
+    #[error("{0}")]
+    Privileges(String),
+    /// The schema lacks migrations this build needs, and the service may not apply them.
+    #[error(
+        "the event log's schema is not up to date and this role cannot migrate it ({0}); run `yeyak migrate` as the schema's owner first"
+    )]
+    NotMigrated(String),
 }
 
 /// Why an append stored nothing.

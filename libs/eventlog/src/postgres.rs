@@ -80,7 +80,16 @@ impl PgEventStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect(url)
             .await?;
-        migrator().run(&writer).await?;
+        if !crate::migrations::up_to_date(&writer).await? {
+            migrator().run(&writer).await.map_err(|e| match e {
+                sqlx::migrate::MigrateError::Execute(sqlx::Error::Database(d))
+                    if d.code().as_deref() == Some("42501") =>
+                {
+                    StoreError::NotMigrated(d.message().to_string())
+                }
+                e => e.into(),
+            })?;
+        }
         let commits = Arc::new(watch::Sender::new(0));
         let mut listener = PgListener::connect_with(&reader).await?;
         listener.listen(CHANNEL).await?;
@@ -196,7 +205,7 @@ impl Lease for PgLease {
     }
 }
 
-fn migrator() -> Migrator {
+pub(crate) fn migrator() -> Migrator {
     crate::common::migrator(&[
         (
             1,

@@ -149,7 +149,7 @@ impl Lease for SqliteLease {
     }
 }
 
-fn migrator() -> Migrator {
+pub(crate) fn migrator() -> Migrator {
     crate::common::migrator(&[
         (
             1,

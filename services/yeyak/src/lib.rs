@@ -3,6 +3,7 @@
 //! Each service keeps its own event log (its own SQLite file or PostgreSQL database) and learns
 //! about the others only through their events, delivered by the log-tail transport.
 pub mod admin;
+pub mod migrate;
 pub mod tail;
 
 use std::{net::SocketAddr, path::Path, sync::Arc};

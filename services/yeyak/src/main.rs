@@ -26,6 +26,9 @@ enum Command {
     /// Operations' commands against a service's event log.
     #[command(subcommand)]
     Admin(yeyak::admin::AdminCommand),
+    /// Apply the event logs' schema as its owner (before the services start) and, on
+    /// PostgreSQL, grant the services' role only what it needs.
+    Migrate(yeyak::migrate::MigrateArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -197,6 +200,7 @@ async fn main() -> Result<(), BoxError> {
             yeyak::tail::tail(&args, &mut std::io::stdout()).await?;
             Ok(())
         }
+        Command::Migrate(args) => yeyak::migrate::run(args, &mut std::io::stdout()).await,
         Command::Admin(command) => {
             if !yeyak::admin::run(command, &mut std::io::stdout()).await? {
                 std::process::exit(1);
