@@ -544,17 +544,19 @@ async fn main() {
         Some(url) => run("postgres", url).await,
         None => println!("(PostgreSQL unreachable: skipped)"),
     }
-    let sqlite = yeyak_eventlog::connect(&fresh_sqlite_url("bench_rebuild"))
-        .await
-        .expect("sqlite");
-    for row in rebuild::rows("sqlite", sqlite, rebuild::SCHEDULES, &rebuild::GROWTH).await {
+    for row in rebuild::rows(
+        "sqlite",
+        &fresh_sqlite_url("bench_rebuild"),
+        rebuild::SCHEDULES,
+        &rebuild::GROWTH,
+    )
+    .await
+    {
         row.print();
     }
     match fresh_postgres_url("bench_rebuild").await {
         Some(url) => {
-            let store = yeyak_eventlog::connect(&url).await.expect("postgres");
-            for row in rebuild::rows("postgres", store, rebuild::SCHEDULES, &rebuild::GROWTH).await
-            {
+            for row in rebuild::rows("postgres", &url, rebuild::SCHEDULES, &rebuild::GROWTH).await {
                 row.print();
             }
         }

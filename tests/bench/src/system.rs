@@ -117,25 +117,30 @@ impl Logs {
             &databases.notifications,
             &databases.settlement,
         ] {
-            let statement = if url.starts_with("postgres") {
-                "CHECKPOINT"
-            } else {
-                "PRAGMA wal_checkpoint(TRUNCATE)"
-            };
-            let result = if url.starts_with("postgres") {
-                match sqlx::PgPool::connect(url).await {
-                    Ok(pool) => sqlx::query(statement).execute(&pool).await.map(|_| ()),
-                    Err(e) => Err(e),
-                }
-            } else {
-                match sqlx::SqlitePool::connect(url).await {
-                    Ok(pool) => sqlx::query(statement).execute(&pool).await.map(|_| ()),
-                    Err(e) => Err(e),
-                }
-            };
-            if let Err(e) = result {
-                eprintln!("{statement} failed: {e}");
+            Self::checkpoint_url(url).await;
+        }
+    }
+
+    /// [`Logs::checkpoint`] of one log.
+    pub async fn checkpoint_url(url: &str) {
+        let statement = if url.starts_with("postgres") {
+            "CHECKPOINT"
+        } else {
+            "PRAGMA wal_checkpoint(TRUNCATE)"
+        };
+        let result = if url.starts_with("postgres") {
+            match sqlx::PgPool::connect(url).await {
+                Ok(pool) => sqlx::query(statement).execute(&pool).await.map(|_| ()),
+                Err(e) => Err(e),
             }
+        } else {
+            match sqlx::SqlitePool::connect(url).await {
+                Ok(pool) => sqlx::query(statement).execute(&pool).await.map(|_| ()),
+                Err(e) => Err(e),
+            }
+        };
+        if let Err(e) = result {
+            eprintln!("{statement} failed: {e}");
         }
     }
 }
