@@ -72,6 +72,10 @@ impl Cluster {
                 ("YEYAK_JWT_SECRET".to_string(), TEST_SECRET.to_string()),
                 ("YEYAK_KAFKA_BROKERS".to_string(), broker.bootstrap()),
                 ("YEYAK_KAFKA_PARTITIONS".to_string(), "3".to_string()),
+                (
+                    "YEYAK_METRICS_ADDR".to_string(),
+                    format!("127.0.0.1:{}", free_port()),
+                ),
                 ("RUST_LOG".to_string(), "info".to_string()),
             ];
             for (s, k, v) in extra {

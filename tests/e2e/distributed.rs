@@ -125,3 +125,93 @@ async fn a_consumer_killed_between_effect_and_offset_has_no_second_effect() {
     );
     h.stop().await;
 }
+
+/// With the broker down, bookings go on (the log is the outbox); within seconds of its return
+/// the backlog flows on to the other services; and with it down again, every process exits on
+/// SIGTERM well inside Kubernetes' 30-second grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_stops_no_booking_recovers_in_seconds_and_never_holds_up_a_shutdown() {
+    let Some(mut h) = Harness::distributed(&[]).await else {
+        return;
+    };
+    let seeded = seed(
+        &h,
+        ConfirmationMode::Instant,
+        PaymentMode::ReservationOnly,
+        5,
+        0,
+    )
+    .await;
+    book(
+        &h,
+        "erin",
+        &seeded.schedule_id(),
+        1,
+        &Uuid::new_v4().to_string(),
+    )
+    .await;
+
+    h.cluster.as_mut().expect("distributed").broker.kill();
+    let during = book(
+        &h,
+        "frank",
+        &seeded.schedule_id(),
+        1,
+        &Uuid::new_v4().to_string(),
+    )
+    .await;
+    let told = format!("reservation-booked:{}:customer", during.reservation_id);
+    assert!(
+        !h.provider
+            .accepted()
+            .iter()
+            .any(|r| r.idempotency_key == told),
+        "nothing reached the notifications while the broker was down"
+    );
+
+    h.cluster
+        .as_mut()
+        .expect("distributed")
+        .broker
+        .restart()
+        .await;
+    let returned = std::time::Instant::now();
+    until(
+        "the booking made during the outage to reach the notifications",
+        || async {
+            h.provider
+                .accepted()
+                .iter()
+                .any(|r| r.idempotency_key == told)
+                .then_some(())
+        },
+    )
+    .await;
+    let recovered = returned.elapsed();
+    eprintln!("recovered {recovered:?} after the broker returned");
+    assert!(
+        recovered < std::time::Duration::from_secs(15),
+        "the relay and the consumers took {recovered:?} after the broker returned"
+    );
+
+    let cluster = h.cluster.as_mut().expect("distributed");
+    cluster.broker.kill();
+    let stopping = std::time::Instant::now();
+    for (service, pid) in cluster.pids() {
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "SIGTERM to {service}");
+    }
+    for service in yeyak_e2e::cluster::SERVICES {
+        let status = cluster.wait_for_exit(service).await;
+        assert!(status.success(), "{service} exited with {status}");
+    }
+    let took = stopping.elapsed();
+    eprintln!("every service exited {took:?} after SIGTERM with the broker down");
+    assert!(
+        took < std::time::Duration::from_secs(25),
+        "the services took {took:?} to exit, past the grace period's margin"
+    );
+}

@@ -66,6 +66,34 @@ pub(crate) fn migrator(
     )
 }
 
+/// Counts an append by its outcome (`yeyak_appends_total`).
+pub(crate) fn count_append(
+    backend: crate::Backend,
+    result: &Result<crate::AppendResult, crate::AppendError>,
+) {
+    use crate::{AppendError, AppendStatus};
+    let outcome = match result {
+        Ok(r) => match r.status {
+            AppendStatus::Committed => "committed",
+            AppendStatus::Duplicate => "duplicate",
+            AppendStatus::AlreadyHandled => "already_handled",
+        },
+        Err(AppendError::Conflict { .. }) => "conflict",
+        Err(AppendError::Store(_)) => "failed",
+        Err(_) => "refused",
+    };
+    metrics::counter!("yeyak_appends_total", "backend" => backend_name(backend), "outcome" => outcome)
+        .increment(1);
+}
+
+/// A backend as metrics label it.
+pub(crate) fn backend_name(backend: crate::Backend) -> &'static str {
+    match backend {
+        crate::Backend::Postgres => "postgres",
+        crate::Backend::Sqlite => "sqlite",
+    }
+}
+
 /// The storage's own clock: when an event was recorded (business time is the event's
 /// `occurred_at_us`, from the service's clock).
 pub(crate) fn now_us() -> i64 {
@@ -574,19 +602,24 @@ macro_rules! impl_event_store {
             }
 
             async fn append(&self, request: $crate::AppendRequest) -> Result<$crate::AppendResult, $crate::AppendError> {
-                $crate::model::check_request(&request)?;
-                let (reply, answer) = tokio::sync::oneshot::channel();
-                let member = $crate::group_commit::Member { request, reply };
-                let request = match self.group.send(member).await {
-                    Ok(()) => match answer.await {
-                        Ok($crate::group_commit::Reply::Done(result)) => return result,
-                        Ok($crate::group_commit::Reply::Alone(request)) => request,
-                        // The batch was dropped unanswered (a panic): the request went with it.
-                        Err(_) => return Err($crate::StoreError::Corrupt("the group commit holding this append failed".into()).into()),
-                    },
-                    Err(tokio::sync::mpsc::error::SendError(member)) => member.request,
-                };
-                self.append_alone(&request).await
+                let result = async {
+                    $crate::model::check_request(&request)?;
+                    let (reply, answer) = tokio::sync::oneshot::channel();
+                    let member = $crate::group_commit::Member { request, reply };
+                    let request = match self.group.send(member).await {
+                        Ok(()) => match answer.await {
+                            Ok($crate::group_commit::Reply::Done(result)) => return result,
+                            Ok($crate::group_commit::Reply::Alone(request)) => request,
+                            // The batch was dropped unanswered (a panic): the request went with it.
+                            Err(_) => return Err($crate::StoreError::Corrupt("the group commit holding this append failed".into()).into()),
+                        },
+                        Err(tokio::sync::mpsc::error::SendError(member)) => member.request,
+                    };
+                    self.append_alone(&request).await
+                }
+                .await;
+                $crate::common::count_append($backend, &result);
+                result
             }
 
             async fn read_stream(

@@ -101,6 +101,7 @@ impl Stats {
         self.batches.fetch_add(1, Ordering::Relaxed);
         self.appends.fetch_add(size, Ordering::Relaxed);
         self.largest.fetch_max(size, Ordering::Relaxed);
+        metrics::histogram!("yeyak_group_commit_batch_size").record(size as f64);
     }
 
     fn read(&self) -> GroupCommits {

@@ -98,18 +98,17 @@ async fn applied(conn: &mut PgConnection) -> Result<Vec<i64>, StoreError> {
 /// Whether every migration this build knows is applied, unchanged: then a service connecting
 /// as a role that may not change the schema needs no migration run.
 pub(crate) async fn up_to_date(pool: &PgPool) -> Result<bool, StoreError> {
+    // Asked first, so a new database's log stays free of "relation does not exist" errors.
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !exists {
+        return Ok(false);
+    }
     let rows: Vec<(i64, Vec<u8>)> =
-        match sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
+        sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
             .fetch_all(pool)
-            .await
-        {
-            Ok(rows) => rows,
-            // 42P01: no migrations table yet.
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("42P01") => {
-                return Ok(false);
-            }
-            Err(e) => return Err(e.into()),
-        };
+            .await?;
     Ok(crate::postgres::migrator().iter().all(|m| {
         rows.iter()
             .any(|(v, checksum)| *v == m.version && checksum[..] == m.checksum[..])

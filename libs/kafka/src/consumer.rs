@@ -240,11 +240,38 @@ impl Transport for KafkaTransport {
                 tracing::warn!(consumer = %group, error = %e, "offset not stored; the record will be redelivered");
             }
         }
-        match consumer.commit_consumer_state(CommitMode::Sync) {
+        // The stored offsets go out without waiting for the broker (with it down, a synchronous
+        // commit, then leaving the group, could outlast the pod's grace period): an offset
+        // not committed only means a record delivered again, which the inbox makes a no-op.
+        let committed = consumer.commit_consumer_state(CommitMode::Async);
+        close_within(consumer, CLOSE_WITHIN).await;
+        match committed {
             Ok(())
             | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => Ok(()),
-            Err(e) => Err(kafka(e)),
+            Err(e) => {
+                tracing::warn!(consumer = %group, error = %e, "offsets not committed at shutdown; their records will be delivered again");
+                Ok(())
+            }
         }
+    }
+}
+
+/// How long a consumer's close (its last commit, leaving its group) may take at shutdown.
+pub const CLOSE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Closes `consumer` on a thread of its own, waiting at most `within`: librdkafka's close blocks
+/// while the broker is unreachable, and the process must still exit in time.
+async fn close_within<C: Send + 'static>(consumer: C, within: Duration) {
+    let (done, closed) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        drop(consumer);
+        let _ = done.send(());
+    });
+    if tokio::time::timeout(within, closed).await.is_err() {
+        tracing::warn!(
+            within_ms = within.as_millis() as u64,
+            "the Kafka consumer did not close in time; exiting without it"
+        );
     }
 }
 

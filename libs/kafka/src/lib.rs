@@ -29,6 +29,27 @@ pub struct KafkaConfig {
     pub replication: i32,
     /// How long a produced record may wait for its acknowledgement.
     pub message_timeout: Duration,
+    /// Further librdkafka properties for every client (`security.protocol`, `ssl.*`,
+    /// `sasl.*`, …), from `YEYAK_RDKAFKA_*`; they override yeyak's own settings.
+    pub properties: Vec<(String, String)>,
+}
+
+/// The prefix of environment variables passed to librdkafka: `YEYAK_RDKAFKA_SECURITY_PROTOCOL=SSL`
+/// sets `security.protocol=SSL`.
+pub const PROPERTY_PREFIX: &str = "YEYAK_RDKAFKA_";
+
+/// The librdkafka properties among `vars`: the name after [`PROPERTY_PREFIX`], lower-cased,
+/// `_` read as `.`.
+pub fn properties_from(vars: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = vars
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let name = k.strip_prefix(PROPERTY_PREFIX)?;
+            (!name.is_empty()).then(|| (name.to_lowercase().replace('_', "."), v))
+        })
+        .collect();
+    out.sort();
+    out
 }
 
 impl KafkaConfig {
@@ -39,6 +60,7 @@ impl KafkaConfig {
             partitions: 3,
             replication: 1,
             message_timeout: Duration::from_secs(30),
+            properties: Vec::new(),
         }
     }
 
@@ -68,8 +90,10 @@ impl KafkaConfig {
         config
             .set("bootstrap.servers", &self.brokers)
             .set("client.id", client_id)
-            .set("broker.address.family", "v4")
             .set("reconnect.backoff.max.ms", "2000");
+        for (name, value) in &self.properties {
+            config.set(name, value);
+        }
         config
     }
 }
@@ -101,6 +125,7 @@ impl KafkaArgs {
         let mut config = KafkaConfig::new(brokers).with_topic_overrides(&self.kafka_topics)?;
         config.partitions = self.kafka_partitions.max(1);
         config.replication = self.kafka_replication.max(1);
+        config.properties = properties_from(std::env::vars());
         Ok(Some(config))
     }
 }
@@ -167,6 +192,28 @@ pub fn default_topic(source: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn yeyak_rdkafka_variables_become_librdkafka_properties() {
+        let vars = [
+            ("YEYAK_RDKAFKA_SECURITY_PROTOCOL", "SASL_SSL"),
+            ("YEYAK_RDKAFKA_SASL_MECHANISMS", "SCRAM-SHA-512"),
+            ("YEYAK_RDKAFKA_", "ignored"),
+            ("YEYAK_KAFKA_BROKERS", "not a property"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        assert_eq!(
+            properties_from(vars),
+            [
+                ("sasl.mechanisms".to_string(), "SCRAM-SHA-512".to_string()),
+                ("security.protocol".to_string(), "SASL_SSL".to_string())
+            ]
+        );
+        let mut config = KafkaConfig::new("b:9092");
+        config.properties = vec![("security.protocol".into(), "SSL".into())];
+        assert_eq!(config.client("c").get("security.protocol"), Some("SSL"));
+        assert_eq!(config.client("c").get("broker.address.family"), None);
+    }
 
     #[test]
     fn topics_default_to_the_versioned_service_name_and_can_be_overridden() {

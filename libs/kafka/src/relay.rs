@@ -113,10 +113,17 @@ impl Relay {
                     _ = shutdown.cancelled() => return Ok(()),
                     batch = subscription.next_batch() => batch?,
                 };
-                match self.publish(&producer, &batch).await {
+                // At shutdown an unacknowledged batch is left to the next run (its events stay in
+                // the log; consumers dedupe what the broker got twice).
+                let published = tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(()),
+                    published = self.publish(&producer, &batch) => published,
+                };
+                match published {
                     Ok(()) => {
                         let last = batch.last().expect("batches are never empty").position;
                         self.log.save_checkpoint(&name, last).await?;
+                        self.observe(&batch).await;
                         backoff = Duration::from_millis(100);
                     }
                     Err(e) => {
@@ -139,6 +146,22 @@ impl Relay {
                     }
                 }
             }
+        }
+    }
+
+    /// After a published batch: each event's time from its commit to the broker's
+    /// acknowledgement (`yeyak_relay_publish_seconds`), and the events committed but not yet
+    /// published (`yeyak_relay_backlog_events`, a position count).
+    async fn observe(&self, batch: &[RecordedEvent]) {
+        let now_us = jiff::Timestamp::now().as_microsecond();
+        let latency =
+            metrics::histogram!("yeyak_relay_publish_seconds", "topic" => self.topic.clone());
+        for event in batch {
+            latency.record((now_us - event.recorded_at_us).max(0) as f64 / 1e6);
+        }
+        if let (Some(last), Ok(head)) = (batch.last(), self.log.head().await) {
+            metrics::gauge!("yeyak_relay_backlog_events", "topic" => self.topic.clone())
+                .set(head.position.saturating_sub(last.position.position) as f64);
         }
     }
 

@@ -594,8 +594,12 @@ impl Runner {
                 Ok(_) => return Ok(Ran::Replayed(self.appended_by(&inbox).await?)),
                 Err(AppendError::Conflict { stream_id, .. }) => {
                     if attempt >= self.attempts {
+                        metrics::counter!("yeyak_command_busy_total", "command" => command_name::<C>())
+                            .increment(1);
                         return Err(Error::Busy { stream_id });
                     }
+                    metrics::counter!("yeyak_command_retries_total", "command" => command_name::<C>())
+                        .increment(1);
                     tracing::debug!(%stream_id, attempt, "a stream the decision read moved; deciding again");
                 }
                 Err(AppendError::RequestReused { .. }) => return Err(Error::RequestReused),
@@ -731,6 +735,13 @@ pub mod testing {
             state
         }
     }
+}
+
+/// A command's name as metrics label it: its type's last path segment.
+fn command_name<C>() -> &'static str {
+    let full = std::any::type_name::<C>();
+    let plain = full.split('<').next().unwrap_or(full);
+    plain.rsplit("::").next().unwrap_or(plain)
 }
 
 #[cfg(test)]

@@ -19,6 +19,9 @@ pub struct CommonConfig {
     /// HS256 secret that signs bearer tokens, at least 32 bytes (never stored in the repository).
     #[arg(long, env = "YEYAK_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: String,
+    /// Address `GET /metrics` (Prometheus text) is served on.
+    #[arg(long, env = "YEYAK_METRICS_ADDR", default_value = "0.0.0.0:9464")]
+    pub metrics_addr: SocketAddr,
     /// The longest lifetime (exp − iat, seconds) a token may have.
     #[arg(long, env = "YEYAK_JWT_MAX_LIFETIME_SECS", default_value_t = crate::auth::DEFAULT_MAX_LIFETIME_SECS,
           value_parser = clap::value_parser!(i64).range(60..))]
@@ -38,8 +41,8 @@ pub struct Process {
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl CommonConfig {
-    /// Opens (and migrates) the service's log, prepares authentication, binds the port and
-    /// installs the shutdown signal handler.
+    /// Opens (and migrates) the service's log, prepares authentication, binds the port, serves
+    /// the metrics and installs the shutdown signal handler.
     pub async fn start(&self, default_port: u16) -> Result<Process, BoxError> {
         let auth = Arc::new(
             Authenticator::new(&self.jwt_secret)?.with_max_lifetime(self.jwt_max_lifetime_secs),
@@ -49,12 +52,15 @@ impl CommonConfig {
             .grpc_addr
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], default_port)));
         let listener = crate::server::bind(addr).await?;
+        let shutdown = crate::server::shutdown_on_signal();
+        let metrics = crate::metrics::bind(self.metrics_addr).await?;
+        tokio::spawn(crate::metrics::serve(metrics, shutdown.clone()));
         Ok(Process {
             log,
             auth,
             listener,
             clock: crate::clock::system(),
-            shutdown: crate::server::shutdown_on_signal(),
+            shutdown,
         })
     }
 }

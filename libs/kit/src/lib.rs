@@ -6,6 +6,7 @@
 //! - [`access`]: the operator check every service runs, and the directory that learns operators;
 //! - [`config`]: configuration from the environment (clap, `YEYAK_*`);
 //! - [`telemetry`]: JSON logs, and OTLP traces when `OTEL_EXPORTER_OTLP_ENDPOINT` is set;
+//! - [`metrics`]: Prometheus text on a port of its own, and every RPC measured;
 //! - [`auth`]: bearer JWT authentication and per-RPC role policies, enforced before a handler runs;
 //! - [`server`]: gRPC serving with health, reflection, tracing and graceful shutdown;
 //! - [`status`]: gRPC statuses with a machine-readable reason;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod events;
 pub mod fold_cache;
 pub mod kst;
+pub mod metrics;
 pub mod server;
 pub mod status;
 pub mod telemetry;

@@ -1,5 +1,5 @@
 //! Serving one gRPC service the yeyak way: health, reflection, tracing, graceful shutdown.
-use std::{convert::Infallible, net::SocketAddr, sync::Arc};
+use std::{convert::Infallible, net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -11,6 +11,7 @@ use tonic::{
     transport::Server,
 };
 use tonic_health::ServingStatus;
+use yeyak_eventlog::EventStore;
 use yeyak_transport::{EventHandler, Transport};
 
 use crate::{
@@ -51,11 +52,14 @@ fn reflection_for(names: &[&str]) -> tonic_reflection::server::Builder<'static> 
 /// listing only what this port serves) and the admin API (`yeyak.admin.v1`, behind `auth`) on
 /// `listener` until `shutdown` is cancelled. A call for a service this port does not serve is
 /// answered `UNIMPLEMENTED` with a message naming what it does serve. On shutdown the health
-/// status turns `NOT_SERVING` first, then in-flight calls drain.
+/// status turns `NOT_SERVING` first, then in-flight calls drain. The health also says
+/// `NOT_SERVING` while the service's own database (`log`) cannot be reached, and `SERVING`
+/// again once it can; a broker outage is not the service's health (the log is its outbox).
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
     auth: Arc<Authenticator>,
+    log: Arc<dyn EventStore>,
     shutdown: CancellationToken,
 ) -> Result<(), tonic::transport::Error>
 where
@@ -74,11 +78,11 @@ where
     reporter
         .set_service_status("", ServingStatus::Serving)
         .await;
-    let served: Vec<&str> = std::iter::once(S::NAME).chain(ALONGSIDE).collect();
-    let reflection = reflection_for(&served)
+    let listed: Vec<&str> = std::iter::once(S::NAME).chain(ALONGSIDE).collect();
+    let reflection = reflection_for(&listed)
         .build_v1()
         .expect("the embedded descriptor sets are valid");
-    let reflection_v1alpha = reflection_for(&served)
+    let reflection_v1alpha = reflection_for(&listed)
         .build_v1alpha()
         .expect("the embedded descriptor sets are valid");
     let addr = listener
@@ -86,6 +90,12 @@ where
         .map(|a| a.to_string())
         .unwrap_or_default();
     tracing::info!(service = S::NAME, %addr, "serving gRPC");
+    let watching = tokio::spawn(watch_database(
+        log,
+        reporter.clone(),
+        S::NAME,
+        shutdown.clone(),
+    ));
     let draining = async move {
         shutdown.cancelled().await;
         reporter
@@ -96,9 +106,10 @@ where
             .await;
         tracing::info!(service = S::NAME, "shutting down: draining in-flight calls");
     };
-    Server::builder()
+    let served = Server::builder()
         .trace_fn(crate::telemetry::grpc_span)
-        .layer(Unserved::layer(&served))
+        .layer(Unserved::layer(&listed))
+        .layer(crate::metrics::MeteredLayer)
         .add_service(health)
         .add_service(reflection)
         .add_service(reflection_v1alpha)
@@ -109,7 +120,46 @@ where
         ))
         .add_service(service)
         .serve_with_incoming_shutdown(incoming(listener), draining)
-        .await
+        .await;
+    watching.abort();
+    served
+}
+
+/// How often the health checks the service's own database, and how long one check may take.
+pub const PROBE_EVERY: Duration = Duration::from_secs(1);
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Turns the health `NOT_SERVING` while `log` cannot be read (its head), `SERVING` when it can
+/// again; stops at shutdown (which turns it `NOT_SERVING` for good).
+async fn watch_database(
+    log: Arc<dyn EventStore>,
+    reporter: tonic_health::server::HealthReporter,
+    name: &'static str,
+    shutdown: CancellationToken,
+) {
+    let mut serving = true;
+    while !yeyak_transport::wait_or_shutdown(&shutdown, PROBE_EVERY).await {
+        let reached = matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, log.head()).await,
+            Ok(Ok(_))
+        );
+        if reached == serving || shutdown.is_cancelled() {
+            continue;
+        }
+        serving = reached;
+        let status = if reached {
+            tracing::info!(service = name, "the database is reachable again: serving");
+            ServingStatus::Serving
+        } else {
+            tracing::error!(
+                service = name,
+                "the database cannot be reached: not serving"
+            );
+            ServingStatus::NotServing
+        };
+        reporter.set_service_status(name, status).await;
+        reporter.set_service_status("", status).await;
+    }
 }
 
 /// Names, in the `UNIMPLEMENTED` answer to a call this port cannot serve, what the port does
@@ -249,6 +299,7 @@ pub async fn serve_with_consumers<S>(
     service: S,
     consumers: Vec<Consumer>,
     auth: Arc<Authenticator>,
+    log: Arc<dyn EventStore>,
     shutdown: CancellationToken,
 ) -> Result<(), BoxError>
 where
@@ -265,17 +316,22 @@ where
         .map(|c| {
             let shutdown = shutdown.clone();
             tokio::spawn(async move {
+                let consumer = c.handler.name().to_string();
                 let result = c
                     .transport
                     .consume(c.source, c.handler, shutdown.clone())
                     .await;
                 // A consumer that fails stops the process rather than serving stale reads silently.
+                if !shutdown.is_cancelled() {
+                    tracing::error!(%consumer, source = c.source, outcome = ?result,
+                        "a consumer stopped by itself: stopping the service");
+                }
                 shutdown.cancel();
                 result
             })
         })
         .collect();
-    let serving = serve(listener, service, auth, shutdown.clone()).await;
+    let serving = serve(listener, service, auth, log, shutdown.clone()).await;
     shutdown.cancel();
     for task in consuming {
         task.await??;

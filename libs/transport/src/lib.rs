@@ -166,13 +166,28 @@ impl Transport for LogTailTransport {
             .ok_or_else(|| TransportError::UnknownSource(source.to_string()))?
             .clone();
         let checkpoint = format!("{}@{source}", handler.name());
-        let start = self.own.load_checkpoint(&checkpoint).await?;
+        // Its own database may be down when the consumer starts: wait for it like any other
+        // storage failure.
+        let mut backoff = Duration::from_millis(200);
+        let start = loop {
+            match self.own.load_checkpoint(&checkpoint).await {
+                Ok(start) => break start,
+                Err(e) => {
+                    tracing::warn!(%checkpoint, error = %e, "the consumer's position could not be read; retrying");
+                    if wait_or_shutdown(&shutdown, backoff).await {
+                        return Ok(());
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        };
         tracing::info!(
             consumer = handler.name(),
             source,
             ?start,
             "consumer started"
         );
+        let source_log = log.clone();
         let mut subscription = Subscription::new(log, start).poll_interval(self.poll);
         loop {
             let batch = tokio::select! {
@@ -205,7 +220,17 @@ impl Transport for LogTailTransport {
             };
             if whole {
                 if let Some(last) = batch.last() {
-                    self.own.save_checkpoint(&checkpoint, last.position).await?;
+                    if !save_position(&*self.own, &checkpoint, last.position, &shutdown).await {
+                        return Ok(());
+                    }
+                    observe(
+                        &*source_log,
+                        handler.name(),
+                        source,
+                        last.position,
+                        batch.len(),
+                    )
+                    .await;
                 }
                 continue;
             }
@@ -213,16 +238,62 @@ impl Transport for LogTailTransport {
             for event in &batch {
                 if !deliver(&*handler, &*self.own, source, event, &shutdown).await? {
                     if let Some(position) = applied {
-                        self.own.save_checkpoint(&checkpoint, position).await?;
+                        save_position(&*self.own, &checkpoint, position, &shutdown).await;
                     }
                     return Ok(());
                 }
                 applied = Some(event.position);
             }
             if let Some(position) = applied {
-                self.own.save_checkpoint(&checkpoint, position).await?;
+                if !save_position(&*self.own, &checkpoint, position, &shutdown).await {
+                    return Ok(());
+                }
+                observe(&*source_log, handler.name(), source, position, batch.len()).await;
             }
         }
+    }
+}
+
+/// Saves a consumer's position, retrying while its own database fails: a consumer outlives a
+/// database outage (its service's health says `NOT_SERVING` meanwhile). `false` when shutdown
+/// came first: the events after the last saved position are applied again, without effect.
+async fn save_position(
+    own: &dyn EventStore,
+    name: &str,
+    at: Position,
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match own.save_checkpoint(name, at).await {
+            Ok(()) => return true,
+            Err(e) => {
+                tracing::warn!(checkpoint = name, error = %e, retry_in_ms = backoff.as_millis() as u64,
+                    "the consumer's position was not saved; retrying");
+                if wait_or_shutdown(shutdown, backoff).await {
+                    return false;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// After a batch: the events a log-tail consumer applied, and how far behind its source's head
+/// it still is (`yeyak_consumer_lag`, partition 0; a position count, so gaps in positions count
+/// as events).
+async fn observe(
+    source_log: &dyn EventStore,
+    consumer: &str,
+    source: &str,
+    at: Position,
+    n: usize,
+) {
+    metrics::counter!("yeyak_consumer_events_total", "consumer" => consumer.to_string())
+        .increment(n as u64);
+    if let Ok(head) = source_log.head().await {
+        let behind = head.position.saturating_sub(at.position);
+        lag::record(consumer, source, 0, behind as i64);
     }
 }
 
@@ -407,6 +478,83 @@ pub fn dead_letter_stream(consumer: &str) -> String {
     format!("dead-letters-{consumer}")
 }
 
+/// A poison event as the consumer's dead-letter stream keeps it: which consumer failed, the
+/// original event's source, type, stream (its key) and version, why, and its payload untouched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    pub consumer: String,
+    pub source: String,
+    pub event_id: uuid::Uuid,
+    pub event_type: String,
+    pub stream_id: String,
+    pub stream_version: u64,
+    pub reason: String,
+    pub payload: Vec<u8>,
+}
+
+impl DeadLetter {
+    /// The record's payload (schema 2): `name: value` header lines, a blank line, the original
+    /// payload's bytes.
+    fn encode(&self) -> Vec<u8> {
+        let line = |v: &str| v.replace(['\n', '\r'], " ");
+        let mut out = format!(
+            "source: {}\ntype: {}\nstream: {}\nversion: {}\nreason: {}\n\n",
+            line(&self.source),
+            line(&self.event_type),
+            line(&self.stream_id),
+            self.stream_version,
+            line(&self.reason)
+        )
+        .into_bytes();
+        out.extend_from_slice(&self.payload);
+        out
+    }
+
+    /// A dead-letter record read back (`None` for another event). Schema 1 (before the stream
+    /// was kept) held `source`, `type` and `reason` lines, then the payload.
+    pub fn decode(record: &RecordedEvent) -> Option<DeadLetter> {
+        if record.event_type != DEAD_LETTER_TYPE {
+            return None;
+        }
+        let consumer = record.stream_id.strip_prefix("dead-letters-")?.to_string();
+        let event_id = record.metadata.causation_id.unwrap_or_default();
+        let bytes = &record.payload;
+        if record.schema_version < 2 {
+            let mut parts = bytes.splitn(4, |b| *b == b'\n');
+            let mut text = || String::from_utf8_lossy(parts.next().unwrap_or_default()).to_string();
+            let (source, event_type, reason) = (text(), text(), text());
+            return Some(DeadLetter {
+                consumer,
+                source,
+                event_id,
+                event_type,
+                stream_id: String::new(),
+                stream_version: 0,
+                reason,
+                payload: parts.next().unwrap_or_default().to_vec(),
+            });
+        }
+        let end = bytes.windows(2).position(|w| w == b"\n\n")?;
+        let head = String::from_utf8_lossy(&bytes[..end]);
+        let field = |name: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(": ")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        Some(DeadLetter {
+            consumer,
+            source: field("source"),
+            event_id,
+            event_type: field("type"),
+            stream_id: field("stream"),
+            stream_version: field("version").parse().unwrap_or_default(),
+            reason: field("reason"),
+            payload: bytes[end + 2..].to_vec(),
+        })
+    }
+}
+
 /// Records a poison event in the consumer's own log, once per (consumer, event).
 async fn dead_letter(
     own: &dyn EventStore,
@@ -415,16 +563,24 @@ async fn dead_letter(
     event: &RecordedEvent,
     reason: &str,
 ) -> Result<(), TransportError> {
-    // The payload keeps the reason readable next to the original bytes: `reason\n<original>`.
-    let mut payload = format!("{source}\n{}\n{reason}\n", event.event_type).into_bytes();
-    payload.extend_from_slice(&event.payload);
+    let payload = DeadLetter {
+        consumer: consumer.to_string(),
+        source: source.to_string(),
+        event_id: event.event_id,
+        event_type: event.event_type.clone(),
+        stream_id: event.stream_id.clone(),
+        stream_version: event.stream_version,
+        reason: reason.to_string(),
+        payload: event.payload.clone(),
+    }
+    .encode();
     let request = AppendRequest::single(
         dead_letter_stream(consumer),
         ExpectedVersion::Any,
         vec![NewEvent {
             event_id: uuid::Uuid::new_v5(&event.event_id, consumer.as_bytes()),
             event_type: DEAD_LETTER_TYPE.to_string(),
-            schema_version: 1,
+            schema_version: 2,
             payload,
             metadata: Metadata {
                 correlation_id: event.metadata.correlation_id,
@@ -436,10 +592,12 @@ async fn dead_letter(
         }],
     )
     .with_inbox(consumer, event.event_id);
-    own.append(request).await.map(|_| ()).map_err(|e| match e {
+    own.append(request).await.map_err(|e| match e {
         yeyak_eventlog::AppendError::Store(s) => TransportError::Store(s),
         other => TransportError::DeadLetter(other.to_string()),
-    })
+    })?;
+    metrics::counter!("yeyak_dead_letters_total", "consumer" => consumer.to_string()).increment(1);
+    Ok(())
 }
 
 /// Waits `delay` unless shutdown comes first; returns whether shutdown came.
@@ -463,9 +621,17 @@ pub mod lag {
 
     /// Records how many events a consumer is behind on one partition.
     pub fn record(consumer: &str, topic: &str, partition: i32, behind: i64) {
+        gauge(consumer, topic, partition, behind);
         LAG.lock()
             .expect("lag registry")
             .insert((consumer.to_string(), topic.to_string(), partition), behind);
+    }
+
+    /// `yeyak_consumer_lag{consumer,topic,partition}`.
+    fn gauge(consumer: &str, topic: &str, partition: i32, behind: i64) {
+        metrics::gauge!("yeyak_consumer_lag", "consumer" => consumer.to_string(),
+            "topic" => topic.to_string(), "partition" => partition.to_string())
+        .set(behind as f64);
     }
 
     /// Replaces what a consumer reports for a topic: partitions it no longer holds drop out.
@@ -473,6 +639,7 @@ pub mod lag {
         let mut lag = LAG.lock().expect("lag registry");
         lag.retain(|(c, t, _), _| c != consumer || t != topic);
         for (partition, behind) in partitions {
+            gauge(consumer, topic, *partition, *behind);
             lag.insert(
                 (consumer.to_string(), topic.to_string(), *partition),
                 *behind,

@@ -13,7 +13,8 @@ use yeyak_eventlog::{
     testing::{event, eventually, fresh_sqlite_url},
 };
 use yeyak_transport::{
-    DEAD_LETTER_TYPE, EventHandler, HandlerError, LogTailTransport, Transport, dead_letter_stream,
+    DEAD_LETTER_TYPE, DeadLetter, EventHandler, HandlerError, LogTailTransport, Transport,
+    dead_letter_stream,
 };
 
 /// A consumer whose effect is an event in its own log, written with its inbox row.
@@ -140,10 +141,25 @@ async fn events_are_applied_once_in_order_poison_is_set_aside_and_a_restart_resu
         .unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].event_type, DEAD_LETTER_TYPE);
+    let letter = DeadLetter::decode(&dead[0]).expect("a dead letter");
     assert!(
-        String::from_utf8_lossy(&dead[0].payload).contains("cannot decode"),
+        letter.reason.contains("cannot decode"),
         "the reason is kept"
     );
+    assert_eq!(
+        letter.consumer, "recorder",
+        "the consumer that failed is named"
+    );
+    assert_eq!(
+        (
+            letter.stream_id.as_str(),
+            letter.stream_version,
+            letter.event_type.as_str()
+        ),
+        ("s-bad", 1, "Poison"),
+        "the original key (stream) and type are kept"
+    );
+    assert_eq!(letter.payload, b"bad", "the original payload, untouched");
     shutdown.cancel();
     running.await.unwrap().unwrap();
 

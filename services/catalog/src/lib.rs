@@ -40,7 +40,7 @@ pub async fn serve(
     clock: SharedClock,
     shutdown: CancellationToken,
 ) -> Result<(), yeyak_kit::config::BoxError> {
-    let app = app::Catalog::new(log, clock);
+    let app = app::Catalog::new(log.clone(), clock);
     let bookings = Arc::new(app::bookings::ReservationConsumer::new(
         app.runner().clone(),
     ));
@@ -54,6 +54,7 @@ pub async fn serve(
             Consumer::new(transport, SETTLEMENT_SOURCE, sellers),
         ],
         auth,
+        log,
         shutdown,
     )
     .await

@@ -53,7 +53,7 @@ pub async fn serve(
     let runner = app.runner().clone();
     app::templates::register_built_in(&runner, delivery.approve_built_in).await?;
     let own: Arc<dyn Transport> =
-        Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log));
+        Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log.clone()));
     let consumers = vec![
         Consumer::new(
             transport.clone(),
@@ -92,6 +92,7 @@ pub async fn serve(
         Authenticated::new(api, auth.clone(), &api::POLICY),
         consumers,
         auth,
+        log,
         shutdown.clone(),
     )
     .await;

@@ -51,7 +51,7 @@ pub async fn serve(
     let app = Reservations::with_gateway(log.clone(), clock, gateway);
     // This service's own log feeds its scheduled-work index and its reservation list.
     let own: Arc<dyn Transport> =
-        Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log));
+        Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log.clone()));
     let runner = app.runner().clone();
     let consumers = vec![
         Consumer::new(
@@ -79,6 +79,7 @@ pub async fn serve(
         service,
         consumers,
         auth,
+        log,
         shutdown.clone(),
     )
     .await;

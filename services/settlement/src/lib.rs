@@ -97,7 +97,7 @@ pub async fn serve(
     let runner = app.runner().clone();
     let indexed = Arc::new(tokio::sync::Notify::new());
     let own: Arc<dyn Transport> =
-        Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log));
+        Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log.clone()));
     let consumers = vec![
         Consumer::new(
             transport.clone(),
@@ -125,6 +125,7 @@ pub async fn serve(
         Authenticated::new(api, auth.clone(), &api::POLICY),
         consumers,
         auth,
+        log,
         shutdown.clone(),
     )
     .await;

@@ -4,6 +4,7 @@
 //! about the others only through their events, delivered by the log-tail transport.
 pub mod admin;
 pub mod migrate;
+pub mod schema;
 pub mod tail;
 
 use std::{net::SocketAddr, path::Path, sync::Arc};
@@ -85,6 +86,8 @@ pub struct Addresses {
 /// A running system: stop it with [`System::shutdown`].
 pub struct System {
     pub addresses: Addresses,
+    /// Where `GET /metrics` answers for the whole system (`base_port + 4`).
+    pub metrics: SocketAddr,
     pub auth: Arc<Authenticator>,
     pub logs: [Arc<dyn EventStore>; 4],
     shutdown: CancellationToken,
@@ -123,6 +126,15 @@ impl System {
             settlement: l_settlement.local_addr()?,
         };
         let mut tasks: Vec<JoinHandle<Result<(), BoxError>>> = Vec::new();
+        let l_metrics = yeyak_kit::metrics::bind(SocketAddr::new(config.host, port(4))).await?;
+        let metrics = l_metrics.local_addr()?;
+        {
+            let shutdown = shutdown.clone();
+            tasks.push(tokio::spawn(async move {
+                yeyak_kit::metrics::serve(l_metrics, shutdown).await?;
+                Ok(())
+            }));
+        }
         {
             let transport = Arc::new(
                 LogTailTransport::new(catalog.clone())
@@ -195,6 +207,7 @@ impl System {
         }
         Ok(System {
             addresses,
+            metrics,
             auth,
             logs: [catalog, reservations, notifications, settlement],
             shutdown,

@@ -29,6 +29,9 @@ enum Command {
     /// Apply the event logs' schema as its owner (before the services start) and, on
     /// PostgreSQL, grant the services' role only what it needs.
     Migrate(yeyak::migrate::MigrateArgs),
+    /// Print the event stream's contract (topics, message types, key, headers, ordering,
+    /// delivery) as JSON; `--descriptor-set FILE` also writes the event schemas' descriptors.
+    Schema(yeyak::schema::SchemaArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -124,9 +127,22 @@ struct TokenArgs {
     /// Lifetime in seconds.
     #[arg(long, default_value_t = 12 * 3600)]
     ttl: i64,
+    /// Sign with the secret given (`--jwt-secret` / `YEYAK_JWT_SECRET`) instead of the
+    /// development secret under --data-dir: for a development system started with its own
+    /// secret. Production tokens come from the identity provider, never from this command.
+    #[arg(long)]
+    development: bool,
 }
 
 fn token(args: &TokenArgs) -> Result<String, BoxError> {
+    if args.secret.jwt_secret.is_some() && !args.development {
+        return Err(
+            "yeyak token mints development tokens only, signed with the development \
+             secret under --data-dir; production tokens come from the identity provider \
+             (add --development to sign with the given secret on a development system)"
+                .into(),
+        );
+    }
     let auth = Authenticator::new(&args.secret.resolve()?)?;
     let subject = args.subject.clone().unwrap_or_else(|| match args.role {
         TokenRole::Customer => "customer-1".into(),
@@ -169,7 +185,8 @@ async fn run(args: RunArgs) -> Result<(), BoxError> {
     println!(
         "yeyak is running on the embedded default (SQLite under {data}).\n\
          \n  catalog        {c}   yeyak.catalog.v1.CatalogService\n  reservations   {r}   yeyak.reservations.v1.ReservationsService\n  \
-         notifications  {n}   yeyak.notifications.v1.NotificationsService\n  settlement     {s}   yeyak.settlement.v1.SettlementService\n\
+         notifications  {n}   yeyak.notifications.v1.NotificationsService\n  settlement     {s}   yeyak.settlement.v1.SettlementService\n  \
+         metrics        http://{m}/metrics   (Prometheus text)\n\
          \nEvery service serves gRPC health and server reflection. Development tokens (12 h):\n\
          \n  platform ops:  {ops}\n  customer:      {customer}\n\
          \nAn operator token for a partner:  yeyak token --role operator --partner <partner_id>\n\
@@ -179,6 +196,7 @@ async fn run(args: RunArgs) -> Result<(), BoxError> {
         r = a.reservations,
         n = a.notifications,
         s = a.settlement,
+        m = system.metrics,
     );
     if let Some(dev_clock) = dev_clock {
         println!(
@@ -201,11 +219,48 @@ async fn main() -> Result<(), BoxError> {
             Ok(())
         }
         Command::Migrate(args) => yeyak::migrate::run(args, &mut std::io::stdout()).await,
+        Command::Schema(args) => yeyak::schema::run(&args, &mut std::io::stdout()),
         Command::Admin(command) => {
             if !yeyak::admin::run(command, &mut std::io::stdout()).await? {
                 std::process::exit(1);
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(jwt_secret: Option<&str>, development: bool) -> TokenArgs {
+        TokenArgs {
+            secret: Secret {
+                data_dir: std::env::temp_dir()
+                    .join(format!("yeyak-token-{}", uuid::Uuid::new_v4())),
+                jwt_secret: jwt_secret.map(str::to_string),
+            },
+            role: TokenRole::Customer,
+            subject: None,
+            partner: None,
+            places: None,
+            ttl: 600,
+            development,
+        }
+    }
+
+    #[test]
+    fn a_token_is_minted_from_the_development_secret_and_never_from_a_shared_one_unasked() {
+        assert!(token(&args(None, false)).is_ok(), "the development secret");
+        let shared = "a-secret-of-at-least-thirty-two-bytes-0123456789";
+        let refused = token(&args(Some(shared), false)).expect_err("a shared secret");
+        assert!(
+            refused.to_string().contains("identity provider"),
+            "{refused}"
+        );
+        assert!(
+            token(&args(Some(shared), true)).is_ok(),
+            "asked for, on a development system"
+        );
     }
 }

@@ -40,31 +40,47 @@ impl Printer {
             Ok(event) => event,
             Err(e) => return json!({ "record": at, "error": e.to_string(), "headers": pairs }),
         };
-        let data = match self.pool.get_message_by_name(&event.event_type) {
-            Some(descriptor) => {
-                match DynamicMessage::decode(descriptor, event.payload.as_slice()) {
-                    Ok(message) => serde_json::to_value(&message).unwrap_or(Value::Null),
-                    Err(e) => json!({ "undecodable": e.to_string() }),
-                }
-            }
-            None => json!({ "unknown_type": event.event_type }),
-        };
         let source = pairs
             .iter()
             .find(|(k, _)| k == "ce_source")
             .map(|(_, v)| v.as_str())
             .unwrap_or_default();
+        let mut out = self.event_json(&event);
+        out["record"] = at;
+        out["source"] = json!(source);
+        out
+    }
+
+    /// A payload decoded with the published schema of `event_type`, as JSON.
+    pub fn payload_json(&self, event_type: &str, payload: &[u8]) -> Result<Value, String> {
+        let descriptor = self
+            .pool
+            .get_message_by_name(event_type)
+            .ok_or_else(|| format!("no published schema names {event_type}"))?;
+        let message = DynamicMessage::decode(descriptor, payload).map_err(|e| e.to_string())?;
+        serde_json::to_value(&message).map_err(|e| e.to_string())
+    }
+
+    /// One event of a log as JSON: its envelope and its payload decoded under `data` (or why it
+    /// could not be).
+    pub fn event_json(&self, event: &yeyak_eventlog::RecordedEvent) -> Value {
+        let data = self
+            .payload_json(&event.event_type, &event.payload)
+            .unwrap_or_else(|e| json!({ "undecodable": e }));
+        let time = |us: i64| {
+            jiff::Timestamp::from_microsecond(us)
+                .map(|t| t.to_string())
+                .unwrap_or_default()
+        };
         json!({
-            "record": at,
             "id": event.event_id,
             "type": event.event_type,
             "schema_version": event.schema_version,
-            "source": source,
             "stream": event.stream_id,
             "stream_version": event.stream_version,
             "position": event.position.position,
-            "time": jiff::Timestamp::from_microsecond(event.metadata.occurred_at_us).map(|t| t.to_string()).unwrap_or_default(),
-            "recorded_time": jiff::Timestamp::from_microsecond(event.recorded_at_us).map(|t| t.to_string()).unwrap_or_default(),
+            "time": time(event.metadata.occurred_at_us),
+            "recorded_time": time(event.recorded_at_us),
             "correlation_id": event.metadata.correlation_id,
             "causation_id": event.metadata.causation_id,
             "actor": event.metadata.actor,

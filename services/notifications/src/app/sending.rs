@@ -360,6 +360,16 @@ impl Sender {
             text: attempt.text.clone(),
         };
         let (route, answer) = self.channels.send(&m.channels, &outgoing).await;
+        let outcome = match &answer {
+            SendOutcome::Accepted { .. } => "accepted",
+            SendOutcome::Delivered => "delivered",
+            SendOutcome::Retryable(_) => "retryable",
+            SendOutcome::RecipientRefused(_) => "recipient_refused",
+            SendOutcome::Permanent(_) => "permanent",
+        };
+        metrics::counter!("yeyak_notifications_total",
+            "channel" => format!("{route:?}").to_lowercase(), "outcome" => outcome)
+        .increment(1);
         (outcome_of(route, answer.clone()), answer)
     }
 

@@ -182,11 +182,15 @@ impl ReservationsService for ReservationsApi {
                 "not a payment method",
             )
         })?;
-        self.app
+        let booked = self
+            .app
             .book(&caller, &origin, request_id, lines, r.answers, method)
             .await
             .map(|r| Response::new(view(r)))
-            .map_err(failure)
+            .map_err(failure);
+        metrics::counter!("yeyak_bookings_total", "outcome" => yeyak_kit::metrics::outcome(&booked))
+            .increment(1);
+        booked
     }
 
     async fn confirm(
@@ -232,7 +236,11 @@ impl ReservationsService for ReservationsApi {
             adjustment: adjustment(r.adjustment)?,
             line_numbers: r.line_numbers,
         });
-        self.act(caller, origin, &r.reservation_id, command).await
+        let cancelled = self.act(caller, origin, &r.reservation_id, command).await;
+        metrics::counter!("yeyak_cancellations_total",
+            "outcome" => yeyak_kit::metrics::outcome(&cancelled))
+        .increment(1);
+        cancelled
     }
 
     async fn complete(

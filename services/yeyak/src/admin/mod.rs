@@ -1,9 +1,19 @@
-//! `yeyak admin …`: operations' commands against a service's event log, on the embedded default
-//! (SQLite under the data directory) or on PostgreSQL (`--log postgres://…`).
+//! `yeyak admin …`: operations' commands against the services' event logs, on the embedded
+//! default (SQLite under the data directory) or on PostgreSQL (`--<service>-log postgres://…`).
 use std::path::PathBuf;
 
 use jiff::civil::Date;
 use yeyak_kit::config::BoxError;
+
+mod dead_letters;
+mod positions;
+mod stream;
+mod verify;
+
+pub use dead_letters::DeadLettersArgs;
+pub use positions::PositionsArgs;
+pub use stream::StreamArgs;
+pub use verify::VerifyArgs;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum AdminCommand {
@@ -11,6 +21,111 @@ pub enum AdminCommand {
     /// (+ discounts, adjustments, deposits) = payouts transferred + the change in holdings.
     /// Exits with status 1 when a partner does not reconcile.
     Reconcile(ReconcileArgs),
+    /// Print a stream's events, their payloads decoded with the published schemas.
+    Stream(stream::StreamArgs),
+    /// Check a log: every stream's versions contiguous from 1, positions increasing, every
+    /// event decodable. Exits with status 1 on the first problems found.
+    Verify(verify::VerifyArgs),
+    /// Where every relay and consumer kept in the logs is, and how far behind its source.
+    Positions(positions::PositionsArgs),
+    /// The events each consumer set aside (dead letters): the consumer, the reason, the
+    /// original event's source, stream and type, and its payload decoded.
+    DeadLetters(dead_letters::DeadLettersArgs),
+}
+
+/// A service, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Service {
+    Catalog,
+    Reservations,
+    Notifications,
+    Settlement,
+}
+
+impl Service {
+    pub const ALL: [Service; 4] = [
+        Service::Catalog,
+        Service::Reservations,
+        Service::Notifications,
+        Service::Settlement,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Catalog => "catalog",
+            Service::Reservations => "reservations",
+            Service::Notifications => "notifications",
+            Service::Settlement => "settlement",
+        }
+    }
+}
+
+/// The logs an admin command may open: each service's embedded one under `--data-dir`, unless
+/// its URL is given.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Logs {
+    #[arg(long, env = "YEYAK_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// The catalog's log (postgres://… or sqlite://…).
+    #[arg(long)]
+    pub catalog_log: Option<String>,
+    /// The reservations' log.
+    #[arg(long)]
+    pub reservations_log: Option<String>,
+    /// The notifications' log.
+    #[arg(long)]
+    pub notifications_log: Option<String>,
+    /// The settlement's log.
+    #[arg(long)]
+    pub settlement_log: Option<String>,
+}
+
+impl Logs {
+    /// The URL of `service`'s log.
+    pub fn url(&self, service: Service) -> String {
+        let embedded = crate::Databases::sqlite_in(&self.data_dir);
+        let (given, embedded) = match service {
+            Service::Catalog => (&self.catalog_log, embedded.catalog),
+            Service::Reservations => (&self.reservations_log, embedded.reservations),
+            Service::Notifications => (&self.notifications_log, embedded.notifications),
+            Service::Settlement => (&self.settlement_log, embedded.settlement),
+        };
+        given.clone().unwrap_or(embedded)
+    }
+
+    /// Opens `service`'s log; an embedded one must exist already (an admin command never
+    /// creates a log).
+    pub async fn open(
+        &self,
+        service: Service,
+    ) -> Result<std::sync::Arc<dyn yeyak_eventlog::EventStore>, BoxError> {
+        let url = self.url(service);
+        if let Some(path) = url.strip_prefix("sqlite://")
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(format!("{} has no log at {path}", service.name()).into());
+        }
+        yeyak_eventlog::connect(&url)
+            .await
+            .map_err(|e| format!("{}: {e}", yeyak_eventlog::redact(&url)).into())
+    }
+}
+
+/// Every event of `log` after `after`, a page at a time, handed to `each` (the pager the
+/// commands share).
+pub async fn each_event(
+    log: &dyn yeyak_eventlog::EventStore,
+    mut each: impl FnMut(&yeyak_eventlog::RecordedEvent),
+) -> Result<(), BoxError> {
+    let mut after = yeyak_eventlog::Position::START;
+    loop {
+        let page = log.read_all(after, 1_000).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = last.position;
+        page.iter().for_each(&mut each);
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -38,6 +153,10 @@ pub struct ReconcileArgs {
 pub async fn run(command: AdminCommand, out: &mut impl std::io::Write) -> Result<bool, BoxError> {
     match command {
         AdminCommand::Reconcile(args) => reconcile(args, out).await,
+        AdminCommand::Stream(args) => stream::run(args, out).await,
+        AdminCommand::Verify(args) => verify::run(args, out).await,
+        AdminCommand::Positions(args) => positions::run(args, out).await,
+        AdminCommand::DeadLetters(args) => dead_letters::run(args, out).await,
     }
 }
 
