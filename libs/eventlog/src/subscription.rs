@@ -39,6 +39,11 @@ impl Subscription {
         self
     }
 
+    /// The most events one batch holds: a batch shorter than this read up to the log's head.
+    pub fn batch_limit(&self) -> usize {
+        self.batch
+    }
+
     /// The position after the last event returned.
     pub fn position(&self) -> Position {
         self.after

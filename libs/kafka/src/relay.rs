@@ -151,7 +151,8 @@ impl Relay {
 
     /// After a published batch: each event's time from its commit to the broker's
     /// acknowledgement (`yeyak_relay_publish_seconds`), and the events committed but not yet
-    /// published (`yeyak_relay_backlog_events`, a position count).
+    /// published (`yeyak_relay_backlog_events`, a position count, asked of the log only after a
+    /// full batch).
     async fn observe(&self, batch: &[RecordedEvent]) {
         let now_us = jiff::Timestamp::now().as_microsecond();
         let latency =
@@ -159,9 +160,21 @@ impl Relay {
         for event in batch {
             latency.record((now_us - event.recorded_at_us).max(0) as f64 / 1e6);
         }
-        if let (Some(last), Ok(head)) = (batch.last(), self.log.head().await) {
+        // A batch shorter than the read's limit reached the head when it was read: nothing
+        // left, without asking the log.
+        let backlog = match batch.last() {
+            Some(_) if batch.len() < self.batch => Some(0),
+            Some(last) => self
+                .log
+                .head()
+                .await
+                .ok()
+                .map(|head| head.position.saturating_sub(last.position.position)),
+            None => None,
+        };
+        if let Some(backlog) = backlog {
             metrics::gauge!("yeyak_relay_backlog_events", "topic" => self.topic.clone())
-                .set(head.position.saturating_sub(last.position.position) as f64);
+                .set(backlog as f64);
         }
     }
 

@@ -165,9 +165,8 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let mut parts = request.uri().path().trim_start_matches('/').splitn(2, '/');
-        let service = parts.next().unwrap_or_default().to_string();
-        let method = parts.next().unwrap_or_default().to_string();
+        let (service, method) = crate::server::service_and_method(request.uri().path());
+        let (service, method) = (service.to_string(), method.to_string());
         let started = Instant::now();
         let answer = self.inner.call(request);
         Box::pin(async move {

@@ -233,10 +233,15 @@ where
     }
 }
 
+/// The gRPC service and method a request path (`/<service>/<method>`) names.
+pub fn service_and_method(path: &str) -> (&str, &str) {
+    let mut parts = path.trim_start_matches('/').splitn(2, '/');
+    (parts.next().unwrap_or(""), parts.next().unwrap_or(""))
+}
+
 /// Why `path` (`/<service>/<method>`) was not served by a port serving `served`.
 pub fn unserved_message(path: &str, served: &[String]) -> String {
-    let mut parts = path.trim_start_matches('/').splitn(2, '/');
-    let (service, method) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let (service, method) = service_and_method(path);
     // The message travels in a header: printable ASCII only, and no '%' (it would be decoded).
     let clean = |s: &str| {
         s.chars()

@@ -168,18 +168,12 @@ impl Transport for LogTailTransport {
         let checkpoint = format!("{}@{source}", handler.name());
         // Its own database may be down when the consumer starts: wait for it like any other
         // storage failure.
-        let mut backoff = Duration::from_millis(200);
-        let start = loop {
-            match self.own.load_checkpoint(&checkpoint).await {
-                Ok(start) => break start,
-                Err(e) => {
-                    tracing::warn!(%checkpoint, error = %e, "the consumer's position could not be read; retrying");
-                    if wait_or_shutdown(&shutdown, backoff).await {
-                        return Ok(());
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
+        let Some(start) = until_stored(&shutdown, &checkpoint, "read", || {
+            self.own.load_checkpoint(&checkpoint)
+        })
+        .await
+        else {
+            return Ok(());
         };
         tracing::info!(
             consumer = handler.name(),
@@ -189,6 +183,7 @@ impl Transport for LogTailTransport {
         );
         let source_log = log.clone();
         let mut subscription = Subscription::new(log, start).poll_interval(self.poll);
+        let limit = subscription.batch_limit();
         loop {
             let batch = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
@@ -228,7 +223,8 @@ impl Transport for LogTailTransport {
                         handler.name(),
                         source,
                         last.position,
-                        batch.len(),
+                        &batch,
+                        limit,
                     )
                     .await;
                 }
@@ -248,7 +244,15 @@ impl Transport for LogTailTransport {
                 if !save_position(&*self.own, &checkpoint, position, &shutdown).await {
                     return Ok(());
                 }
-                observe(&*source_log, handler.name(), source, position, batch.len()).await;
+                observe(
+                    &*source_log,
+                    handler.name(),
+                    source,
+                    position,
+                    &batch,
+                    limit,
+                )
+                .await;
             }
         }
     }
@@ -263,15 +267,31 @@ async fn save_position(
     at: Position,
     shutdown: &CancellationToken,
 ) -> bool {
+    until_stored(shutdown, name, "saved", || own.save_checkpoint(name, at))
+        .await
+        .is_some()
+}
+
+/// Runs a storage call on a consumer's position until it succeeds, backing off (200 ms doubling
+/// to 5 s) while the database fails; `None` when shutdown came first.
+async fn until_stored<T, Fut>(
+    shutdown: &CancellationToken,
+    checkpoint: &str,
+    what: &str,
+    mut call: impl FnMut() -> Fut,
+) -> Option<T>
+where
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
     let mut backoff = Duration::from_millis(200);
     loop {
-        match own.save_checkpoint(name, at).await {
-            Ok(()) => return true,
+        match call().await {
+            Ok(value) => return Some(value),
             Err(e) => {
-                tracing::warn!(checkpoint = name, error = %e, retry_in_ms = backoff.as_millis() as u64,
-                    "the consumer's position was not saved; retrying");
+                tracing::warn!(%checkpoint, error = %e, retry_in_ms = backoff.as_millis() as u64,
+                    "the consumer's position was not {what}; retrying");
                 if wait_or_shutdown(shutdown, backoff).await {
-                    return false;
+                    return None;
                 }
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
@@ -280,19 +300,29 @@ async fn save_position(
 }
 
 /// After a batch: the events a log-tail consumer applied, and how far behind its source's head
-/// it still is (`yeyak_consumer_lag`, partition 0; a position count, so gaps in positions count
-/// as events).
+/// it still is (`yeyak_consumer_lag`, partition 0). A batch shorter than the read's `limit`
+/// reached the head when it was read: 0 behind, without asking; after a full one, the head is
+/// asked (a position count, so gaps in positions count as events).
 async fn observe(
     source_log: &dyn EventStore,
     consumer: &str,
     source: &str,
     at: Position,
-    n: usize,
+    batch: &[RecordedEvent],
+    limit: usize,
 ) {
     metrics::counter!("yeyak_consumer_events_total", "consumer" => consumer.to_string())
-        .increment(n as u64);
-    if let Ok(head) = source_log.head().await {
-        let behind = head.position.saturating_sub(at.position);
+        .increment(batch.len() as u64);
+    let behind = if batch.len() < limit {
+        Some(0)
+    } else {
+        source_log
+            .head()
+            .await
+            .ok()
+            .map(|head| head.position.saturating_sub(at.position))
+    };
+    if let Some(behind) = behind {
         lag::record(consumer, source, 0, behind as i64);
     }
 }

@@ -145,18 +145,12 @@ impl Logs {
     }
 }
 
-/// Events after `at`, up to 10,000.
-async fn count_after(log: &dyn EventStore, mut at: Position) -> usize {
-    let mut n = 0;
-    while n < 10_000 {
-        let Ok(page) = log.read_all(at, 1_000).await else {
-            break;
-        };
-        let Some(last) = page.last() else { break };
-        at = last.position;
-        n += page.len();
-    }
-    n.max(1)
+/// Events after `at`, up to 10,000 (at least 1: the checkpoint is behind its head).
+async fn count_after(log: &dyn EventStore, at: Position) -> usize {
+    yeyak::admin::events_after(log, at, 10_000)
+        .await
+        .unwrap_or(0)
+        .max(1)
 }
 
 /// This process's resident memory now and at its peak, in MiB (`/proc/self/status`).

@@ -111,6 +111,22 @@ impl Logs {
     }
 }
 
+/// How many events `log` holds after `at`, counted up to `cap` (a page at a time).
+pub async fn events_after(
+    log: &dyn yeyak_eventlog::EventStore,
+    mut at: yeyak_eventlog::Position,
+    cap: usize,
+) -> Result<usize, BoxError> {
+    let mut n = 0;
+    while n < cap {
+        let page = log.read_all(at, 1_000).await?;
+        let Some(last) = page.last() else { break };
+        at = last.position;
+        n += page.len();
+    }
+    Ok(n.min(cap))
+}
+
 /// Every event of `log` after `after`, a page at a time, handed to `each` (the pager the
 /// commands share).
 pub async fn each_event(

@@ -5,7 +5,7 @@
 //! those.
 use std::{collections::BTreeMap, sync::Arc};
 
-use yeyak_eventlog::{EventStore, Position};
+use yeyak_eventlog::EventStore;
 use yeyak_kit::config::BoxError;
 
 use super::{Logs, Service};
@@ -21,18 +21,6 @@ pub struct PositionsArgs {
 
 /// Counted up to this many events behind.
 const COUNTED: usize = 100_000;
-
-/// Events of `log` after `at`, up to [`COUNTED`].
-async fn behind(log: &dyn EventStore, mut at: Position) -> Result<usize, BoxError> {
-    let mut n = 0;
-    while n < COUNTED {
-        let page = log.read_all(at, 1_000).await?;
-        let Some(last) = page.last() else { break };
-        at = last.position;
-        n += page.len();
-    }
-    Ok(n.min(COUNTED))
-}
 
 pub async fn run(args: PositionsArgs, out: &mut impl std::io::Write) -> Result<bool, BoxError> {
     let mut logs: BTreeMap<&str, Arc<dyn EventStore>> = BTreeMap::new();
@@ -61,7 +49,7 @@ pub async fn run(args: PositionsArgs, out: &mut impl std::io::Write) -> Result<b
                 None => None,
             };
             let late = match source {
-                Some(source) => Some(behind(&**source, at).await?),
+                Some(source) => Some(super::events_after(&**source, at, COUNTED).await?),
                 None => None,
             };
             let shown = late.map_or("?".to_string(), |n| {
