@@ -22,8 +22,11 @@ pub struct Broker {
     binary: PathBuf,
     dir: PathBuf,
     port: u16,
+    /// The port clients are told to use (the TLS proxy's, when there is one).
+    advertised: u16,
     child: Option<Child>,
     storage: &'static str,
+    tls: Option<TlsProxy>,
 }
 
 /// A free TCP port on loopback.
@@ -59,20 +62,67 @@ impl Broker {
         let dir =
             std::env::temp_dir().join(format!("yeyak-broker-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("broker dir");
+        let port = free_port();
         let mut broker = Broker {
             binary,
             dir,
-            port: free_port(),
+            port,
+            advertised: port,
             child: None,
             storage,
+            tls: None,
         };
         broker.spawn().await;
         Some(broker)
     }
 
-    /// `127.0.0.1:<port>`.
+    /// A broker reachable only through a TLS-terminating proxy (the broker itself cannot serve
+    /// TLS): the broker advertises the proxy's address, so every client connection, the
+    /// bootstrap and each one the metadata names, is TLS with the certificate of
+    /// [`test_certificates`]. `None` when the broker or the certificates are missing (outside CI).
+    pub async fn start_behind_tls() -> Option<Broker> {
+        let Some(certificates) = test_certificates() else {
+            assert!(
+                !yeyak_eventlog::testing::infrastructure_required(),
+                "the test certificates are required (CI=true): run scripts/ensure-postgres-tls.sh"
+            );
+            eprintln!("skipped: no test certificates (scripts/ensure-postgres-tls.sh)");
+            return None;
+        };
+        let Some(binary) = broker_binary().filter(|b| b.exists()) else {
+            return Self::start().await;
+        };
+        let dir =
+            std::env::temp_dir().join(format!("yeyak-broker-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("broker dir");
+        let port = free_port();
+        let tls = TlsProxy::start(&certificates, port).await;
+        let mut broker = Broker {
+            binary,
+            dir,
+            port,
+            advertised: tls.port,
+            child: None,
+            storage: "memory://tansu/",
+            tls: Some(tls),
+        };
+        broker.spawn().await;
+        Some(broker)
+    }
+
+    /// `127.0.0.1:<port>`: where clients bootstrap (the TLS proxy, when there is one).
     pub fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
+        format!("127.0.0.1:{}", self.advertised)
+    }
+
+    /// The broker's own plaintext port, bypassing a TLS proxy.
+    pub fn plaintext_port(&self) -> u16 {
+        self.port
+    }
+
+    /// How many TLS sessions the proxy has completed (0 without one).
+    pub fn tls_sessions(&self) -> usize {
+        self.tls.as_ref().map_or(0, |t| t.sessions())
     }
 
     async fn spawn(&mut self) {
@@ -83,7 +133,7 @@ impl Broker {
             .args(["--listener-url", &format!("tcp://127.0.0.1:{}", self.port)])
             .args([
                 "--advertised-listener-url",
-                &format!("tcp://127.0.0.1:{}", self.port),
+                &format!("tcp://127.0.0.1:{}", self.advertised),
             ])
             .env("RUST_LOG", "warn")
             .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -138,5 +188,87 @@ impl Drop for Broker {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The test CA and server certificate `scripts/ensure-postgres-tls.sh` makes (a server
+/// certificate for `localhost` and `127.0.0.1`), from `YEYAK_TEST_TLS_DIR` or
+/// `~/.cache/yeyak/test-tls`; `None` when they are missing.
+pub fn test_certificates() -> Option<PathBuf> {
+    let dir = std::env::var_os("YEYAK_TEST_TLS_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/yeyak/test-tls"))
+        })?;
+    ["ca.crt", "server.crt", "server.key", "other-ca.crt"]
+        .iter()
+        .all(|f| dir.join(f).exists())
+        .then_some(dir)
+}
+
+/// A TLS-terminating TCP proxy on a free loopback port: each connection's TLS is accepted with
+/// the test server certificate and its plaintext relayed to `upstream`. Stops on drop.
+pub struct TlsProxy {
+    port: u16,
+    sessions: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TlsProxy {
+    /// Listens with `dir`'s `server.crt` and `server.key`, relaying to `127.0.0.1:upstream`.
+    pub async fn start(dir: &std::path::Path, upstream: u16) -> TlsProxy {
+        let read = |f: &str| std::fs::read(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+        let identity = tokio_native_tls::native_tls::Identity::from_pkcs8(
+            &read("server.crt"),
+            &read("server.key"),
+        )
+        .expect("the test server certificate");
+        let acceptor = tokio_native_tls::TlsAcceptor::from(
+            tokio_native_tls::native_tls::TlsAcceptor::new(identity).expect("a TLS acceptor"),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let sessions = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = sessions.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let (acceptor, counted) = (acceptor.clone(), counted.clone());
+                tokio::spawn(async move {
+                    // A client that does not speak TLS (or distrusts the certificate) ends here.
+                    let Ok(mut tls) = acceptor.accept(client).await else {
+                        return;
+                    };
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if let Ok(mut broker) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", upstream)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut broker).await;
+                    }
+                });
+            }
+        });
+        TlsProxy {
+            port,
+            sessions,
+            task,
+        }
+    }
+
+    /// The proxy's port on loopback.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// TLS sessions accepted so far.
+    pub fn sessions(&self) -> usize {
+        self.sessions.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
