@@ -215,7 +215,7 @@ impl Transport for KafkaTransport {
                 }
                 Ok(event) => {
                     let outcome = apply(&*handler, &event, &shutdown)
-                        .instrument(consume_span(&group, &event))
+                        .instrument(consume_span("kafka", &topic, &group, &event))
                         .await;
                     match outcome {
                         Outcome::Applied => {}

@@ -28,8 +28,9 @@ fn parse_rfc3339(s: &str) -> Option<i64> {
         .map(|t| t.as_microsecond())
 }
 
-/// The headers of a record carrying `event` from service `source`.
-pub fn headers(source: &str, event: &RecordedEvent) -> OwnedHeaders {
+/// The headers of a record carrying `event` from service `source`, its `traceparent` being
+/// `trace` (the relay's producer span) or, without one, the event's own.
+pub fn headers(source: &str, event: &RecordedEvent, trace: Option<&str>) -> OwnedHeaders {
     let mut pairs: Vec<(&str, String)> = vec![
         ("ce_specversion", SPEC_VERSION.to_string()),
         ("ce_id", event.event_id.to_string()),
@@ -52,8 +53,8 @@ pub fn headers(source: &str, event: &RecordedEvent) -> OwnedHeaders {
     if let Some(causation) = event.metadata.causation_id {
         pairs.push(("ce_causationid", causation.to_string()));
     }
-    if let Some(trace) = &event.metadata.trace_context {
-        pairs.push(("traceparent", trace.clone()));
+    if let Some(trace) = trace.or(event.metadata.trace_context.as_deref()) {
+        pairs.push(("traceparent", trace.to_string()));
     }
     pairs
         .into_iter()
@@ -193,7 +194,7 @@ mod tests {
     #[test]
     fn an_event_survives_the_trip_through_a_record() {
         let e = sample();
-        let pairs = header_pairs(Some(&headers("reservations", &e)));
+        let pairs = header_pairs(Some(&headers("reservations", &e, None)));
         assert!(pairs.contains(&("ce_source".into(), "/yeyak/reservations".into())));
         assert!(pairs.contains(&("content-type".into(), CONTENT_TYPE.into())));
         let back = event_from(&pairs, Some(e.stream_id.as_bytes()), Some(&e.payload)).unwrap();
@@ -203,7 +204,7 @@ mod tests {
     #[test]
     fn records_that_are_not_yeyak_events_are_refused_with_the_reason() {
         let e = sample();
-        let mut pairs = header_pairs(Some(&headers("reservations", &e)));
+        let mut pairs = header_pairs(Some(&headers("reservations", &e, None)));
         assert_eq!(event_from(&pairs, None, None), Err(RecordError::NoPayload));
         assert_eq!(
             event_from(&pairs, Some(b"other-key"), Some(&e.payload)),

@@ -201,17 +201,54 @@ impl Relay {
         producer: &FutureProducer,
         batch: &[RecordedEvent],
     ) -> Result<(), KafkaError> {
+        use tracing::Instrument;
         let sends = batch.iter().map(|event| {
+            let span = send_span(&self.topic, event);
             let record = FutureRecord::to(&self.topic)
                 .key(event.stream_id.as_bytes())
                 .payload(event.payload.as_slice())
                 .timestamp(event.recorded_at_us / 1_000)
-                .headers(record::headers(&self.source, event));
-            producer.send(record, Timeout::After(self.config.message_timeout))
+                .headers(record::headers(
+                    &self.source,
+                    event,
+                    yeyak_transport::traceparent_of(&span).as_deref(),
+                ));
+            let sent = producer.send(record, Timeout::After(self.config.message_timeout));
+            async move {
+                let result = sent.await;
+                if let Err((e, _)) = &result {
+                    tracing::Span::current()
+                        .record("otel.status_code", "error")
+                        .record("otel.status_message", e.to_string());
+                }
+                result
+            }
+            .instrument(span)
         });
         for result in join_all(sends).await {
             result.map_err(|(e, _)| e)?;
         }
         Ok(())
     }
+}
+
+/// The OpenTelemetry producer span of publishing `event` to `topic` (`send <topic>`,
+/// `messaging.*` attributes), a child of the event's trace; the record carries this span as its
+/// `traceparent`, so the consumer's span is its child.
+fn send_span(topic: &str, event: &RecordedEvent) -> tracing::Span {
+    let span = tracing::info_span!(
+        "publish",
+        otel.name = %format!("send {topic}"),
+        otel.kind = "producer",
+        messaging.system = "kafka",
+        messaging.operation.type = "send",
+        messaging.operation.name = "send",
+        messaging.destination.name = topic,
+        messaging.message.id = %event.event_id,
+        messaging.kafka.message.key = %event.stream_id,
+        otel.status_code = tracing::field::Empty,
+        otel.status_message = tracing::field::Empty,
+    );
+    yeyak_transport::continue_trace(&span, event.metadata.trace_context.as_deref());
+    span
 }

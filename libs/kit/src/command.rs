@@ -16,6 +16,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use prost::{Message, Name};
+use tracing::Instrument;
 use uuid::Uuid;
 use yeyak_eventlog::{
     AppendError, AppendRequest, AppendStatus, AppendedEvent, EventStore, ExpectedVersion,
@@ -583,10 +584,14 @@ impl Runner {
             if decision.is_empty() {
                 return Ok(Ran::Decided(decision.output, Vec::new()));
             }
-            let cause = origin.cause(now);
+            let mut cause = origin.cause(now);
             command.before_append(&mut decision, &cause).await?;
+            // The events carry the append's span as their trace parent, so the relay's and the
+            // consumers' spans hang below it.
+            let span = append_span::<C>(&*self.log, attempt);
+            cause.trace_context = yeyak_transport::traceparent_of(&span).or(cause.trace_context);
             let request = self.request(&inbox, &reads, &decision, &cause);
-            match self.log.append(request).await {
+            match self.log.append(request).instrument(span).await {
                 Ok(r) if r.status == AppendStatus::Committed => {
                     return Ok(Ran::Decided(decision.output, r.events));
                 }
@@ -735,6 +740,24 @@ pub mod testing {
             state
         }
     }
+}
+
+/// The span of one append of a command's decision: an OpenTelemetry client span of the log's
+/// database (`db.system.name`, `db.operation.name`), child of the call or event being handled.
+fn append_span<C>(log: &dyn EventStore, attempt: u32) -> tracing::Span {
+    let system = match log.backend() {
+        yeyak_eventlog::Backend::Postgres => "postgresql",
+        yeyak_eventlog::Backend::Sqlite => "sqlite",
+    };
+    tracing::info_span!(
+        "append",
+        otel.name = %format!("append {}", command_name::<C>()),
+        otel.kind = "client",
+        db.system.name = system,
+        db.operation.name = "append",
+        yeyak.command = command_name::<C>(),
+        yeyak.attempt = attempt,
+    )
 }
 
 /// A command's name as metrics label it: its type's last path segment.

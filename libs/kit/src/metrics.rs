@@ -112,7 +112,7 @@ pub fn outcome<T>(result: &Result<T, tonic::Status>) -> String {
 }
 
 /// gRPC services whose calls are not measured: the probes and the tools, not the product.
-fn unmeasured(service: &str) -> bool {
+pub(crate) fn unmeasured(service: &str) -> bool {
     service == "grpc.health.v1.Health" || service.starts_with("grpc.reflection.")
 }
 
@@ -180,6 +180,12 @@ where
                     .and_then(|v| v.to_str().ok())
                     .and_then(|v| v.parse::<i32>().ok())
                     .map_or(tonic::Code::Ok, tonic::Code::from_i32);
+                let message = response
+                    .headers()
+                    .get("grpc-message")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                crate::telemetry::record_status(&tracing::Span::current(), code, message);
                 let short = service.rsplit('.').nth(2).unwrap_or(&service).to_string();
                 metrics::counter!("yeyak_rpc_requests_total",
                     "service" => short.clone(), "method" => method.clone(), "code" => code_name(code))

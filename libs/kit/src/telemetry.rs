@@ -140,10 +140,26 @@ fn consumer_lag_gauge() -> ObservableGauge<i64> {
         .build()
 }
 
-/// A span for one incoming gRPC call, continuing the caller's trace from `traceparent`.
+/// The OpenTelemetry server span of one incoming gRPC call, continuing the caller's trace from
+/// `traceparent`: named `<package.Service>/<Method>`, kind server, `rpc.system`, `rpc.service`,
+/// `rpc.method`; [`record_status`] adds the outcome. Health checks and reflection are not traced.
 pub fn grpc_span(request: &http::Request<()>) -> tracing::Span {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let span = tracing::info_span!("grpc", rpc.method = %request.uri().path());
+    let (service, method) = crate::server::service_and_method(request.uri().path());
+    if crate::metrics::unmeasured(service) {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "grpc",
+        otel.name = %format!("{service}/{method}"),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = service,
+        rpc.method = method,
+        rpc.grpc.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        otel.status_message = tracing::field::Empty,
+    );
     let parent = opentelemetry::global::get_text_map_propagator(|p| {
         p.extract(&opentelemetry_http::HeaderExtractor(request.headers()))
     });
@@ -151,21 +167,25 @@ pub fn grpc_span(request: &http::Request<()>) -> tracing::Span {
     span
 }
 
+/// Records a call's status on its server span: `rpc.grpc.status_code` always, and an error
+/// status for the codes the RPC conventions count as the server's errors (UNKNOWN,
+/// DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS); a refused request
+/// (INVALID_ARGUMENT, NOT_FOUND, …) is the caller's error and leaves the status unset.
+pub fn record_status(span: &tracing::Span, code: tonic::Code, message: &str) {
+    use tonic::Code::*;
+    span.record("rpc.grpc.status_code", code as i64);
+    if matches!(
+        code,
+        Unknown | DeadlineExceeded | Unimplemented | Internal | Unavailable | DataLoss
+    ) {
+        span.record("otel.status_code", "error");
+        span.record("otel.status_message", message);
+    }
+}
+
 /// The W3C `traceparent` of the current span, when it belongs to a sampled OpenTelemetry trace.
 pub fn current_traceparent() -> Option<String> {
-    use opentelemetry::trace::TraceContextExt;
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let context = tracing::Span::current().context();
-    let span = context.span();
-    let sc = span.span_context();
-    sc.is_valid().then(|| {
-        format!(
-            "00-{}-{}-{:02x}",
-            sc.trace_id(),
-            sc.span_id(),
-            sc.trace_flags().to_u8()
-        )
-    })
+    yeyak_transport::traceparent_of(&tracing::Span::current())
 }
 
 #[cfg(test)]

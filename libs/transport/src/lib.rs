@@ -409,17 +409,59 @@ where
         .await
 }
 
-/// A span for applying one event, continuing the trace of the request that caused it.
-pub fn consume_span(consumer: &str, event: &RecordedEvent) -> tracing::Span {
+/// A span for applying one event, continuing the trace of the request that caused it: an
+/// OpenTelemetry consumer span (`process <destination>`, `messaging.*` attributes) whose parent
+/// is the event's `traceparent` (over Kafka, the relay's producer span).
+pub fn consume_span(
+    system: &str,
+    destination: &str,
+    consumer: &str,
+    event: &RecordedEvent,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "consume",
+        otel.name = %format!("process {destination}"),
+        otel.kind = "consumer",
+        messaging.system = system,
+        messaging.operation.type = "process",
+        messaging.operation.name = "process",
+        messaging.destination.name = destination,
+        messaging.consumer.group.name = consumer,
+        messaging.message.id = %event.event_id,
+        messaging.kafka.message.key = %event.stream_id,
+        consumer,
+        event_type = %event.event_type,
+    );
+    continue_trace(&span, event.metadata.trace_context.as_deref());
+    span
+}
+
+/// Makes `span` a child of the W3C `traceparent`, when there is one.
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let span = tracing::info_span!("consume", consumer, event_id = %event.event_id, event_type = %event.event_type);
-    if let Some(traceparent) = &event.metadata.trace_context {
+    if let Some(traceparent) = traceparent {
         let carrier: HashMap<String, String> =
-            [("traceparent".to_string(), traceparent.clone())].into();
+            [("traceparent".to_string(), traceparent.to_string())].into();
         let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
         let _ = span.set_parent(parent);
     }
-    span
+}
+
+/// The W3C `traceparent` of `span`, when it belongs to a valid OpenTelemetry trace.
+pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let context = span.context();
+    let span = context.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        )
+    })
 }
 
 /// Applies one event from the log tail; a poison event goes to the consumer's dead-letter stream.
@@ -433,7 +475,7 @@ async fn deliver(
 ) -> Result<bool, TransportError> {
     use tracing::Instrument;
     match apply(handler, event, shutdown)
-        .instrument(consume_span(handler.name(), event))
+        .instrument(consume_span("yeyak-log", source, handler.name(), event))
         .await
     {
         Outcome::Applied => Ok(true),

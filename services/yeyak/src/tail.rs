@@ -202,7 +202,7 @@ mod tests {
             },
             recorded_at_us: 1_800_000_000_000_001,
         };
-        let pairs = record::header_pairs(Some(&record::headers("reservations", &event)));
+        let pairs = record::header_pairs(Some(&record::headers("reservations", &event, None)));
         let json = Printer::default().to_json(
             "yeyak.reservations.v1",
             0,
