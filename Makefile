@@ -19,10 +19,12 @@ token: ## Print a dev token: make token ROLE=operator PARTNER=<uuid> [PLACES=<uu
 .PHONY: test
 test: ## Run the whole test suite; starts PostgreSQL and installs the Kafka-API broker if needed (CI=true: missing services fail)
 	./scripts/ensure-postgres.sh
-	@broker=$$(./scripts/install-tansu.sh) || { if [ "$${CI:-}" = "true" ]; then exit 1; fi; echo "no Kafka-API broker: its tests will be skipped" >&2; }; \
+	@pg_tls=$$(./scripts/ensure-postgres-tls.sh) || exit 1; \
+	broker=$$(./scripts/install-tansu.sh) || { if [ "$${CI:-}" = "true" ]; then exit 1; fi; echo "no Kafka-API broker: its tests will be skipped" >&2; }; \
+	k8s=$$(./scripts/install-k8s-tools.sh) || { if [ "$${CI:-}" = "true" ]; then exit 1; fi; echo "no manifest tools: their tests will be skipped" >&2; }; \
 	set -x; \
 	YEYAK_TANSU_BIN="$$broker" $(CARGO) build --workspace --bins --locked && \
-	YEYAK_TANSU_BIN="$$broker" $(CARGO) test --workspace --locked
+	YEYAK_TANSU_BIN="$$broker" YEYAK_K8S_PYTHON="$$k8s" YEYAK_TEST_PG_TLS_URL="$$pg_tls" $(CARGO) test --workspace --locked
 
 .PHONY: fmt
 fmt: ## Format the code

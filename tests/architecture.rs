@@ -185,6 +185,11 @@ fn every_environment_variable_the_code_reads_is_in_the_readme_table_and_no_other
             }
         }
     }
+    // The compose file reads its own variables from the environment (`${NAME}`).
+    let compose = std::fs::read_to_string(root.join("deploy/compose.yaml")).expect("compose");
+    for reference in compose.split("${").skip(1) {
+        read.extend(variables(reference.split(['}', ':']).next().unwrap_or("")));
+    }
     let readme = std::fs::read_to_string(root.join("README.md")).expect("README");
     let table = readme
         .split_once("<!-- environment variables -->")

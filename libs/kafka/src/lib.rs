@@ -27,6 +27,9 @@ pub struct KafkaConfig {
     pub topic_overrides: HashMap<String, String>,
     pub partitions: i32,
     pub replication: i32,
+    /// Whether the service creates its missing topics at start-up; off where an operator (the
+    /// Strimzi Topic Operator) owns them and the service's Kafka user may not create topics.
+    pub create_topics: bool,
     /// How long a produced record may wait for its acknowledgement.
     pub message_timeout: Duration,
     /// Further librdkafka properties for every client (`security.protocol`, `ssl.*`,
@@ -59,6 +62,7 @@ impl KafkaConfig {
             topic_overrides: HashMap::new(),
             partitions: 3,
             replication: 1,
+            create_topics: true,
             message_timeout: Duration::from_secs(30),
             properties: Vec::new(),
         }
@@ -114,6 +118,9 @@ pub struct KafkaArgs {
     /// Topic overrides, `service=topic,…` (default `yeyak.<service>.v1`).
     #[arg(long, env = "YEYAK_KAFKA_TOPICS", default_value = "")]
     pub kafka_topics: String,
+    /// Create missing topics at start-up (`false` where the topics are managed elsewhere).
+    #[arg(long, env = "YEYAK_KAFKA_CREATE_TOPICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub kafka_create_topics: bool,
 }
 
 impl KafkaArgs {
@@ -125,6 +132,7 @@ impl KafkaArgs {
         let mut config = KafkaConfig::new(brokers).with_topic_overrides(&self.kafka_topics)?;
         config.partitions = self.kafka_partitions.max(1);
         config.replication = self.kafka_replication.max(1);
+        config.create_topics = self.kafka_create_topics;
         config.properties = properties_from(std::env::vars());
         Ok(Some(config))
     }
@@ -134,7 +142,7 @@ impl KafkaArgs {
 pub type RelayTask = tokio::task::JoinHandle<Result<(), relay::RelayError>>;
 
 /// Connects a service to Kafka: creates the topics it writes and reads (and their dead-letter
-/// topics) when missing, starts the relay of its own log, and returns the transport its
+/// topics) when missing (unless [`KafkaConfig::create_topics`] is off), starts the relay of its own log, and returns the transport its
 /// consumers use.
 pub async fn start(
     config: KafkaConfig,
@@ -147,7 +155,11 @@ pub async fn start(
         .chain(consumes.iter().copied())
         .map(|s| config.topic(s))
         .collect();
-    topics::ensure(&config, &topics).await?;
+    if config.create_topics {
+        topics::ensure(&config, &topics).await?;
+    } else {
+        tracing::info!(?topics, "topics managed elsewhere: not creating them");
+    }
     let transport = std::sync::Arc::new(consumer::KafkaTransport::new(config.clone())?);
     let relay = relay::Relay::new(log, config, source);
     Ok((transport, tokio::spawn(relay.run(shutdown))))

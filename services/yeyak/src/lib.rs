@@ -4,6 +4,7 @@
 //! about the others only through their events, delivered by the log-tail transport.
 pub mod admin;
 pub mod migrate;
+pub mod probe;
 pub mod schema;
 pub mod tail;
 

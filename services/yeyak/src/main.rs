@@ -32,6 +32,9 @@ enum Command {
     /// Print the event stream's contract (topics, message types, key, headers, ordering,
     /// delivery) as JSON; `--descriptor-set FILE` also writes the event schemas' descriptors.
     Schema(yeyak::schema::SchemaArgs),
+    /// Ask a service's gRPC health whether it serves (exit 0 when SERVING): a container
+    /// healthcheck where the orchestrator has no gRPC probe of its own.
+    Probe(yeyak::probe::ProbeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -220,6 +223,14 @@ async fn main() -> Result<(), BoxError> {
         }
         Command::Migrate(args) => yeyak::migrate::run(args, &mut std::io::stdout()).await,
         Command::Schema(args) => yeyak::schema::run(&args, &mut std::io::stdout()),
+        Command::Probe(args) => {
+            let status = yeyak::probe::run(&args).await?;
+            println!("{}", status.as_str_name());
+            if status != tonic_health::pb::health_check_response::ServingStatus::Serving {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Admin(command) => {
             if !yeyak::admin::run(command, &mut std::io::stdout()).await? {
                 std::process::exit(1);
