@@ -297,10 +297,11 @@ def check_violation(rule):
     if policy(objects):
         fail("the dev overlay already breaks the policy")
     broken, expected = break_rule(objects, rule)
-    found = {r for r, _, _ in policy(broken)}
+    violations = policy(broken)
+    found = {r for r, _, _ in violations}
     if expected not in found:
         fail(f"breaking {rule} went unnoticed (found: {sorted(found)})")
-    print(f"ok breaking {rule} is refused: " + "; ".join(f"{o}: {d}" for r, o, d in policy(broken) if r == expected))
+    print(f"ok breaking {rule} is refused: " + "; ".join(f"{o}: {d}" for r, o, d in violations if r == expected))
 
 
 # --- compose --------------------------------------------------------------------------------

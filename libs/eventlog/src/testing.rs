@@ -19,19 +19,24 @@ pub fn infrastructure_required() -> bool {
 /// Creates a new, empty PostgreSQL database and returns its URL. Returns `None` (the test is
 /// skipped) when no server answers, unless [`infrastructure_required`].
 pub async fn fresh_postgres_url(hint: &str) -> Option<String> {
+    fresh_database_on(&postgres_admin_url(), hint).await
+}
+
+/// Like [`fresh_postgres_url`], on the server `admin` names; the new database's URL keeps the
+/// admin URL's parameters (`sslmode`, `sslrootcert`, …).
+pub async fn fresh_database_on(admin: &str, hint: &str) -> Option<String> {
     use sqlx::{Connection, Executor};
-    let admin = postgres_admin_url();
-    let mut conn = match sqlx::PgConnection::connect(&admin).await {
+    let mut conn = match sqlx::PgConnection::connect(admin).await {
         Ok(conn) => conn,
         Err(e) => {
             assert!(
                 !infrastructure_required(),
                 "PostgreSQL is required (CI=true) but {} is unreachable: {e}",
-                crate::redact(&admin)
+                crate::redact(admin)
             );
             eprintln!(
                 "skipped: PostgreSQL at {} is unreachable: {e}",
-                crate::redact(&admin)
+                crate::redact(admin)
             );
             return None;
         }
@@ -49,11 +54,14 @@ pub async fn fresh_postgres_url(hint: &str) -> Option<String> {
     conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await
         .expect("create test database");
-    let base = admin
-        .rsplit_once('/')
-        .map(|(base, _)| base)
-        .unwrap_or(&admin);
-    Some(format!("{base}/{name}"))
+    let (path, query) = admin
+        .split_once('?')
+        .map_or((admin, None), |(p, q)| (p, Some(q)));
+    let base = path.rsplit_once('/').map_or(path, |(base, _)| base);
+    Some(match query {
+        Some(query) => format!("{base}/{name}?{query}"),
+        None => format!("{base}/{name}"),
+    })
 }
 
 /// A URL for a new SQLite file in the temporary directory.

@@ -5,7 +5,7 @@
 use sqlx::{Connection, Executor, PgConnection, Row};
 use yeyak_eventlog::{
     AppendRequest, ExpectedVersion, PgEventStore, Position,
-    testing::{event, infrastructure_required},
+    testing::{event, fresh_database_on},
 };
 
 /// The TLS cluster's admin URL (`YEYAK_TEST_PG_TLS_URL`, as the script prints it).
@@ -19,13 +19,6 @@ fn admin_url() -> String {
     })
 }
 
-/// `url` naming database `db` instead, its TLS parameters kept.
-fn with_database(url: &str, db: &str) -> String {
-    let (path, query) = url.split_once('?').unwrap_or((url, ""));
-    let base = path.rsplit_once('/').map_or(path, |(base, _)| base);
-    format!("{base}/{db}?{query}")
-}
-
 /// `url` with the query parameter `key` set to `value`.
 fn with_param(url: &str, key: &str, value: &str) -> String {
     let (path, query) = url.split_once('?').unwrap_or((url, ""));
@@ -36,28 +29,10 @@ fn with_param(url: &str, key: &str, value: &str) -> String {
     format!("{path}?{}&{key}={value}", kept.join("&"))
 }
 
-/// A fresh database on the TLS cluster, or `None` (skipped outside CI) when it is not running.
+/// A fresh database on the TLS cluster, or `None` (skipped outside CI) when it is not running
+/// (`scripts/ensure-postgres-tls.sh` starts it).
 async fn fresh_database() -> Option<String> {
-    let admin = admin_url();
-    let mut conn = match PgConnection::connect(&admin).await {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                !infrastructure_required(),
-                "CI=true and the TLS PostgreSQL is unreachable ({e}); run scripts/ensure-postgres-tls.sh"
-            );
-            eprintln!("skipped: the TLS PostgreSQL is unreachable: {e}");
-            return None;
-        }
-    };
-    let name = format!(
-        "yeyak_t_tls_{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
-    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .expect("create database");
-    Some(with_database(&admin, &name))
+    fresh_database_on(&admin_url(), "tls").await
 }
 
 #[tokio::test]

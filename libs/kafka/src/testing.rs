@@ -42,15 +42,16 @@ impl Broker {
     /// Starts a broker, or returns `None` (the test is skipped) when no broker binary is
     /// installed, unless `CI=true`, where that fails the test.
     pub async fn start() -> Option<Broker> {
-        Self::start_with("sqlite://broker.db").await
+        Self::start_with("sqlite://broker.db", None).await
     }
 
     /// A broker that keeps everything in memory (faster; loses it all on restart).
     pub async fn start_in_memory() -> Option<Broker> {
-        Self::start_with("memory://tansu/").await
+        Self::start_with("memory://tansu/", None).await
     }
 
-    async fn start_with(storage: &'static str) -> Option<Broker> {
+    /// A broker on `storage`; behind a TLS proxy serving the certificates in `tls`, if any.
+    async fn start_with(storage: &'static str, tls: Option<PathBuf>) -> Option<Broker> {
         let Some(binary) = broker_binary().filter(|b| b.exists()) else {
             assert!(
                 !yeyak_eventlog::testing::infrastructure_required(),
@@ -63,14 +64,18 @@ impl Broker {
             std::env::temp_dir().join(format!("yeyak-broker-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).expect("broker dir");
         let port = free_port();
+        let tls = match tls {
+            Some(certificates) => Some(TlsProxy::start(&certificates, port).await),
+            None => None,
+        };
         let mut broker = Broker {
             binary,
             dir,
             port,
-            advertised: port,
+            advertised: tls.as_ref().map_or(port, |t| t.port),
             child: None,
             storage,
-            tls: None,
+            tls,
         };
         broker.spawn().await;
         Some(broker)
@@ -89,35 +94,12 @@ impl Broker {
             eprintln!("skipped: no test certificates (scripts/ensure-postgres-tls.sh)");
             return None;
         };
-        let Some(binary) = broker_binary().filter(|b| b.exists()) else {
-            return Self::start().await;
-        };
-        let dir =
-            std::env::temp_dir().join(format!("yeyak-broker-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("broker dir");
-        let port = free_port();
-        let tls = TlsProxy::start(&certificates, port).await;
-        let mut broker = Broker {
-            binary,
-            dir,
-            port,
-            advertised: tls.port,
-            child: None,
-            storage: "memory://tansu/",
-            tls: Some(tls),
-        };
-        broker.spawn().await;
-        Some(broker)
+        Self::start_with("memory://tansu/", Some(certificates)).await
     }
 
     /// `127.0.0.1:<port>`: where clients bootstrap (the TLS proxy, when there is one).
     pub fn bootstrap(&self) -> String {
         format!("127.0.0.1:{}", self.advertised)
-    }
-
-    /// The broker's own plaintext port, bypassing a TLS proxy.
-    pub fn plaintext_port(&self) -> u16 {
-        self.port
     }
 
     /// How many TLS sessions the proxy has completed (0 without one).
@@ -254,11 +236,6 @@ impl TlsProxy {
             sessions,
             task,
         }
-    }
-
-    /// The proxy's port on loopback.
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// TLS sessions accepted so far.

@@ -29,17 +29,24 @@ use yeyak_kafka::{
 };
 use yeyak_transport::{EventHandler, HandlerError, Transport};
 
+/// `brokers`' configuration with the librdkafka properties a service would read from these
+/// `YEYAK_RDKAFKA_*` variables.
+fn configured(brokers: String, variables: &[(&str, &str)]) -> KafkaConfig {
+    let mut config = KafkaConfig::new(brokers);
+    config.properties = yeyak_kafka::properties_from(
+        variables
+            .iter()
+            .map(|(k, v)| (format!("YEYAK_RDKAFKA_{k}"), v.to_string())),
+    );
+    config
+}
+
 /// `broker`'s configuration over TLS, trusting the CA file `ca`.
 fn over_tls(broker: &Broker, ca: &str) -> KafkaConfig {
-    let mut config = KafkaConfig::new(broker.bootstrap());
-    config.properties = yeyak_kafka::properties_from([
-        (
-            "YEYAK_RDKAFKA_SECURITY_PROTOCOL".to_string(),
-            "ssl".to_string(),
-        ),
-        ("YEYAK_RDKAFKA_SSL_CA_LOCATION".to_string(), ca.to_string()),
-    ]);
-    config
+    configured(
+        broker.bootstrap(),
+        &[("SECURITY_PROTOCOL", "ssl"), ("SSL_CA_LOCATION", ca)],
+    )
 }
 
 struct Counter(AtomicUsize);
@@ -135,25 +142,15 @@ async fn a_broker_certificate_from_another_ca_is_refused() {
 
 #[test]
 fn sasl_scram_over_tls_is_available_to_every_client() {
-    let mut config = KafkaConfig::new("127.0.0.1:9");
-    config.properties = yeyak_kafka::properties_from([
-        (
-            "YEYAK_RDKAFKA_SECURITY_PROTOCOL".to_string(),
-            "SASL_SSL".to_string(),
-        ),
-        (
-            "YEYAK_RDKAFKA_SASL_MECHANISMS".to_string(),
-            "SCRAM-SHA-512".to_string(),
-        ),
-        (
-            "YEYAK_RDKAFKA_SASL_USERNAME".to_string(),
-            "yeyak".to_string(),
-        ),
-        (
-            "YEYAK_RDKAFKA_SASL_PASSWORD".to_string(),
-            "not-a-secret".to_string(),
-        ),
-    ]);
+    let config = configured(
+        "127.0.0.1:9".to_string(),
+        &[
+            ("SECURITY_PROTOCOL", "SASL_SSL"),
+            ("SASL_MECHANISMS", "SCRAM-SHA-512"),
+            ("SASL_USERNAME", "yeyak"),
+            ("SASL_PASSWORD", "not-a-secret"),
+        ],
+    );
     let producer: Result<BaseProducer, _> = config.client("sasl-check").create();
     assert!(
         producer.is_ok(),
