@@ -26,7 +26,9 @@ const SHOWN: usize = 20;
 struct Findings {
     events: usize,
     versions: HashMap<String, u64>,
-    last_position: Option<u64>,
+    /// The last event's place in the log's commit order: `(commit, position)`, since on
+    /// PostgreSQL a later commit may hold a smaller position.
+    last_position: Option<yeyak_eventlog::Position>,
     problems: Vec<String>,
     more: usize,
 }
@@ -42,13 +44,17 @@ impl Findings {
 
     fn check(&mut self, printer: &Printer, e: &RecordedEvent) {
         self.events += 1;
-        let at = e.position.position;
+        let at = e.position;
         if let Some(last) = self.last_position
             && at <= last
         {
-            self.problem(format!("position {at} after {last}: not increasing"));
+            self.problem(format!(
+                "position {}@{} after {}@{}: not increasing",
+                at.position, at.commit, last.position, last.commit
+            ));
         }
         self.last_position = Some(at);
+        let at = at.position;
         let expected = self.versions.get(&e.stream_id).map_or(1, |v| v + 1);
         if e.stream_version != expected {
             self.problem(format!(
