@@ -9,6 +9,9 @@
 #     pg_hba.conf that accepts TCP only over TLS (hostnossl is rejected).
 # Prints the admin URL the tests use. With CI=true, anything missing fails the run.
 set -euo pipefail
+# Only the URL goes to stdout (the Makefile captures it): every tool's chatter goes to stderr, the
+# URL to fd 3. The server started below must not inherit fd 3, or the capture never ends.
+exec 3>&1 1>&2
 
 port=5433
 cluster=yeyak_tls
@@ -37,7 +40,9 @@ fi
 
 data="/var/lib/postgresql/$version/$cluster"
 conf="/etc/postgresql/$version/$cluster"
-if [ ! -d "$conf" ]; then
+if [ ! -d "$data" ] || [ ! -f "$conf/postgresql.conf" ]; then
+  # A dropped cluster leaves our conf.d file behind; start from nothing.
+  rm -rf "$conf"
   pg_createcluster "$version" "$cluster" --port "$port" >/dev/null
 fi
 install -o postgres -g postgres -m 0600 "$dir/server.key" "$data/yeyak-server.key"
@@ -63,11 +68,11 @@ chown postgres:postgres "$conf/conf.d/yeyak-tls.conf" "$conf/pg_hba.conf"
 if pg_lsclusters -h | awk -v c="$cluster" '$2 == c && $4 == "online" { found = 1 } END { exit !found }'; then
   pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" reload >/dev/null
 else
-  pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start || give_up "the cluster $cluster did not start"
+  pg_ctlcluster --skip-systemctl-redirect "$version" "$cluster" start 3>&- || give_up "the cluster $cluster did not start"
 fi
 deadline=$((SECONDS + 60))
 until pg_isready -q -h 127.0.0.1 -p "$port"; do
   [ $SECONDS -ge $deadline ] && give_up "PostgreSQL did not answer on 127.0.0.1:$port within 60 s"
   sleep 0.5
 done
-echo "postgres://postgres@localhost:$port/postgres?sslmode=verify-full&sslrootcert=$dir/ca.crt"
+echo "postgres://postgres@localhost:$port/postgres?sslmode=verify-full&sslrootcert=$dir/ca.crt" >&3

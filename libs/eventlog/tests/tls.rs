@@ -11,6 +11,7 @@ use yeyak_eventlog::{
 /// The TLS cluster's admin URL (`YEYAK_TEST_PG_TLS_URL`, as the script prints it).
 fn admin_url() -> String {
     let set = std::env::var("YEYAK_TEST_PG_TLS_URL").ok();
+    let set = set.map(|u| u.trim().to_owned());
     set.filter(|u| !u.is_empty()).unwrap_or_else(|| {
         let home = std::env::var("HOME").unwrap_or_default();
         format!(
