@@ -29,14 +29,17 @@ pub(crate) const LOAD_CHECKPOINT: &str =
 pub(crate) const SAVE_CHECKPOINT: &str = "INSERT INTO checkpoints (name, commit_id, position, updated_at_us) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (name) DO UPDATE SET commit_id = excluded.commit_id, position = excluded.position, updated_at_us = excluded.updated_at_us";
 
-pub(crate) const UPSERT_ROW: &str = "INSERT INTO projection_rows (projection, key, partition_key, filter_1, filter_2, filter_3, filter_4, sort, value) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (projection, key) DO UPDATE SET \
+pub(crate) const UPSERT_ROW: &str = "INSERT INTO projection_rows (projection, key, partition_key, filter_1, filter_2, filter_3, filter_4, sort, value, version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (projection, key) DO UPDATE SET \
      partition_key = excluded.partition_key, filter_1 = excluded.filter_1, filter_2 = excluded.filter_2, \
-     filter_3 = excluded.filter_3, filter_4 = excluded.filter_4, sort = excluded.sort, value = excluded.value";
-pub(crate) const QUERY_ROWS: &str = "SELECT key, partition_key, filter_1, filter_2, filter_3, filter_4, sort, value FROM projection_rows \
+     filter_3 = excluded.filter_3, filter_4 = excluded.filter_4, sort = excluded.sort, value = excluded.value, \
+     version = excluded.version WHERE projection_rows.version <= excluded.version";
+pub(crate) const QUERY_ROWS: &str = "SELECT key, partition_key, filter_1, filter_2, filter_3, filter_4, sort, value, version FROM projection_rows \
      WHERE projection = $1 AND partition_key = $2 AND ($3 = '' OR filter_1 = $3) AND ($4 = '' OR filter_2 = $4) \
      AND ($5 = '' OR filter_3 = $5) AND ($6 = '' OR filter_4 = $6) AND (sort < $7 OR (sort = $7 AND key < $8)) \
      ORDER BY sort DESC, key DESC LIMIT $9";
+pub(crate) const RENAME_ROWS: &str =
+    "UPDATE projection_rows SET projection = $2 WHERE projection = $1";
 pub(crate) const CHECKPOINTS: &str =
     "SELECT name, commit_id, position FROM checkpoints ORDER BY name";
 pub(crate) const DELETE_ROWS: &str = "DELETE FROM projection_rows WHERE projection = $1";
@@ -745,6 +748,7 @@ macro_rules! impl_event_store {
                         .bind(f4)
                         .bind(row.sort)
                         .bind(row.value)
+                        .bind($crate::common::to_i64(row.version))
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -783,6 +787,7 @@ macro_rules! impl_event_store {
                                 .collect::<Result<Vec<String>, _>>()?,
                             sort: r.try_get("sort")?,
                             value: r.try_get("value")?,
+                            version: r.try_get::<i64, _>("version")? as u64,
                         })
                     })
                     .collect()
@@ -802,6 +807,26 @@ macro_rules! impl_event_store {
                     .bind(checkpoint)
                     .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn switch_projections(
+                &self,
+                renames: &[(String, String)],
+            ) -> Result<(), $crate::StoreError> {
+                let mut tx = self.writer.begin().await?;
+                for (from, to) in renames {
+                    sqlx::query($crate::common::DELETE_ROWS)
+                        .bind(to)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query($crate::common::RENAME_ROWS)
+                        .bind(from)
+                        .bind(to)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 tx.commit().await?;
                 Ok(())
             }

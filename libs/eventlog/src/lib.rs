@@ -20,6 +20,7 @@ mod group_commit;
 pub mod migrations;
 mod model;
 mod postgres;
+pub mod rebuild;
 mod sqlite;
 mod subscription;
 #[cfg(feature = "testing")]
@@ -113,6 +114,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// Drops a read model's rows and its consumer's `checkpoint`, so it rebuilds from position 0.
     async fn reset_projection(&self, projection: &str, checkpoint: &str) -> Result<(), StoreError>;
 
+    /// Replaces read models at once, `(from, to)`: `to`'s rows are dropped and `from`'s become
+    /// `to`'s, every pair in one transaction, so a reader sees the old rows or the new, never a
+    /// mix (how a rebuilt read model takes over from the one that served meanwhile).
+    async fn switch_projections(&self, renames: &[(String, String)]) -> Result<(), StoreError>;
+
     /// Tries to become the only holder of `name` among all processes sharing this log (the
     /// single active relay of a topic, say). The lease lasts while the guard lives and
     /// [`Lease::is_held`] says so.
@@ -139,6 +145,10 @@ pub struct ProjectionRow {
     /// Newest first: larger sorts first.
     pub sort: i64,
     pub value: Vec<u8>,
+    /// The version of what the row was computed from (the folded stream's, say): an upsert never
+    /// replaces a row of a greater version, so a late writer of an older fold (another replica, a
+    /// rebuild catching up) cannot undo a newer one.
+    pub version: u64,
 }
 
 /// Which rows of a read model to read: one partition, optional filters (exact match, by the

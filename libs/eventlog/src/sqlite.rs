@@ -176,6 +176,11 @@ pub(crate) fn migrator() -> Migrator {
             "generic projection rows",
             include_str!("../migrations/sqlite/0005_generic_projection_rows.sql"),
         ),
+        (
+            6,
+            "projection row versions",
+            include_str!("../migrations/sqlite/0006_projection_row_versions.sql"),
+        ),
     ])
 }
 

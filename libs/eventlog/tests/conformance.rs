@@ -13,6 +13,8 @@ yeyak_eventlog::conformance_tests!(
     a_lease_has_one_holder_at_a_time,
     metadata_is_stored_as_given,
     projection_rows_are_upserted_filtered_and_reset,
+    an_older_row_version_never_replaces_a_newer_one,
+    switching_projections_replaces_the_rows_at_once,
     a_stream_read_is_checked_until_the_commit,
     a_request_id_reused_for_another_request_is_refused,
 );

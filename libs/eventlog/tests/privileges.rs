@@ -116,6 +116,7 @@ async fn the_service_role_appends_and_reads_but_cannot_change_remove_or_unguard_
                 filters: vec![],
                 sort: 1,
                 value: vec![1],
+                version: 1,
             }],
         )
         .await
@@ -184,6 +185,6 @@ async fn a_service_role_on_an_unmigrated_log_is_told_to_run_the_migrations() {
         Ok(_) => panic!("the role migrated a schema it does not own"),
     }
     let applied = migrate(&url).await.expect("the owner migrates");
-    assert_eq!(applied, [1, 2, 3, 4, 5]);
+    assert_eq!(applied, [1, 2, 3, 4, 5, 6]);
     role.drop().await;
 }

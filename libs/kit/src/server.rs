@@ -284,6 +284,19 @@ pub struct Consumer {
 }
 
 impl Consumer {
+    /// The consumers that keep a service's read models, each fed by `own` (the log tail of the
+    /// service's own log, named `source`).
+    pub fn of_read_models(
+        own: &Arc<dyn Transport>,
+        source: &'static str,
+        models: Vec<yeyak_transport::rebuild::ReadModel>,
+    ) -> impl Iterator<Item = Consumer> {
+        let own = own.clone();
+        models
+            .into_iter()
+            .map(move |model| Consumer::new(own.clone(), source, model.handler))
+    }
+
     pub fn new(
         transport: Arc<dyn Transport>,
         source: &'static str,

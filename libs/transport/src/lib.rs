@@ -9,6 +9,8 @@
 //! producing service's log) and the Kafka transport (the distributed mode). Services only see
 //! `Arc<dyn Transport>`, so the choice is made by the process wiring.
 
+pub mod rebuild;
+
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;

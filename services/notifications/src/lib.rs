@@ -24,7 +24,7 @@ use yeyak_kit::{
     server::Consumer,
 };
 use yeyak_proto::notifications::v1::notifications_service_server::NotificationsServiceServer;
-use yeyak_transport::{LogTailTransport, Transport};
+use yeyak_transport::{LogTailTransport, Transport, rebuild::ReadModel};
 
 pub use settings::{Delivery, DeliveryArgs};
 
@@ -36,6 +36,20 @@ pub const RESERVATIONS_SOURCE: &str = "reservations";
 pub const CATALOG_SOURCE: &str = "catalog";
 /// The port a standalone notifications service listens on by default.
 pub const DEFAULT_PORT: u16 = 50053;
+
+/// This service's read models over `log`, each with the consumer of this service's own log that
+/// keeps it (`yeyak admin rebuild` builds them over the log's shadow).
+pub fn read_models(log: Arc<dyn EventStore>) -> Vec<ReadModel> {
+    let runner = yeyak_kit::command::Runner::new(
+        log,
+        yeyak_kit::clock::system(),
+        app::Notifications::NAMESPACE,
+    );
+    vec![ReadModel {
+        handler: Arc::new(app::listing::MessageIndex::new(runner)),
+        projections: &[app::listing::DUE, app::listing::LIST],
+    }]
+}
 
 /// Serves the notifications API, consumes the reservations' and the catalog's events (both
 /// delivered by `transport`), keeps the due index over this service's own log and sends due
@@ -54,7 +68,7 @@ pub async fn serve(
     app::templates::register_built_in(&runner, delivery.approve_built_in).await?;
     let own: Arc<dyn Transport> =
         Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log.clone()));
-    let consumers = vec![
+    let mut consumers = vec![
         Consumer::new(
             transport.clone(),
             RESERVATIONS_SOURCE,
@@ -78,12 +92,12 @@ pub async fn serve(
             CATALOG_SOURCE,
             Arc::new(app::inquiries::ChannelLearner::new(runner.clone())),
         ),
-        Consumer::new(
-            own,
-            SOURCE,
-            Arc::new(app::listing::MessageIndex::new(runner.clone())),
-        ),
     ];
+    consumers.extend(Consumer::of_read_models(
+        &own,
+        SOURCE,
+        read_models(log.clone()),
+    ));
     let sender = app::sending::Sender::new(runner, delivery.channels, delivery.settings);
     let sending = tokio::spawn(sender.run(shutdown.clone()));
     let api = NotificationsServiceServer::new(api::NotificationsApi::new(app));

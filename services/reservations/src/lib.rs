@@ -21,7 +21,7 @@ use yeyak_kit::{
     server::Consumer,
 };
 use yeyak_proto::reservations::v1::reservations_service_server::ReservationsServiceServer;
-use yeyak_transport::{LogTailTransport, Transport};
+use yeyak_transport::{LogTailTransport, Transport, rebuild::ReadModel};
 
 use app::{
     Reservations, catalog_consumer::CatalogConsumer, gateway, listing::ReservationList, scheduling,
@@ -33,6 +33,16 @@ pub const SOURCE: &str = "reservations";
 pub const CATALOG_SOURCE: &str = "catalog";
 /// The port a standalone reservations service listens on by default.
 pub const DEFAULT_PORT: u16 = 50052;
+
+/// This service's read models over `log`, each with the consumer of this service's own log that
+/// keeps it (`yeyak admin rebuild` builds them over the log's shadow).
+pub fn read_models(log: Arc<dyn EventStore>) -> Vec<ReadModel> {
+    let app = Reservations::new(log, yeyak_kit::clock::system());
+    vec![ReadModel {
+        handler: Arc::new(ReservationList::new(app)),
+        projections: &[app::listing::PROJECTION],
+    }]
+}
 
 /// Serves the reservations API on `listener`, consumes the catalog's events through
 /// `transport` (inventory and operators), and runs the scheduler, its index and the reservation
@@ -53,7 +63,7 @@ pub async fn serve(
     let own: Arc<dyn Transport> =
         Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log.clone()));
     let runner = app.runner().clone();
-    let consumers = vec![
+    let mut consumers = vec![
         Consumer::new(
             transport.clone(),
             CATALOG_SOURCE,
@@ -69,8 +79,12 @@ pub async fn serve(
             SOURCE,
             Arc::new(scheduling::DueIndex::new(runner)),
         ),
-        Consumer::new(own, SOURCE, Arc::new(ReservationList::new(app.clone()))),
     ];
+    consumers.extend(Consumer::of_read_models(
+        &own,
+        SOURCE,
+        read_models(log.clone()),
+    ));
     let scheduling = tokio::spawn(scheduling::Scheduler::new(app.clone()).run(shutdown.clone()));
     let api = ReservationsServiceServer::new(api::ReservationsApi::new(app));
     let service = Authenticated::new(api, auth.clone(), &api::POLICY);

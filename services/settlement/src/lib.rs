@@ -25,7 +25,7 @@ use yeyak_kit::{
     server::Consumer,
 };
 use yeyak_proto::settlement::v1::settlement_service_server::SettlementServiceServer;
-use yeyak_transport::{LogTailTransport, Transport};
+use yeyak_transport::{LogTailTransport, Transport, rebuild::ReadModel};
 
 use app::payout_provider::{PayoutProvider, SimulatedPayouts};
 use domain::CommissionTable;
@@ -76,6 +76,26 @@ impl SettlementArgs {
     }
 }
 
+/// This service's read models over `log`, each with the consumer of this service's own log that
+/// keeps it (`yeyak admin rebuild` builds them over the log's shadow); `indexed` is told when
+/// payout rows were written.
+pub fn read_models(log: Arc<dyn EventStore>, indexed: Arc<tokio::sync::Notify>) -> Vec<ReadModel> {
+    let runner = yeyak_kit::command::Runner::new(
+        log,
+        yeyak_kit::clock::system(),
+        app::Settlement::NAMESPACE,
+    );
+    vec![ReadModel {
+        handler: Arc::new(app::index::SettlementIndex::new(runner, indexed)),
+        projections: &[
+            app::index::ENTRIES,
+            app::index::PARTNERS,
+            app::index::PAYOUT_QUEUE,
+            app::index::PAYOUT_DAYS,
+        ],
+    }]
+}
+
 /// Serves the settlement API, consumes the reservations' and the catalog's events (both
 /// delivered by `transport`), keeps the read models over its own log, and runs the payout batch
 /// and sender, until `shutdown`.
@@ -98,7 +118,7 @@ pub async fn serve(
     let indexed = Arc::new(tokio::sync::Notify::new());
     let own: Arc<dyn Transport> =
         Arc::new(LogTailTransport::new(log.clone()).with_source(SOURCE, log.clone()));
-    let consumers = vec![
+    let mut consumers = vec![
         Consumer::new(
             transport.clone(),
             RESERVATIONS_SOURCE,
@@ -112,12 +132,12 @@ pub async fn serve(
             CATALOG_SOURCE,
             Arc::new(OperatorDirectory::new(runner.clone(), SOURCE)),
         ),
-        Consumer::new(
-            own,
-            SOURCE,
-            Arc::new(app::index::SettlementIndex::new(runner, indexed.clone())),
-        ),
     ];
+    consumers.extend(Consumer::of_read_models(
+        &own,
+        SOURCE,
+        read_models(log.clone(), indexed.clone()),
+    ));
     let payouts = tokio::spawn(app.payouts().run(shutdown.clone(), indexed));
     let api = SettlementServiceServer::new(api::SettlementApi::new(app));
     let served = yeyak_kit::server::serve_with_consumers(

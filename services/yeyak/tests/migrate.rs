@@ -16,7 +16,7 @@ async fn migrate_without_urls_prepares_the_four_embedded_logs() {
     .await
     .expect("migrated");
     let out = String::from_utf8(out).expect("text");
-    assert_eq!(out.matches("schema at migration 5").count(), 4, "{out}");
+    assert_eq!(out.matches("schema at migration 6").count(), 4, "{out}");
     for service in ["catalog", "reservations", "notifications", "settlement"] {
         assert!(dir.join(format!("{service}.db")).exists(), "{service}");
     }
@@ -53,7 +53,7 @@ async fn migrate_on_postgres_grants_the_service_role_and_hides_the_password() {
     .await
     .expect("migrated and granted");
     let out = String::from_utf8(out).expect("text");
-    assert!(out.contains("schema at migration 5"), "{out}");
+    assert!(out.contains("schema at migration 6"), "{out}");
     assert!(out.contains("pg_monitor granted"), "{out}");
     let wrong = run(
         MigrateArgs {

@@ -56,8 +56,14 @@ pub fn state_name(state: MessageState) -> &'static str {
     }
 }
 
-/// The rows of one message, when it was queued at `queued_at_us`.
-fn rows(id: &str, m: &Message, queued_at_us: i64) -> Option<(ProjectionRow, ProjectionRow)> {
+/// The rows of one message, when it was queued at `queued_at_us`, folded from its stream at
+/// `version`.
+fn rows(
+    id: &str,
+    m: &Message,
+    queued_at_us: i64,
+    version: u64,
+) -> Option<(ProjectionRow, ProjectionRow)> {
     let q = m.queued.as_ref()?;
     let due_filter = match m.state {
         MessageState::Queued
@@ -74,6 +80,7 @@ fn rows(id: &str, m: &Message, queued_at_us: i64) -> Option<(ProjectionRow, Proj
         // Newest first is soonest due first.
         sort: -m.next_at_us,
         value: Vec::new(),
+        version,
     };
     let listed = ProjectionRow {
         key: id.to_string(),
@@ -81,6 +88,7 @@ fn rows(id: &str, m: &Message, queued_at_us: i64) -> Option<(ProjectionRow, Proj
         filters: vec![q.place_id.clone(), state_name(m.state).into()],
         sort: queued_at_us,
         value: Vec::new(),
+        version,
     };
     Some((due, listed))
 }
@@ -122,13 +130,13 @@ impl EventHandler for MessageIndex {
         let log = self.runner.log();
         let retry = |e: &dyn std::fmt::Display| HandlerError::Retry(e.to_string());
         let folded = yeyak_transport::fold_touched(touched, |id: String| async move {
-            listed(&**log, &id).await.map(|found| (id, found))
+            folded(&**log, &id).await.map(|found| (id, found))
         })
         .await
         .map_err(|e| retry(&e))?;
         let mut out = Vec::with_capacity(2 * folded.len());
-        for (id, found) in folded {
-            if let Some((due, listed)) = rows(&id, &found.message, found.queued_at_us) {
+        for (id, (found, version)) in folded {
+            if let Some((due, listed)) = rows(&id, &found.message, found.queued_at_us, version) {
                 out.push((DUE.to_string(), due));
                 out.push((LIST.to_string(), listed));
             }
@@ -146,11 +154,16 @@ pub struct Listed {
 
 /// A message's fold and when it was queued, in one read of its stream.
 async fn listed(log: &dyn EventStore, id: &str) -> Result<Listed, LoadError> {
+    Ok(folded(log, id).await?.0)
+}
+
+/// A message's fold, when it was queued, and its stream's version.
+async fn folded(log: &dyn EventStore, id: &str) -> Result<(Listed, u64), LoadError> {
     let start = Listed {
         message: Message::default(),
         queued_at_us: 0,
     };
-    let (listed, _) = fold_stream(log, &streams::message(id), start, |l, e| {
+    let (listed, version) = fold_stream(log, &streams::message(id), start, |l, e| {
         if l.message.queued.is_none() {
             l.queued_at_us = e.recorded_at_us;
         }
@@ -158,7 +171,7 @@ async fn listed(log: &dyn EventStore, id: &str) -> Result<Listed, LoadError> {
         Ok(())
     })
     .await?;
-    Ok(listed)
+    Ok((listed, version.unwrap_or(0)))
 }
 
 /// One page of messages and the row to continue after.

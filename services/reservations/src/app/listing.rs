@@ -125,6 +125,7 @@ pub fn row(r: &Reservation, version: u64) -> Option<ProjectionRow> {
         ],
         sort: b.booked_at.as_ref().and_then(to_micros).unwrap_or_default(),
         value: prost::Message::encode_to_vec(&Listed::of(r, version)),
+        version,
     })
 }
 

@@ -71,6 +71,8 @@ fn entry_row(e: &LedgerEntryRecorded) -> ProjectionRow {
         filters: vec![day, month],
         sort: e.occurred_at.as_ref().and_then(to_micros).unwrap_or(0),
         value: e.encode_to_vec(),
+        // An entry never changes.
+        version: 0,
     }
 }
 
@@ -127,6 +129,7 @@ impl EventHandler for SettlementIndex {
                 filters: vec![],
                 sort: 0,
                 value: vec![],
+                version: 0,
             };
             return log
                 .upsert_rows(PARTNERS, vec![row])
@@ -136,10 +139,11 @@ impl EventHandler for SettlementIndex {
         if matches!(e, LedgerEvent::Legacy(_) | LedgerEvent::Withdrawn(_)) {
             return Ok(());
         }
-        let (ledger, _) = aggregate::<PartnerLedger>(&**log, &streams::ledger(partner))
+        let (ledger, version) = aggregate::<PartnerLedger>(&**log, &streams::ledger(partner))
             .await
             .map_err(|e| retry(&e))?;
         let partner = partner.to_string();
+        let version = version.unwrap_or(0);
         let (queue, days): (Vec<_>, Vec<_>) = ledger
             .payouts
             .values()
@@ -152,6 +156,7 @@ impl EventHandler for SettlementIndex {
                     // Oldest first: the sender pays in instruction order.
                     sort: -p.instructed_at_us,
                     value: value.clone(),
+                    version,
                 };
                 let by_day = ProjectionRow {
                     key: p.id.clone(),
@@ -159,6 +164,7 @@ impl EventHandler for SettlementIndex {
                     filters: vec![state_name(&p.state).into()],
                     sort: p.instructed_at_us,
                     value,
+                    version,
                 };
                 (queued, by_day)
             })

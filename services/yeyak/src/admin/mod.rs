@@ -7,11 +7,13 @@ use yeyak_kit::config::BoxError;
 
 mod dead_letters;
 mod positions;
+mod rebuild;
 mod stream;
 mod verify;
 
 pub use dead_letters::DeadLettersArgs;
 pub use positions::PositionsArgs;
+pub use rebuild::RebuildArgs;
 pub use stream::StreamArgs;
 pub use verify::VerifyArgs;
 
@@ -31,6 +33,9 @@ pub enum AdminCommand {
     /// The events each consumer set aside (dead letters): the consumer, the reason, the
     /// original event's source, stream and type, and its payload decoded.
     DeadLetters(dead_letters::DeadLettersArgs),
+    /// Rebuild a service's read models from position 0 while the old rows keep serving, with a
+    /// progress bar, then switch to the new rows in one transaction.
+    Rebuild(rebuild::RebuildArgs),
 }
 
 /// A service, by name.
@@ -173,6 +178,7 @@ pub async fn run(command: AdminCommand, out: &mut impl std::io::Write) -> Result
         AdminCommand::Verify(args) => verify::run(args, out).await,
         AdminCommand::Positions(args) => positions::run(args, out).await,
         AdminCommand::DeadLetters(args) => dead_letters::run(args, out).await,
+        AdminCommand::Rebuild(args) => rebuild::run(args, out).await,
     }
 }
 
