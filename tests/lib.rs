@@ -62,6 +62,17 @@ pub struct Harness {
     pub databases: Option<Databases>,
     auth: yeyak_kit::auth::Authenticator,
     _dir: Option<std::path::PathBuf>,
+    /// Held by a system on PostgreSQL while it runs: four services' pools (eighty-odd
+    /// connections in-process or as processes) fit the test server's 100 only one system at a
+    /// time.
+    _on_postgres: Option<tokio::sync::SemaphorePermit<'static>>,
+}
+
+/// One system on PostgreSQL at a time in a test binary (see `Harness::_on_postgres`).
+static ON_POSTGRES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
+async fn postgres_turn() -> tokio::sync::SemaphorePermit<'static> {
+    ON_POSTGRES.acquire().await.expect("never closed")
 }
 
 /// Which storage the system runs on.
@@ -75,6 +86,10 @@ impl Harness {
     /// Starts the system; `None` when PostgreSQL is wanted but unreachable outside CI.
     pub async fn start(storage: Storage) -> Option<Harness> {
         let clock = ControlledClock::starting_now();
+        let on_postgres = match storage {
+            Storage::Postgres => Some(postgres_turn().await),
+            Storage::EmbeddedSqlite => None,
+        };
         let (databases, dir) = match storage {
             Storage::EmbeddedSqlite => {
                 let dir = std::env::temp_dir()
@@ -116,6 +131,7 @@ impl Harness {
             databases: Some(databases),
             auth: test_auth(),
             _dir: dir,
+            _on_postgres: on_postgres,
         })
     }
 
@@ -132,6 +148,7 @@ impl Harness {
             "YEYAK_MESSAGING_APPROVE_BUILT_IN_TEMPLATES",
             "true",
         ));
+        let on_postgres = postgres_turn().await;
         let cluster = cluster::Cluster::start(&env).await?;
         Some(Harness {
             addresses: cluster.addresses(),
@@ -142,6 +159,7 @@ impl Harness {
             databases: None,
             auth: test_auth(),
             _dir: None,
+            _on_postgres: Some(on_postgres),
         })
     }
 

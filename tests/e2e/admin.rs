@@ -10,6 +10,16 @@ use yeyak_proto::catalog::events::v1::{ConfirmationMode, PaymentMode};
 use crate::support::{book, rid, seed};
 
 fn logs(h: &Harness) -> Logs {
+    if let Some(cluster) = &h.cluster {
+        let url = |s: &str| Some(cluster.database_urls[s].clone());
+        return Logs {
+            data_dir: std::env::temp_dir(),
+            catalog_log: url("catalog"),
+            reservations_log: url("reservations"),
+            notifications_log: url("notifications"),
+            settlement_log: url("settlement"),
+        };
+    }
     let d = h.databases.clone().expect("an in-process system");
     Logs {
         data_dir: std::env::temp_dir(),
@@ -18,6 +28,13 @@ fn logs(h: &Harness) -> Logs {
         notifications_log: Some(d.notifications),
         settlement_log: Some(d.settlement),
     }
+}
+
+/// JSON lines of a command's output.
+fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
 }
 
 /// Runs `yeyak admin <args>` on the system's logs: whether what it checked holds, and its output.
@@ -34,14 +51,25 @@ async fn admin(h: &Harness, args: &[&str]) -> (bool, String) {
     match &mut command {
         AdminCommand::Stream(a) => a.logs = logs,
         AdminCommand::Verify(a) => a.logs = logs,
-        AdminCommand::Positions(a) => a.logs = logs,
-        AdminCommand::DeadLetters(a) => a.logs = logs,
+        AdminCommand::Positions(a) => {
+            a.logs = logs;
+            a.brokers.kafka_brokers = brokers(h);
+        }
+        AdminCommand::DeadLetters(a) => {
+            a.logs = logs;
+            a.brokers.kafka_brokers = brokers(h);
+        }
         AdminCommand::Rebuild(a) => a.logs = logs,
         AdminCommand::Reconcile(_) => {}
     }
     let mut out = Vec::new();
     let holds = run(command, &mut out).await.expect("the command ran");
     (holds, String::from_utf8(out).expect("text"))
+}
+
+/// The broker of a distributed system (an in-process one has none, whatever the environment).
+fn brokers(h: &Harness) -> Option<String> {
+    h.cluster.as_ref().map(|c| c.broker.bootstrap())
 }
 
 async fn every_admin_command_works_on(storage: Storage) {
@@ -272,4 +300,142 @@ async fn verify_finds_a_gap_in_a_streams_versions() {
         text.contains("ledger-gap version 2") && text.contains("expected 1"),
         "{text}"
     );
+}
+
+/// The distributed mode: the services' PostgreSQL logs and the broker. Each Kafka consumer
+/// group's lag per partition, the dead-letter topics' records decoded, a redrive that the
+/// consumer reads again, and a read model rebuilt while the processes run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_admin_command_works_on_postgres_and_kafka() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let Some(h) = Harness::distributed(&[]).await else {
+        return;
+    };
+    let seeded = seed(
+        &h,
+        ConfirmationMode::Instant,
+        PaymentMode::ReservationOnly,
+        5,
+        0,
+    )
+    .await;
+    let reservation = book(&h, "customer-admin", &seeded.schedule_id(), 1, &rid()).await;
+    let system = &h;
+    let groups = [
+        "--group",
+        "reservations-inventory",
+        "--group",
+        "notifications-messages",
+    ];
+    until("both groups caught up on Kafka", || async move {
+        let mut args = vec!["positions", "--json"];
+        args.extend_from_slice(&groups);
+        let (_, text) = admin(system, &args).await;
+        let kafka: Vec<_> = json_lines(&text)
+            .into_iter()
+            .filter(|r| r["log"] == "kafka")
+            .collect();
+        let caught_up = |g: &str| {
+            kafka.iter().any(|r| r["group"] == g)
+                && kafka
+                    .iter()
+                    .filter(|r| r["group"] == g)
+                    .all(|r| r["behind"] == 0)
+        };
+        (caught_up("reservations-inventory") && caught_up("notifications-messages")).then_some(())
+    })
+    .await;
+
+    // A record no consumer can decode on the catalog's topic: each consumer of it sets it
+    // aside in the dead-letter topic, with the original key and payload.
+    let config = yeyak_kafka::KafkaConfig::new(brokers(&h).expect("a broker"));
+    let topic = config.topic("catalog");
+    let producer: FutureProducer = config.client("garbage").create().expect("a producer");
+    producer
+        .send(
+            FutureRecord::to(&topic)
+                .key("product-broken".as_bytes())
+                .payload(b"\xff\xff".as_slice()),
+            std::time::Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .expect("produced");
+    let set_aside = |consumer: &'static str| async move {
+        let (_, text) = admin(system, &["dead-letters", "--json", "--consumer", consumer]).await;
+        json_lines(&text)
+            .into_iter()
+            .filter(|l| l["log"] == "kafka" && l["stream"] == "product-broken")
+            .count()
+    };
+    until("the inventory consumer to set the record aside", || async {
+        (set_aside("reservations-inventory").await == 1).then_some(())
+    })
+    .await;
+    let (_, text) = admin(
+        &h,
+        &[
+            "dead-letters",
+            "--json",
+            "--consumer",
+            "reservations-inventory",
+        ],
+    )
+    .await;
+    let letter = json_lines(&text)
+        .into_iter()
+        .find(|l| l["log"] == "kafka")
+        .expect("a Kafka dead letter");
+    assert_eq!(
+        letter["record"]
+            .as_str()
+            .map(|r| r.starts_with(&format!("{topic}.dlq/"))),
+        Some(true),
+        "{letter}"
+    );
+    assert!(
+        letter["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{letter}"
+    );
+    assert!(
+        letter["origin"]
+            .as_str()
+            .is_some_and(|o| o.starts_with(&topic)),
+        "{letter}"
+    );
+
+    // Redriven, the record is read again; still undecodable, it is set aside a second time.
+    let (holds, text) = admin(
+        &h,
+        &[
+            "dead-letters",
+            "--json",
+            "--consumer",
+            "reservations-inventory",
+            "--redrive",
+        ],
+    )
+    .await;
+    assert!(holds, "{text}");
+    assert!(text.contains(r#"{"redriven":1}"#), "{text}");
+    until("the redriven record set aside again", || async {
+        (set_aside("reservations-inventory").await == 2).then_some(())
+    })
+    .await;
+
+    let (holds, text) = admin(&h, &["rebuild", "--service", "reservations"]).await;
+    assert!(holds, "{text}");
+    assert!(text.contains("rebuilt reservation-list.v2"), "{text}");
+    let (_, text) = admin(
+        &h,
+        &[
+            "stream",
+            "--service",
+            "reservations",
+            &format!("reservation-{}", reservation.reservation_id),
+        ],
+    )
+    .await;
+    assert!(text.contains("ReservationBooked"), "{text}");
+    h.stop().await;
 }

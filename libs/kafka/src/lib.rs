@@ -8,6 +8,7 @@
 //! - [`record`]: the record format analytics consumers read.
 
 pub mod consumer;
+pub mod inspect;
 pub mod record;
 pub mod relay;
 #[cfg(feature = "testing")]

@@ -123,7 +123,8 @@ pub async fn tail(
     args: &TailArgs,
     out: &mut (dyn std::io::Write + Send),
 ) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
-    let config = KafkaConfig::new(args.brokers.clone());
+    let mut config = KafkaConfig::new(args.brokers.clone());
+    config.properties = yeyak_kafka::properties_from(std::env::vars());
     let consumer: StreamConsumer = config
         .client("yeyak-tail")
         .set(

@@ -1,15 +1,23 @@
 //! `yeyak admin dead-letters`: the events consumers set aside (`dead-letters-<consumer>` in the
-//! consumer's own log), with the original key (stream), type and payload decoded.
+//! consumer's own log), with the original key (stream), type and payload decoded; with
+//! `--kafka-brokers`, also the records of the dead-letter topics (`<topic>.dlq`), which
+//! `--redrive` sends back to their topic.
 use yeyak_kit::config::BoxError;
 use yeyak_transport::DeadLetter;
 
-use super::{Logs, Service, each_event};
+use super::{ASK_BROKERS, Brokers, Logs, Service, each_event};
 use crate::tail::Printer;
 
 #[derive(clap::Args, Debug)]
 pub struct DeadLettersArgs {
     #[command(flatten)]
     pub logs: Logs,
+    #[command(flatten)]
+    pub brokers: Brokers,
+    /// Send the dead-letter topics' records (of `--consumer`, if given) back to their topic:
+    /// every group reads them again, the ones that applied them without a second effect.
+    #[arg(long)]
+    pub redrive: bool,
     /// Only this service's consumers (default: all four services').
     #[arg(long, value_enum)]
     pub service: Option<Service>,
@@ -70,6 +78,77 @@ pub async fn run(args: DeadLettersArgs, out: &mut impl std::io::Write) -> Result
     }
     if !args.json {
         writeln!(out, "{} dead letter(s)", letters.len())?;
+    }
+    match args.brokers.config() {
+        Some(config) => kafka(config, &args, &printer, out).await,
+        None if args.redrive => {
+            Err("--redrive sends the dead-letter topics' records back: give --kafka-brokers".into())
+        }
+        None => Ok(true),
+    }
+}
+
+/// The dead-letter topics' records, decoded; redriven when asked.
+async fn kafka(
+    config: yeyak_kafka::KafkaConfig,
+    args: &DeadLettersArgs,
+    printer: &Printer,
+    out: &mut impl std::io::Write,
+) -> Result<bool, BoxError> {
+    use yeyak_kafka::inspect;
+    let asked = config.clone();
+    let records =
+        tokio::task::spawn_blocking(move || inspect::dead_records(&asked, ASK_BROKERS)).await??;
+    let records: Vec<_> = records
+        .into_iter()
+        .filter(|r| {
+            args.consumer
+                .as_ref()
+                .is_none_or(|c| r.header("yeyak_dlq_consumer") == c)
+        })
+        .collect();
+    for r in &records {
+        let event_type = r.header("ce_type");
+        let data = printer
+            .payload_json(event_type, r.payload.as_deref().unwrap_or_default())
+            .unwrap_or_else(|e| serde_json::json!({ "undecodable": e }));
+        let key = r
+            .key
+            .as_deref()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .unwrap_or_default();
+        let at = format!("{}/{}/{}", r.topic, r.partition, r.offset);
+        if args.json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({
+                    "log": "kafka", "record": at, "consumer": r.header("yeyak_dlq_consumer"),
+                    "reason": r.header("yeyak_dlq_reason"), "origin": r.header("yeyak_dlq_origin"),
+                    "event_id": r.header("ce_id"), "type": event_type, "stream": key,
+                    "data": data,
+                })
+            )?;
+        } else {
+            writeln!(
+                out,
+                "{at}  {} set aside {event_type} {key} from {}: {}\n        {data}",
+                r.header("yeyak_dlq_consumer"),
+                r.header("yeyak_dlq_origin"),
+                r.header("yeyak_dlq_reason"),
+            )?;
+        }
+    }
+    if !args.json {
+        writeln!(out, "{} dead-letter record(s) on Kafka", records.len())?;
+    }
+    if args.redrive {
+        let sent = inspect::redrive(&config, &records).await?;
+        if args.json {
+            writeln!(out, "{}", serde_json::json!({ "redriven": sent }))?;
+        } else {
+            writeln!(out, "redriven: {sent} record(s) sent back to their topic")?;
+        }
     }
     Ok(true)
 }

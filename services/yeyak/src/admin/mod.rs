@@ -116,6 +116,30 @@ impl Logs {
     }
 }
 
+/// The brokers an admin command also asks, when given (`--kafka-brokers` or
+/// `YEYAK_KAFKA_BROKERS`; the client takes `YEYAK_RDKAFKA_*` like the services).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct Brokers {
+    /// Kafka bootstrap servers: also show what the brokers hold.
+    #[arg(long, env = "YEYAK_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+}
+
+impl Brokers {
+    pub fn config(&self) -> Option<yeyak_kafka::KafkaConfig> {
+        let brokers = self
+            .kafka_brokers
+            .clone()
+            .filter(|b| !b.trim().is_empty())?;
+        let mut config = yeyak_kafka::KafkaConfig::new(brokers);
+        config.properties = yeyak_kafka::properties_from(std::env::vars());
+        Some(config)
+    }
+}
+
+/// How long an admin command waits for the brokers' answer.
+pub const ASK_BROKERS: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How many events `log` holds after `at`, counted up to `cap` (a page at a time).
 pub async fn events_after(
     log: &dyn yeyak_eventlog::EventStore,

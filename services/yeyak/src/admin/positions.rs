@@ -1,19 +1,24 @@
 //! `yeyak admin positions`: every position the logs keep — the relays' (`relay:<topic>`, what
 //! was published of this log) and the consumers' (`<consumer>@<source>`, what was applied of the
 //! source's log) — and how many events each is behind. A consumer of Kafka keeps its offsets in
-//! its group instead: the admin API's `GetConsumerLag` and the `yeyak.consumer.lag` metric show
-//! those.
+//! its group instead: with `--kafka-brokers`, every group's committed offset on each partition
+//! against the partition's end.
 use std::{collections::BTreeMap, sync::Arc};
 
 use yeyak_eventlog::EventStore;
 use yeyak_kit::config::BoxError;
 
-use super::{Logs, Service};
+use super::{ASK_BROKERS, Brokers, Logs, Service};
 
 #[derive(clap::Args, Debug)]
 pub struct PositionsArgs {
     #[command(flatten)]
     pub logs: Logs,
+    #[command(flatten)]
+    pub brokers: Brokers,
+    /// The consumer groups to show (default: every group the brokers list).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
     /// One JSON object per position instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -74,6 +79,50 @@ pub async fn run(args: PositionsArgs, out: &mut impl std::io::Write) -> Result<b
                     at.position
                 )?;
             }
+        }
+    }
+    match args.brokers.config() {
+        Some(config) => kafka_lag(config, args.groups, args.json, out).await,
+        None => Ok(true),
+    }
+}
+
+/// Each consumer group's position on every partition it committed on, and how far behind.
+async fn kafka_lag(
+    config: yeyak_kafka::KafkaConfig,
+    groups: Vec<String>,
+    json: bool,
+    out: &mut impl std::io::Write,
+) -> Result<bool, BoxError> {
+    use yeyak_kafka::inspect;
+    let lag = tokio::task::spawn_blocking(move || {
+        let groups = if groups.is_empty() {
+            inspect::consumer_groups(&config, ASK_BROKERS).map_err(|e| {
+                format!(
+                    "the brokers did not list their consumer groups ({e}); name them with --group"
+                )
+            })?
+        } else {
+            groups
+        };
+        inspect::group_lag(&config, &groups, ASK_BROKERS).map_err(|e| e.to_string())
+    })
+    .await??;
+    for l in lag {
+        let name = format!("{} on {}/{}", l.group, l.topic, l.partition);
+        if json {
+            writeln!(
+                out,
+                "{}",
+                serde_json::json!({
+                    "log": "kafka", "name": name, "group": l.group, "topic": l.topic,
+                    "partition": l.partition, "position": l.committed, "end": l.end,
+                    "behind": l.behind(),
+                })
+            )?;
+        } else {
+            let at = l.committed.map_or("-".to_string(), |c| c.to_string());
+            writeln!(out, "{:<14} {name:<52} {at:>10} {:>8}", "kafka", l.behind())?;
         }
     }
     Ok(true)
