@@ -245,6 +245,22 @@ async fn every_admin_command_works_on(storage: Storage) {
         assert!(letter["consumer"].as_str().is_some_and(|c| !c.is_empty()));
         assert!(letter["data"]["undecodable"].is_string(), "{letter}");
     }
+    // Redriven, each consumer applies the event again; still undecodable, each attempt fails and
+    // says so.
+    let (holds, text) = admin(&h, &["dead-letters", "--redrive"]).await;
+    assert!(holds, "{text}");
+    assert!(text.contains("redrive requested"), "{text}");
+    until("every consumer to try the event again", || async move {
+        let (_, text) = admin(system, &["dead-letters", "--json"]).await;
+        let redriven: Vec<_> = json_lines(&text)
+            .into_iter()
+            .filter(|l| l["stream"] == "product-broken")
+            .map(|l| l["redrive"].as_str().unwrap_or_default().to_string())
+            .collect();
+        (!redriven.is_empty() && redriven.iter().all(|r| r.starts_with("set aside again")))
+            .then_some(())
+    })
+    .await;
     h.stop().await;
 }
 

@@ -1,63 +1,20 @@
 //! What operations ask the broker, against a real one (tansu): a consumer group's lag per
 //! partition, the dead-letter topics' records, and a redrive that a fixed consumer applies once.
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
 use tokio_util::sync::CancellationToken;
 use yeyak_eventlog::{
-    AppendRequest, EventStore, ExpectedVersion, RecordedEvent,
+    AppendRequest, EventStore, ExpectedVersion,
     testing::{event, eventually, fresh_sqlite_url, until},
 };
 use yeyak_kafka::{
     KafkaConfig, consumer::KafkaTransport, inspect, relay::Relay, testing::Broker, topics,
 };
-use yeyak_transport::{EventHandler, HandlerError, Transport};
+use yeyak_transport::{EventHandler, Transport, testing::Fixable};
 
 const SOURCE: &str = "orders";
 const WAIT: Duration = Duration::from_secs(60);
 const ASK: Duration = Duration::from_secs(10);
-
-/// A consumer whose effect is an event in its own log with its inbox row; while `broken`, it
-/// cannot apply anything (a bug, fixed later).
-struct Fixable {
-    own: Arc<dyn EventStore>,
-    broken: AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl EventHandler for Fixable {
-    fn name(&self) -> &str {
-        "fixable"
-    }
-
-    async fn handle(&self, e: &RecordedEvent) -> Result<(), HandlerError> {
-        if self.broken.load(Ordering::SeqCst) {
-            return Err(HandlerError::Poison("a bug".into()));
-        }
-        let effect = AppendRequest::single(
-            "effects",
-            ExpectedVersion::Any,
-            vec![event("Effect", &e.payload)],
-        )
-        .with_inbox("fixable", e.event_id);
-        HandlerError::from_append(self.own.append(effect).await)
-    }
-}
-
-impl Fixable {
-    async fn effects(&self) -> Vec<String> {
-        let events = self.own.read_stream("effects", 1, 1_000).await.unwrap();
-        events
-            .into_iter()
-            .map(|e| String::from_utf8(e.payload).unwrap())
-            .collect()
-    }
-}
 
 async fn publish(log: &Arc<dyn EventStore>, payload: &str) {
     log.append(AppendRequest::single(
@@ -90,12 +47,12 @@ async fn a_groups_lag_is_what_it_has_not_consumed_and_a_redriven_record_is_appli
     let log = yeyak_eventlog::connect(&fresh_sqlite_url("inspect-source"))
         .await
         .unwrap();
-    let handler = Arc::new(Fixable {
-        own: yeyak_eventlog::connect(&fresh_sqlite_url("inspect-own"))
+    let handler = Fixable::new(
+        yeyak_eventlog::connect(&fresh_sqlite_url("inspect-own"))
             .await
             .unwrap(),
-        broken: AtomicBool::new(false),
-    });
+        false,
+    );
     let stop = CancellationToken::new();
     let relay = tokio::spawn(Relay::new(log.clone(), config.clone(), SOURCE).run(stop.clone()));
     let consume = |stop: CancellationToken| {
@@ -129,7 +86,7 @@ async fn a_groups_lag_is_what_it_has_not_consumed_and_a_redriven_record_is_appli
 
     // The consumer, broken, sets event 6 aside; fixed, it applies the redriven record once,
     // however many times it is redriven.
-    handler.broken.store(true, Ordering::SeqCst);
+    handler.set_broken(true);
     let consuming = CancellationToken::new();
     let consumer = consume(consuming.clone());
     publish(&log, "6").await;
@@ -149,7 +106,7 @@ async fn a_groups_lag_is_what_it_has_not_consumed_and_a_redriven_record_is_appli
         .collect();
     assert_eq!(six.len(), 1, "the record's payload is kept");
     assert_eq!(six[0].key.as_deref(), Some(b"order-6".as_slice()));
-    handler.broken.store(false, Ordering::SeqCst);
+    handler.set_broken(false);
     for _ in 0..2 {
         inspect::redrive(&config, &six).await.expect("redrive");
     }

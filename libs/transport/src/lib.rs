@@ -10,6 +10,9 @@
 //! `Arc<dyn Transport>`, so the choice is made by the process wiring.
 
 pub mod rebuild;
+pub mod redrive;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
@@ -130,6 +133,7 @@ pub struct LogTailTransport {
     /// The consumer's own store: checkpoints and dead letters live here.
     own: Arc<dyn EventStore>,
     poll: Duration,
+    redrive: Duration,
 }
 
 impl LogTailTransport {
@@ -138,7 +142,14 @@ impl LogTailTransport {
             sources: HashMap::new(),
             own,
             poll: Duration::from_millis(250),
+            redrive: redrive::REDRIVE_INTERVAL,
         }
+    }
+
+    /// How often a consumer looks for redrive requests of its dead letters ([`redrive`]).
+    pub fn redrive_interval(mut self, every: Duration) -> Self {
+        self.redrive = every;
+        self
     }
 
     /// Makes the log of service `name` available to consumers.
@@ -186,9 +197,22 @@ impl Transport for LogTailTransport {
         let source_log = log.clone();
         let mut subscription = Subscription::new(log, start).poll_interval(self.poll);
         let limit = subscription.batch_limit();
+        // Redrive requests are looked for at start and then every `redrive` (between batches:
+        // `next_batch` moves its position only when it returns a batch).
+        let mut redrive_at = tokio::time::Instant::now();
         loop {
             let batch = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep_until(redrive_at) => {
+                    redrive_at = tokio::time::Instant::now() + self.redrive;
+                    match redrive::handle_requests(&*self.own, &*source_log, source, &*handler, &shutdown).await {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(()),
+                        Err(e) => tracing::warn!(consumer = handler.name(), error = %e,
+                            "redrive requests not handled; looking again later"),
+                    }
+                    continue;
+                }
                 batch = subscription.next_batch() => batch,
             };
             let batch = match batch {

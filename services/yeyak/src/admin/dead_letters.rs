@@ -1,9 +1,10 @@
 //! `yeyak admin dead-letters`: the events consumers set aside (`dead-letters-<consumer>` in the
-//! consumer's own log), with the original key (stream), type and payload decoded; with
-//! `--kafka-brokers`, also the records of the dead-letter topics (`<topic>.dlq`), which
-//! `--redrive` sends back to their topic.
+//! consumer's own log), with the original key (stream), type and payload decoded, and how their
+//! redrive went; with `--kafka-brokers`, also the records of the dead-letter topics
+//! (`<topic>.dlq`). `--redrive` asks each log-tail consumer to apply its events again
+//! (`yeyak_transport::redrive`) and sends the topics' records back to their topic.
 use yeyak_kit::config::BoxError;
-use yeyak_transport::DeadLetter;
+use yeyak_transport::{DeadLetter, redrive};
 
 use super::{ASK_BROKERS, Brokers, Logs, Service, each_event};
 use crate::tail::Printer;
@@ -14,8 +15,10 @@ pub struct DeadLettersArgs {
     pub logs: Logs,
     #[command(flatten)]
     pub brokers: Brokers,
-    /// Send the dead-letter topics' records (of `--consumer`, if given) back to their topic:
-    /// every group reads them again, the ones that applied them without a second effect.
+    /// Redrive the listed dead letters: each log-tail consumer applies its events again (under a
+    /// redrive id, so never twice), and the dead-letter topics' records are sent back to their
+    /// topic, where every group reads them again (the ones that applied them without a second
+    /// effect).
     #[arg(long)]
     pub redrive: bool,
     /// Only this service's consumers (default: all four services').
@@ -33,18 +36,39 @@ pub async fn run(args: DeadLettersArgs, out: &mut impl std::io::Write) -> Result
     let printer = Printer::default();
     let services = args.service.map_or(Service::ALL.to_vec(), |s| vec![s]);
     let mut letters = Vec::new();
+    let mut redrives = std::collections::HashMap::new();
     for service in services {
         let log = args.logs.open(service).await?;
+        let mut found = Vec::new();
         each_event(&*log, |e| {
             if let Some(letter) = DeadLetter::decode(e)
                 && args.consumer.as_ref().is_none_or(|c| *c == letter.consumer)
             {
-                letters.push((service, e.position.position, e.recorded_at_us, letter));
+                found.push((service, e.position.position, e.recorded_at_us, letter));
             }
         })
         .await?;
+        let consumers: std::collections::BTreeSet<_> = found
+            .iter()
+            .map(|(_, _, _, l)| l.consumer.clone())
+            .collect();
+        for consumer in consumers {
+            for (event, outcome) in redrive::outcomes(&*log, &consumer).await? {
+                redrives.insert((consumer.clone(), event), outcome);
+            }
+        }
+        if args.redrive {
+            for (_, _, _, letter) in &found {
+                redrive::request(&*log, letter, "ops:yeyak-admin").await?;
+                redrives.insert((letter.consumer.clone(), letter.event_id), None);
+            }
+        }
+        letters.extend(found);
     }
     for (service, position, recorded_at_us, l) in &letters {
+        let redriven = redrives
+            .get(&(l.consumer.clone(), l.event_id))
+            .map(|o| o.clone().unwrap_or_else(|| "requested".into()));
         let data = printer
             .payload_json(&l.event_type, &l.payload)
             .unwrap_or_else(|e| serde_json::json!({ "undecodable": e }));
@@ -59,7 +83,7 @@ pub async fn run(args: DeadLettersArgs, out: &mut impl std::io::Write) -> Result
                     "log": service.name(), "position": position, "set_aside_at": at,
                     "consumer": l.consumer, "reason": l.reason, "source": l.source,
                     "event_id": l.event_id, "type": l.event_type, "stream": l.stream_id,
-                    "stream_version": l.stream_version, "data": data,
+                    "stream_version": l.stream_version, "data": data, "redrive": redriven,
                 })
             )?;
         } else {
@@ -74,16 +98,23 @@ pub async fn run(args: DeadLettersArgs, out: &mut impl std::io::Write) -> Result
                 l.event_id,
                 l.reason
             )?;
+            if let Some(redriven) = redriven {
+                writeln!(out, "        redrive: {redriven}")?;
+            }
         }
     }
     if !args.json {
         writeln!(out, "{} dead letter(s)", letters.len())?;
+        if args.redrive && !letters.is_empty() {
+            writeln!(
+                out,
+                "redrive requested: each consumer applies its events again within seconds (it looks every {} s)",
+                redrive::REDRIVE_INTERVAL.as_secs()
+            )?;
+        }
     }
     match args.brokers.config() {
         Some(config) => kafka(config, &args, &printer, out).await,
-        None if args.redrive => {
-            Err("--redrive sends the dead-letter topics' records back: give --kafka-brokers".into())
-        }
         None => Ok(true),
     }
 }
