@@ -2,7 +2,9 @@
 //! (the public facts, and the services' internal bookkeeping marked as such), its key, headers,
 //! ordering and delivery guarantee — and the descriptor set of every event schema
 //! (`--descriptor-set FILE`), what a consumer decodes the values with. `schema/contract.json`
-//! is this command's output, kept in step by a test.
+//! is this command's output, kept in step by a test. The schemas mark the same messages
+//! internal, with the same words (the `yeyak.events.v1.internal` message option, also checked
+//! by a test).
 use serde_json::{Value, json};
 use yeyak_kit::config::BoxError;
 
@@ -316,6 +318,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The schemas mark internal exactly what the contract marks, with the same words (the
+    /// `yeyak.events.v1.internal` message option), and nothing the contract calls public.
+    #[test]
+    fn the_schemas_mark_internal_what_the_contract_marks_internal() {
+        let pool = prost_reflect::DescriptorPool::decode(yeyak_proto::FILE_DESCRIPTOR_SET)
+            .expect("descriptors");
+        let option = pool
+            .get_extension_by_name("yeyak.events.v1.internal")
+            .expect("the internal option is published");
+        let mut marked = 0;
+        for topic in &TOPICS {
+            for (name, carried) in topic.types() {
+                let Some(message) = pool.get_message_by_name(&name) else {
+                    continue;
+                };
+                let options = message.options();
+                let why = options
+                    .has_extension(&option)
+                    .then(|| options.get_extension(&option).as_str().map(str::to_string))
+                    .flatten();
+                assert_eq!(
+                    why.as_deref(),
+                    carried.internal,
+                    "{name}: the schema and the contract disagree"
+                );
+                marked += usize::from(why.is_some());
+            }
+        }
+        assert!(marked >= 12, "only {marked} messages marked internal");
     }
 
     #[test]
