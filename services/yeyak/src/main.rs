@@ -209,9 +209,23 @@ async fn run(args: RunArgs) -> Result<(), BoxError> {
     system.wait().await
 }
 
+/// Whether `e` is the reader of our output going away (`yeyak admin positions | head`): the
+/// command ends there, quietly, as other command-line tools do.
+fn is_closed_pipe(e: &BoxError) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    match Cli::parse().command {
+    match command(Cli::parse().command).await {
+        Err(e) if is_closed_pipe(&e) => Ok(()),
+        other => other,
+    }
+}
+
+async fn command(command: Command) -> Result<(), BoxError> {
+    match command {
         Command::Run(args) => run(args).await,
         Command::Token(args) => {
             println!("{}", token(&args)?);
@@ -243,6 +257,17 @@ async fn main() -> Result<(), BoxError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_closed_pipe_ends_a_command_quietly_and_other_errors_do_not() {
+        let closed: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert!(is_closed_pipe(&closed));
+        let other: BoxError = Box::new(std::io::Error::from(std::io::ErrorKind::NotFound));
+        assert!(!is_closed_pipe(&other));
+        assert!(!is_closed_pipe(&BoxError::from(
+            "catalog keeps no read model"
+        )));
+    }
 
     fn args(jwt_secret: Option<&str>, development: bool) -> TokenArgs {
         TokenArgs {

@@ -102,8 +102,8 @@ pub async fn run(args: RebuildArgs, out: &mut impl std::io::Write) -> Result<boo
         } else {
             writeln!(
                 out,
-                "{}: rebuilt {names} from position 0 ({} events, {} set aside), switched, then \
-                 applied {} events committed meanwhile, in {seconds:.1} s",
+                "{}: rebuilt {names} from position 0 ({} event(s), {} set aside), switched, then \
+                 applied {} event(s) committed meanwhile, in {seconds:.1} s",
                 service.name(),
                 done.events,
                 done.set_aside,
