@@ -690,12 +690,18 @@ async fn dead_letter(
         }],
     )
     .with_inbox(consumer, event.event_id);
-    own.append(request).await.map_err(|e| match e {
-        yeyak_eventlog::AppendError::Store(s) => TransportError::Store(s),
-        other => TransportError::DeadLetter(other.to_string()),
-    })?;
+    own.append(request).await.map_err(dead_letters_unwritten)?;
     metrics::counter!("yeyak_dead_letters_total", "consumer" => consumer.to_string()).increment(1);
     Ok(())
+}
+
+/// Why an append to a dead-letter stream failed: the store's error as it is, anything else as
+/// a dead letter not stored.
+fn dead_letters_unwritten(e: yeyak_eventlog::AppendError) -> TransportError {
+    match e {
+        yeyak_eventlog::AppendError::Store(s) => TransportError::Store(s),
+        other => TransportError::DeadLetter(other.to_string()),
+    }
 }
 
 /// Waits `delay` unless shutdown comes first; returns whether shutdown came.

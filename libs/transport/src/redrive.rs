@@ -8,13 +8,21 @@
 //! [`attempt_id`]`(event, n)` instead. That id is deterministic, so an attempt repeated after a
 //! crash finds its own inbox row and has no second effect. `n` counts the attempts recorded as
 //! failed, and a failed attempt writes nothing but its outcome.
-use std::{collections::HashSet, time::Duration};
+use std::{
+    collections::{HashMap, HashSet},
+    time::Duration,
+};
 
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
-use yeyak_eventlog::{AppendRequest, EventStore, ExpectedVersion, Metadata, NewEvent};
+use yeyak_eventlog::{
+    AppendRequest, EventStore, ExpectedVersion, Metadata, NewEvent, RecordedEvent,
+};
 
-use crate::{DeadLetter, EventHandler, Outcome, TransportError, apply, dead_letter_stream};
+use crate::{
+    DeadLetter, EventHandler, Outcome, TransportError, apply, dead_letter_stream,
+    dead_letters_unwritten,
+};
 
 /// An operator asked for a dead letter to be redriven.
 pub const REDRIVE_REQUESTED_TYPE: &str = "yeyak.transport.DeadLetterRedriveRequested";
@@ -61,6 +69,37 @@ fn field<'a>(payload: &'a [u8], name: &str) -> Option<&'a str> {
         .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(": ")))
 }
 
+/// The original event a request or an outcome is about.
+fn original_of(e: &RecordedEvent) -> Option<Uuid> {
+    field(&e.payload, "event")?.parse().ok()
+}
+
+/// `consumer`'s dead-letter stream, requests and outcomes included.
+async fn dead_letters(
+    own: &dyn EventStore,
+    consumer: &str,
+) -> Result<Vec<RecordedEvent>, TransportError> {
+    Ok(own
+        .read_stream(&dead_letter_stream(consumer), 1, 100_000)
+        .await?)
+}
+
+/// Appends `event` to `consumer`'s dead-letter stream.
+async fn append(
+    own: &dyn EventStore,
+    consumer: &str,
+    event: NewEvent,
+) -> Result<(), TransportError> {
+    own.append(AppendRequest::single(
+        dead_letter_stream(consumer),
+        ExpectedVersion::Any,
+        vec![event],
+    ))
+    .await
+    .map_err(dead_letters_unwritten)?;
+    Ok(())
+}
+
 /// Asks the consumer that set `letter` aside to apply its event again (in the consumer's own
 /// log, `own`).
 pub async fn request(
@@ -76,14 +115,7 @@ pub async fn request(
         actor,
         body,
     );
-    own.append(AppendRequest::single(
-        dead_letter_stream(&letter.consumer),
-        ExpectedVersion::Any,
-        vec![event],
-    ))
-    .await
-    .map_err(|e| TransportError::DeadLetter(e.to_string()))?;
-    Ok(())
+    append(own, &letter.consumer, event).await
 }
 
 /// The outcome of each redriven event of `consumer`'s dead letters, by the original event's id
@@ -91,13 +123,10 @@ pub async fn request(
 pub async fn outcomes(
     own: &dyn EventStore,
     consumer: &str,
-) -> Result<std::collections::HashMap<Uuid, Option<String>>, TransportError> {
-    let events = own
-        .read_stream(&dead_letter_stream(consumer), 1, 100_000)
-        .await?;
-    let mut out = std::collections::HashMap::new();
-    for e in &events {
-        let Some(original) = field(&e.payload, "event").and_then(|v| v.parse::<Uuid>().ok()) else {
+) -> Result<HashMap<Uuid, Option<String>>, TransportError> {
+    let mut out = HashMap::new();
+    for e in &dead_letters(own, consumer).await? {
+        let Some(original) = original_of(e) else {
             continue;
         };
         if e.event_type == REDRIVE_REQUESTED_TYPE {
@@ -119,18 +148,14 @@ pub(crate) async fn handle_requests(
     shutdown: &CancellationToken,
 ) -> Result<bool, TransportError> {
     let consumer = handler.name();
-    let events = own
-        .read_stream(&dead_letter_stream(consumer), 1, 100_000)
-        .await?;
-    let handled: HashSet<Uuid> = events
-        .iter()
-        .filter(|e| e.event_type == REDRIVEN_TYPE)
-        .filter_map(|e| e.metadata.causation_id)
-        .collect();
-    let mut failed: std::collections::HashMap<Uuid, u64> = std::collections::HashMap::new();
+    let events = dead_letters(own, consumer).await?;
+    // The requests answered, and how many attempts failed for each event.
+    let mut handled = HashSet::new();
+    let mut failed: HashMap<Uuid, u64> = HashMap::new();
     for e in events.iter().filter(|e| e.event_type == REDRIVEN_TYPE) {
+        handled.extend(e.metadata.causation_id);
         if field(&e.payload, "outcome").is_some_and(|o| o.starts_with(FAILED_PREFIX))
-            && let Some(original) = field(&e.payload, "event").and_then(|v| v.parse().ok())
+            && let Some(original) = original_of(e)
         {
             *failed.entry(original).or_default() += 1;
         }
@@ -141,8 +166,7 @@ pub(crate) async fn handle_requests(
             && field(&e.payload, "source") == Some(source)
     });
     for request in requests {
-        let Some(original) = field(&request.payload, "event").and_then(|v| v.parse::<Uuid>().ok())
-        else {
+        let Some(original) = original_of(request) else {
             continue;
         };
         let outcome = match source_log.event_by_id(original).await? {
@@ -169,13 +193,7 @@ pub(crate) async fn handle_requests(
             &format!("service:{consumer}"),
             body,
         );
-        own.append(AppendRequest::single(
-            dead_letter_stream(consumer),
-            ExpectedVersion::Any,
-            vec![marker],
-        ))
-        .await
-        .map_err(|e| TransportError::DeadLetter(e.to_string()))?;
+        append(own, consumer, marker).await?;
     }
     Ok(true)
 }

@@ -69,7 +69,8 @@ pub async fn run(args: RebuildArgs, out: &mut impl std::io::Write) -> Result<boo
     for i in chosen {
         let service = args.service;
         let build = move |log: Arc<dyn EventStore>| read_models(service, log).swap_remove(i);
-        let names = build(log.clone()).projections.join(", ");
+        let projections = build(log.clone()).projections;
+        let names = projections.join(", ");
         let bar = ProgressBar::new(0).with_message(names.clone());
         bar.set_style(
             ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")?
@@ -94,7 +95,7 @@ pub async fn run(args: RebuildArgs, out: &mut impl std::io::Write) -> Result<boo
                 out,
                 "{}",
                 serde_json::json!({
-                    "log": service.name(), "projections": build(log.clone()).projections,
+                    "log": service.name(), "projections": projections,
                     "events": done.events, "set_aside": done.set_aside,
                     "caught_up": done.caught_up, "seconds": seconds,
                 })
