@@ -2,12 +2,42 @@
 //!
 //! Both backends speak the same SQL except for the statements in their [`Dialect`].
 
+/// Of rows upserted together, the one each key ends with when they are upserted in order (the
+/// newest version; of equal versions, the last): what one statement may write, as it may touch
+/// a row once.
+pub(crate) fn newest_per_key(
+    rows: Vec<(String, crate::ProjectionRow)>,
+) -> Vec<(String, crate::ProjectionRow)> {
+    let mut at: std::collections::HashMap<(String, String), usize> = Default::default();
+    let mut out: Vec<(String, crate::ProjectionRow)> = Vec::with_capacity(rows.len());
+    for (projection, row) in rows {
+        match at.entry((projection.clone(), row.key.clone())) {
+            std::collections::hash_map::Entry::Occupied(e) => {
+                let kept = &mut out[*e.get()].1;
+                if row.version >= kept.version {
+                    *kept = row;
+                }
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(out.len());
+                out.push((projection, row));
+            }
+        }
+    }
+    out
+}
+
+/// One event row of an append, at the version its checks found.
+pub(crate) struct EventRow<'a> {
+    pub stream_id: &'a str,
+    pub version: u64,
+    pub event: &'a crate::NewEvent,
+}
+
 /// Backend-specific SQL.
 pub(crate) struct Dialect {
     /// Statement that opens a write transaction.
     pub begin: &'static str,
-    /// Insert one event; returns `commit_id` (text) and `global_position`.
-    pub insert_event: &'static str,
     /// Select one event by id.
     pub event_by_id: &'static str,
     /// Events of a stream from a version: `$1` stream, `$2` from version, `$3` limit.
@@ -292,63 +322,50 @@ macro_rules! impl_event_store {
                 Ok($crate::common::Checked::Write(versions))
             }
 
-            /// The writes of a checked append: its dedupe row and its events, at the versions
-            /// its checks found.
+            /// The writes of checked appends, in order: their dedupe rows and their events, at
+            /// the versions their checks found; each append's result, in the same order. The
+            /// backend writes every row of a kind in as few statements as it can.
             async fn write_in(
                 tx: &mut <$db as sqlx::Database>::Connection,
-                request: &$crate::AppendRequest,
-                versions: &std::collections::HashMap<String, Option<u64>>,
-            ) -> Result<$crate::AppendResult, $crate::AppendError> {
+                members: &[(&$crate::AppendRequest, &std::collections::HashMap<String, Option<u64>>)],
+            ) -> Result<Vec<$crate::AppendResult>, $crate::AppendError> {
                 let now = $crate::common::now_us();
-                if let Some(inbox) = &request.inbox {
-                    // A concurrent handler of the same event that got here first makes this a
-                    // unique violation, which the caller resolves as "already handled".
-                    sqlx::query($crate::common::INSERT_INBOX)
-                        .bind(&inbox.consumer)
-                        .bind(inbox.event_id)
-                        .bind(now)
-                        .bind(&inbox.fingerprint)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let mut events = Vec::new();
-                for stream in &request.streams {
-                    let mut version = versions.get(stream.stream_id.as_str()).copied().flatten().unwrap_or(0);
-                    for event in &stream.events {
-                        version += 1;
-                        let row = sqlx::query(Self::DIALECT.insert_event)
-                            .bind(event.event_id)
-                            .bind(&stream.stream_id)
-                            .bind($crate::common::to_i64(version))
-                            .bind(&event.event_type)
-                            .bind(event.schema_version as i32)
-                            .bind(&event.payload)
-                            .bind(event.metadata.correlation_id)
-                            .bind(event.metadata.causation_id)
-                            .bind(&event.metadata.actor)
-                            .bind(event.metadata.occurred_at_us)
-                            .bind(now)
-                            .bind(&event.metadata.trace_context)
-                            .fetch_one(&mut *tx)
-                            .await?;
-                        use sqlx::Row;
-                        let commit: String = row.try_get("commit_id")?;
-                        let position: i64 = row.try_get("global_position")?;
-                        events.push($crate::AppendedEvent {
-                            event_id: event.event_id,
-                            stream_id: stream.stream_id.clone(),
-                            stream_version: version,
-                            position: $crate::Position {
-                                commit: $crate::common::parse_commit(&commit)?,
-                                position: position as u64,
-                            },
-                        });
+                let inboxes: Vec<&$crate::InboxEntry> =
+                    members.iter().filter_map(|(request, _)| request.inbox.as_ref()).collect();
+                let mut rows = Vec::new();
+                for (request, versions) in members {
+                    for stream in &request.streams {
+                        let base = versions.get(stream.stream_id.as_str()).copied().flatten().unwrap_or(0);
+                        rows.extend(stream.events.iter().enumerate().map(|(n, event)| $crate::common::EventRow {
+                            stream_id: &stream.stream_id,
+                            version: base + n as u64 + 1,
+                            event,
+                        }));
                     }
                 }
-                Ok($crate::AppendResult {
-                    status: $crate::AppendStatus::Committed,
-                    events,
-                })
+                // A concurrent handler of the same event that got here first makes the dedupe
+                // row a unique violation, which the caller resolves as "already handled".
+                let positions = Self::insert_rows(tx, &inboxes, &rows, now).await?;
+                let mut written = rows.iter().zip(positions);
+                Ok(members
+                    .iter()
+                    .map(|(request, _)| {
+                        let count = request.streams.iter().map(|s| s.events.len()).sum();
+                        $crate::AppendResult {
+                            status: $crate::AppendStatus::Committed,
+                            events: written
+                                .by_ref()
+                                .take(count)
+                                .map(|(row, position)| $crate::AppendedEvent {
+                                    event_id: row.event.event_id,
+                                    stream_id: row.stream_id.to_string(),
+                                    stream_version: row.version,
+                                    position,
+                                })
+                                .collect(),
+                        }
+                    })
+                    .collect())
             }
 
             /// Runs one append alone inside `tx`. `Ok(Err(result))` means "nothing to write: roll
@@ -362,7 +379,7 @@ macro_rules! impl_event_store {
                     $crate::common::Checked::Answered(result) => return Ok(Err(result)),
                     $crate::common::Checked::Busy => unreachable!("an append alone waits for its locks"),
                 };
-                let result = Self::write_in(tx, request, &versions).await?;
+                let result = Self::write_in(tx, &[(request, &versions)]).await?.remove(0);
                 if let Some(notify) = Self::DIALECT.notify {
                     sqlx::query(notify).execute(&mut *tx).await?;
                 }
@@ -482,22 +499,18 @@ macro_rules! impl_event_store {
                     let _ = tx.rollback().await;
                     return;
                 }
-                // Phase two: the writes, in the order the checks accepted them.
-                let mut results = Vec::with_capacity(accepted.len());
-                let mut accepted = accepted.into_iter();
-                while let Some((member, versions)) = accepted.next() {
-                    match Self::write_in(&mut tx, &member.request, &versions).await {
-                        Ok(result) => results.push((member, result)),
-                        Err(_) => {
-                            // The versions of the members after this one counted on its writes.
-                            let _ = tx.rollback().await;
-                            answers.push((member, None));
-                            answers.extend(accepted.map(|(m, _)| (m, None)));
-                            answers.extend(results.into_iter().map(|(m, _)| (m, None)));
-                            return;
-                        }
+                // Phase two: the writes, in the order the checks accepted them, together.
+                let members: Vec<_> = accepted.iter().map(|(m, versions)| (&m.request, versions)).collect();
+                let written = Self::write_in(&mut tx, &members).await;
+                drop(members);
+                let results: Vec<_> = match written {
+                    Ok(results) => accepted.into_iter().map(|(m, _)| m).zip(results).collect(),
+                    Err(_) => {
+                        // The versions of each member counted on the writes of those before it.
+                        let _ = tx.rollback().await;
+                        return answers.extend(accepted.into_iter().map(|(m, _)| (m, None)));
                     }
-                }
+                };
                 let notified = match Self::DIALECT.notify {
                     Some(notify) => sqlx::query(notify).execute(&mut *tx).await.map(|_| ()),
                     None => Ok(()),
@@ -736,22 +749,7 @@ macro_rules! impl_event_store {
                     return Ok(());
                 }
                 let mut tx = self.writer.begin().await?;
-                for (projection, row) in rows {
-                    let [f1, f2, f3, f4] = $crate::projection_filters(row.filters)?;
-                    sqlx::query($crate::common::UPSERT_ROW)
-                        .bind(&projection)
-                        .bind(row.key)
-                        .bind(row.partition)
-                        .bind(f1)
-                        .bind(f2)
-                        .bind(f3)
-                        .bind(f4)
-                        .bind(row.sort)
-                        .bind(row.value)
-                        .bind($crate::common::to_i64(row.version))
-                        .execute(&mut *tx)
-                        .await?;
-                }
+                Self::upsert_rows(&mut tx, $crate::common::newest_per_key(rows)).await?;
                 tx.commit().await?;
                 Ok(())
             }

@@ -42,10 +42,6 @@ impl Drop for PgEventStore {
 impl PgEventStore {
     const DIALECT: Dialect = Dialect {
         begin: "BEGIN",
-        insert_event: "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, payload, \
-             correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             RETURNING transaction_id::text AS commit_id, global_position",
         event_by_id: "SELECT transaction_id::text AS commit_id, global_position, event_id, stream_id, stream_version, \
              event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
              FROM events WHERE event_id = $1",
@@ -183,6 +179,133 @@ impl PgEventStore {
         .bind(streams)
         .fetch_all(tx)
         .await
+    }
+
+    /// The dedupe rows and the events of appends (a whole batch's), one statement each: the
+    /// rows travel as arrays. The events' positions, in order.
+    async fn insert_rows(
+        tx: &mut sqlx::PgConnection,
+        inboxes: &[&crate::InboxEntry],
+        rows: &[crate::common::EventRow<'_>],
+        now: i64,
+    ) -> Result<Vec<crate::Position>, crate::AppendError> {
+        if !inboxes.is_empty() {
+            sqlx::query(
+                "INSERT INTO inbox (consumer, event_id, processed_at_us, fingerprint) \
+                 SELECT consumer, event_id, $3, fingerprint \
+                 FROM unnest($1::text[], $2::uuid[], $4::bytea[]) AS i(consumer, event_id, fingerprint)",
+            )
+            .bind(inboxes.iter().map(|i| i.consumer.as_str()).collect::<Vec<_>>())
+            .bind(inboxes.iter().map(|i| i.event_id).collect::<Vec<_>>())
+            .bind(now)
+            .bind(inboxes.iter().map(|i| i.fingerprint.as_deref()).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await?;
+        }
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let events = rows.iter().map(|r| r.event);
+        let stored: Vec<(uuid::Uuid, String, i64)> = sqlx::query_as(
+            "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, payload, \
+             correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context) \
+             SELECT event_id, stream_id, stream_version, event_type, schema_version, payload, \
+                    correlation_id, causation_id, actor, occurred_at_us, $11, trace_context \
+             FROM unnest($1::uuid[], $2::text[], $3::int8[], $4::text[], $5::int4[], $6::bytea[], \
+                         $7::uuid[], $8::uuid[], $9::text[], $10::int8[], $12::text[]) WITH ORDINALITY \
+                  AS e(event_id, stream_id, stream_version, event_type, schema_version, payload, \
+                       correlation_id, causation_id, actor, occurred_at_us, trace_context, n) \
+             ORDER BY n \
+             RETURNING event_id, transaction_id::text, global_position",
+        )
+        .bind(events.clone().map(|e| e.event_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.stream_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| crate::common::to_i64(r.version)).collect::<Vec<_>>())
+        .bind(events.clone().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+        .bind(events.clone().map(|e| e.schema_version as i32).collect::<Vec<_>>())
+        .bind(events.clone().map(|e| e.payload.as_slice()).collect::<Vec<_>>())
+        .bind(events.clone().map(|e| e.metadata.correlation_id).collect::<Vec<_>>())
+        .bind(events.clone().map(|e| e.metadata.causation_id).collect::<Vec<_>>())
+        .bind(events.clone().map(|e| e.metadata.actor.as_str()).collect::<Vec<_>>())
+        .bind(events.clone().map(|e| e.metadata.occurred_at_us).collect::<Vec<_>>())
+        .bind(now)
+        .bind(events.map(|e| e.metadata.trace_context.as_deref()).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await?;
+        // RETURNING's order is not promised: each position is found by its event's id.
+        let mut by_id = std::collections::HashMap::with_capacity(stored.len());
+        for (id, commit, position) in stored {
+            let position = crate::Position {
+                commit: crate::common::parse_commit(&commit)?,
+                position: position as u64,
+            };
+            by_id.insert(id, position);
+        }
+        rows.iter()
+            .map(|r| {
+                by_id.get(&r.event.event_id).copied().ok_or_else(|| {
+                    crate::StoreError::Corrupt(format!(
+                        "event {} not returned by its insert",
+                        r.event.event_id
+                    ))
+                    .into()
+                })
+            })
+            .collect()
+    }
+
+    /// Read-model rows in one statement, as arrays (each key once: see `newest_per_key`).
+    async fn upsert_rows(
+        tx: &mut sqlx::PgConnection,
+        rows: Vec<(String, crate::ProjectionRow)>,
+    ) -> Result<(), crate::StoreError> {
+        let n = rows.len();
+        let (mut projections, mut keys, mut partitions) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let mut filters: [Vec<String>; crate::PROJECTION_FILTERS] = Default::default();
+        let (mut sorts, mut values, mut versions) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for (projection, row) in rows {
+            let row_filters = crate::projection_filters(row.filters)?;
+            for (column, value) in filters.iter_mut().zip(row_filters) {
+                column.push(value);
+            }
+            projections.push(projection);
+            keys.push(row.key);
+            partitions.push(row.partition);
+            sorts.push(row.sort);
+            values.push(row.value);
+            versions.push(crate::common::to_i64(row.version));
+        }
+        let [f1, f2, f3, f4] = filters;
+        sqlx::query(
+            "INSERT INTO projection_rows (projection, key, partition_key, filter_1, filter_2, filter_3, filter_4, sort, value, version) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                                  $8::int8[], $9::bytea[], $10::int8[]) \
+             ON CONFLICT (projection, key) DO UPDATE SET \
+             partition_key = excluded.partition_key, filter_1 = excluded.filter_1, filter_2 = excluded.filter_2, \
+             filter_3 = excluded.filter_3, filter_4 = excluded.filter_4, sort = excluded.sort, value = excluded.value, \
+             version = excluded.version WHERE projection_rows.version <= excluded.version",
+        )
+        .bind(projections)
+        .bind(keys)
+        .bind(partitions)
+        .bind(f1)
+        .bind(f2)
+        .bind(f3)
+        .bind(f4)
+        .bind(sorts)
+        .bind(values)
+        .bind(versions)
+        .execute(&mut *tx)
+        .await?;
+        Ok(())
     }
 
     /// The connection pool, for callers that need their own queries (tests).

@@ -30,10 +30,6 @@ impl SqliteEventStore {
     const DIALECT: Dialect = Dialect {
         // Take the write lock at once, so a transaction never fails upgrading a read lock.
         begin: "BEGIN IMMEDIATE",
-        insert_event: "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, payload, \
-             correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-             RETURNING '0' AS commit_id, global_position",
         event_by_id: "SELECT '0' AS commit_id, global_position, event_id, stream_id, stream_version, \
              event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
              FROM events WHERE event_id = $1",
@@ -121,6 +117,77 @@ impl SqliteEventStore {
         .bind(ids)
         .fetch_all(tx)
         .await
+    }
+
+    /// The dedupe rows and the events of appends, a statement each (SQLite runs in process: a
+    /// statement costs no round trip). The events' positions, in order.
+    async fn insert_rows(
+        tx: &mut sqlx::SqliteConnection,
+        inboxes: &[&crate::InboxEntry],
+        rows: &[crate::common::EventRow<'_>],
+        now: i64,
+    ) -> Result<Vec<crate::Position>, crate::AppendError> {
+        for inbox in inboxes {
+            sqlx::query(crate::common::INSERT_INBOX)
+                .bind(&inbox.consumer)
+                .bind(inbox.event_id)
+                .bind(now)
+                .bind(&inbox.fingerprint)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut positions = Vec::with_capacity(rows.len());
+        for row in rows {
+            let event = row.event;
+            let position: i64 = sqlx::query_scalar(
+                "INSERT INTO events (event_id, stream_id, stream_version, event_type, schema_version, payload, \
+                 correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING global_position",
+            )
+            .bind(event.event_id)
+            .bind(row.stream_id)
+            .bind(crate::common::to_i64(row.version))
+            .bind(&event.event_type)
+            .bind(event.schema_version as i32)
+            .bind(&event.payload)
+            .bind(event.metadata.correlation_id)
+            .bind(event.metadata.causation_id)
+            .bind(&event.metadata.actor)
+            .bind(event.metadata.occurred_at_us)
+            .bind(now)
+            .bind(&event.metadata.trace_context)
+            .fetch_one(&mut *tx)
+            .await?;
+            positions.push(crate::Position {
+                commit: 0,
+                position: position as u64,
+            });
+        }
+        Ok(positions)
+    }
+
+    /// Read-model rows, a statement each (in process, no round trip).
+    async fn upsert_rows(
+        tx: &mut sqlx::SqliteConnection,
+        rows: Vec<(String, crate::ProjectionRow)>,
+    ) -> Result<(), crate::StoreError> {
+        for (projection, row) in rows {
+            let [f1, f2, f3, f4] = crate::projection_filters(row.filters)?;
+            sqlx::query(crate::common::UPSERT_ROW)
+                .bind(&projection)
+                .bind(row.key)
+                .bind(row.partition)
+                .bind(f1)
+                .bind(f2)
+                .bind(f3)
+                .bind(f4)
+                .bind(row.sort)
+                .bind(row.value)
+                .bind(crate::common::to_i64(row.version))
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// The writer pool, for callers that need their own queries (tests).

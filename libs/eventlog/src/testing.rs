@@ -461,6 +461,31 @@ pub mod conformance {
         assert_eq!(store.query_rows(&query).await.unwrap()[0].version, 7);
     }
 
+    /// One upsert holding a key several times ends as the rows upserted one by one would: the
+    /// newest version, and of equal versions the last (a batch of a read model often touches
+    /// one row twice).
+    pub async fn a_key_upserted_twice_at_once_ends_as_upserted_in_order(
+        store: Arc<dyn EventStore>,
+    ) {
+        store
+            .upsert_rows(
+                "list",
+                vec![
+                    versioned("a", 2, "a2"),
+                    versioned("b", 1, "b1"),
+                    versioned("a", 3, "a3"),
+                    versioned("a", 1, "a1 late"),
+                    versioned("b", 1, "b1 again"),
+                ],
+            )
+            .await
+            .expect("a key twice in one upsert");
+        assert_eq!(
+            values(&*store, "list").await,
+            [("a".into(), "a3".into()), ("b".into(), "b1 again".into())]
+        );
+    }
+
     /// Switching read models drops the target's rows and gives it the source's, every pair in one
     /// transaction; other read models are untouched.
     pub async fn switching_projections_replaces_the_rows_at_once(store: Arc<dyn EventStore>) {

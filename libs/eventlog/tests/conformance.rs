@@ -14,6 +14,7 @@ yeyak_eventlog::conformance_tests!(
     metadata_is_stored_as_given,
     projection_rows_are_upserted_filtered_and_reset,
     an_older_row_version_never_replaces_a_newer_one,
+    a_key_upserted_twice_at_once_ends_as_upserted_in_order,
     switching_projections_replaces_the_rows_at_once,
     a_stream_read_is_checked_until_the_commit,
     a_request_id_reused_for_another_request_is_refused,
