@@ -101,8 +101,19 @@ fn machine() -> (String, String, String) {
     (
         format!("{cores} cores ({cpu}), {memory} memory"),
         commit,
-        "make bench".into(),
+        command(),
     )
+}
+
+/// The command that made this run, with the variables that shape it.
+fn command() -> String {
+    let mut command = String::new();
+    for var in ["YEYAK_BENCH_ONLY", "YEYAK_BENCH_BOOKINGS"] {
+        if let Ok(value) = std::env::var(var) {
+            command.push_str(&format!("{var}={value} "));
+        }
+    }
+    command + "make bench"
 }
 
 /// Writes `bench/report.md` and `bench/report.json`.
@@ -507,9 +518,42 @@ fn report_phase(backend: &str, phase: grpc::Phase) {
     }
 }
 
+/// The groups of rows `make bench` runs, in order; `YEYAK_BENCH_ONLY` (a comma-separated list of
+/// them) runs some, for a profile or a quick look.
+const GROUPS: [&str; 8] = [
+    "grpc-sqlite",
+    "grpc-postgres",
+    "distributed",
+    "ceiling",
+    "log",
+    "rebuild-sqlite",
+    "rebuild-postgres",
+    "kafka",
+];
+
+/// Whether `group` runs: every group unless `YEYAK_BENCH_ONLY` names others.
+fn runs(group: &str) -> bool {
+    match std::env::var("YEYAK_BENCH_ONLY") {
+        Ok(only) if !only.trim().is_empty() => only.split(',').any(|g| g.trim() == group),
+        _ => true,
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let started = jiff::Timestamp::now();
+    if let Ok(only) = std::env::var("YEYAK_BENCH_ONLY")
+        && let Some(unknown) = only
+            .split(',')
+            .map(str::trim)
+            .find(|g| !g.is_empty() && !GROUPS.contains(g))
+    {
+        eprintln!(
+            "YEYAK_BENCH_ONLY: no group {unknown:?}; the groups are {}",
+            GROUPS.join(", ")
+        );
+        std::process::exit(2);
+    }
     println!(
         "| backend  | case                                           |      ops |    ops/s   |  p50 ms  |  p99 ms  |"
     );
@@ -524,6 +568,9 @@ async fn main() {
         ("sqlite", yeyak_e2e::Storage::EmbeddedSqlite),
         ("postgres", yeyak_e2e::Storage::Postgres),
     ] {
+        if !runs(&format!("grpc-{backend}")) {
+            continue;
+        }
         match grpc::rows(backend, storage, bookings).await {
             Some(phases) => {
                 for phase in phases {
@@ -533,46 +580,62 @@ async fn main() {
             None => println!("(PostgreSQL unreachable: gRPC cases skipped)"),
         }
     }
-    match grpc::distributed(&grpc::spread_commands(bookings.div_ceil(4))).await {
-        Some(phase) => report_phase("postgres", phase),
-        None => println!("(PostgreSQL or the broker unavailable: the distributed case skipped)"),
-    }
-    let spread = SPREAD.lock().expect("spread").clone();
-    pgbench::ceiling(&spread).await;
-    run("sqlite", fresh_sqlite_url("bench")).await;
-    match fresh_postgres_url("bench").await {
-        Some(url) => run("postgres", url).await,
-        None => println!("(PostgreSQL unreachable: skipped)"),
-    }
-    for row in rebuild::rows(
-        "sqlite",
-        &fresh_sqlite_url("bench_rebuild"),
-        rebuild::SCHEDULES,
-        &rebuild::GROWTH,
-    )
-    .await
-    {
-        row.print();
-    }
-    match fresh_postgres_url("bench_rebuild").await {
-        Some(url) => {
-            for row in rebuild::rows("postgres", &url, rebuild::SCHEDULES, &rebuild::GROWTH).await {
-                row.print();
+    if runs("distributed") {
+        match grpc::distributed(&grpc::spread_commands(bookings.div_ceil(4))).await {
+            Some(phase) => report_phase("postgres", phase),
+            None => {
+                println!("(PostgreSQL or the broker unavailable: the distributed case skipped)")
             }
         }
-        None => println!("(PostgreSQL unreachable: rebuild skipped)"),
     }
-    match fresh_postgres_url("bench_kafka").await {
-        Some(url) => {
-            let rows = kafka(url).await;
-            if rows.is_empty() {
-                println!("(no Kafka-API broker installed: Kafka cases skipped)");
-            }
-            for row in rows {
-                row.print();
-            }
+    if runs("ceiling") {
+        let spread = SPREAD.lock().expect("spread").clone();
+        pgbench::ceiling(&spread).await;
+    }
+    if runs("log") {
+        run("sqlite", fresh_sqlite_url("bench")).await;
+        match fresh_postgres_url("bench").await {
+            Some(url) => run("postgres", url).await,
+            None => println!("(PostgreSQL unreachable: skipped)"),
         }
-        None => println!("(PostgreSQL unreachable: Kafka cases skipped)"),
+    }
+    if runs("rebuild-sqlite") {
+        for row in rebuild::rows(
+            "sqlite",
+            &fresh_sqlite_url("bench_rebuild"),
+            rebuild::SCHEDULES,
+            &rebuild::GROWTH,
+        )
+        .await
+        {
+            row.print();
+        }
+    }
+    if runs("rebuild-postgres") {
+        match fresh_postgres_url("bench_rebuild").await {
+            Some(url) => {
+                for row in
+                    rebuild::rows("postgres", &url, rebuild::SCHEDULES, &rebuild::GROWTH).await
+                {
+                    row.print();
+                }
+            }
+            None => println!("(PostgreSQL unreachable: rebuild skipped)"),
+        }
+    }
+    if runs("kafka") {
+        match fresh_postgres_url("bench_kafka").await {
+            Some(url) => {
+                let rows = kafka(url).await;
+                if rows.is_empty() {
+                    println!("(no Kafka-API broker installed: Kafka cases skipped)");
+                }
+                for row in rows {
+                    row.print();
+                }
+            }
+            None => println!("(PostgreSQL unreachable: Kafka cases skipped)"),
+        }
     }
     write_report(started);
 }
