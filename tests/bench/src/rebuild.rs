@@ -229,6 +229,7 @@ async fn growth(
     prior: usize,
 ) -> [Row; 2] {
     settle(url).await;
+    let wal = Wal::start(url).await;
     let before = store.head().await.expect("head");
     let start = Instant::now();
     let tasks: Vec<_> = (0..8)
@@ -252,6 +253,9 @@ async fn growth(
         latencies.extend(task.await.expect("booker"));
     }
     let booked = start.elapsed();
+    if let Some(wal) = wal {
+        wal.note(backend, prior).await;
+    }
     let start = Instant::now();
     let events = list_after(store, list, before).await;
     [
@@ -329,6 +333,72 @@ async fn settle(url: &str) {
         && let Err(e) = sqlx::query("ANALYZE").execute(&pool).await
     {
         eprintln!("ANALYZE failed: {e}");
+    }
+}
+
+/// The PostgreSQL write-ahead log written while the growth bookings ran (exact, from the WAL
+/// itself by `pg_walinspect`): how much of it is full-page images, which the first change of a
+/// page after a checkpoint writes, and which grow with the indexes a booking touches at random.
+struct Wal {
+    pool: sqlx::PgPool,
+    from: String,
+}
+
+impl Wal {
+    async fn start(url: &str) -> Option<Wal> {
+        if !url.starts_with("postgres") {
+            return None;
+        }
+        let pool = sqlx::PgPool::connect(url).await.ok()?;
+        if let Err(e) = sqlx::query("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
+            .execute(&pool)
+            .await
+        {
+            eprintln!("(no pg_walinspect, the growth rows carry no WAL figures: {e})");
+            return None;
+        }
+        let from = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
+            .fetch_one(&pool)
+            .await
+            .ok()?;
+        Some(Wal { pool, from })
+    }
+
+    /// Adds the WAL per booking to the report's notes.
+    async fn note(self, backend: &str, prior: usize) {
+        let figures: Result<(Option<i64>, Option<i64>), _> = sqlx::query_as(
+            "SELECT sum(combined_size)::int8, sum(fpi_size)::int8 \
+             FROM pg_get_wal_stats($1::pg_lsn, pg_current_wal_lsn(), false)",
+        )
+        .bind(&self.from)
+        .fetch_one(&self.pool)
+        .await;
+        let Ok((Some(total), Some(fpi))) = figures else {
+            return;
+        };
+        // Which tables and indexes the full-page images were of, the most first.
+        let by_relation: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT c.relname::text, count(*) FROM pg_get_wal_records_info($1::pg_lsn, pg_current_wal_lsn()) r, \
+             regexp_matches(r.block_ref, 'rel \\d+/\\d+/(\\d+) fork \\w+ blk \\d+ \\(FPW\\)', 'g') m \
+             JOIN pg_class c ON c.relfilenode = m[1]::oid GROUP BY 1 ORDER BY 2 DESC LIMIT 4",
+        )
+        .bind(&self.from)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap_or_default();
+        let per = |bytes: i64| bytes as f64 / GROWTH_BOOKINGS as f64 / 1024.0;
+        let note = format!(
+            "{backend}, growth at {prior} seeded bookings: {:.1} KiB of WAL per booking, {:.1} KiB of it full-page images ({})",
+            per(total),
+            per(fpi),
+            by_relation
+                .iter()
+                .map(|(relation, n)| format!("{relation} {n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        println!("  {note}");
+        crate::NOTES.lock().expect("notes").push(note);
     }
 }
 
