@@ -52,18 +52,11 @@ pub(crate) struct Dialect {
 
 pub(crate) const INBOX_SEEN: &str =
     "SELECT fingerprint FROM inbox WHERE consumer = $1 AND event_id = $2";
-pub(crate) const INSERT_INBOX: &str =
-    "INSERT INTO inbox (consumer, event_id, processed_at_us, fingerprint) VALUES ($1, $2, $3, $4)";
 pub(crate) const LOAD_CHECKPOINT: &str =
     "SELECT commit_id, position FROM checkpoints WHERE name = $1";
 pub(crate) const SAVE_CHECKPOINT: &str = "INSERT INTO checkpoints (name, commit_id, position, updated_at_us) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (name) DO UPDATE SET commit_id = excluded.commit_id, position = excluded.position, updated_at_us = excluded.updated_at_us";
 
-pub(crate) const UPSERT_ROW: &str = "INSERT INTO projection_rows (projection, key, partition_key, filter_1, filter_2, filter_3, filter_4, sort, value, version) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (projection, key) DO UPDATE SET \
-     partition_key = excluded.partition_key, filter_1 = excluded.filter_1, filter_2 = excluded.filter_2, \
-     filter_3 = excluded.filter_3, filter_4 = excluded.filter_4, sort = excluded.sort, value = excluded.value, \
-     version = excluded.version WHERE projection_rows.version <= excluded.version";
 pub(crate) const QUERY_ROWS: &str = "SELECT key, partition_key, filter_1, filter_2, filter_3, filter_4, sort, value, version FROM projection_rows \
      WHERE projection = $1 AND partition_key = $2 AND ($3 = '' OR filter_1 = $3) AND ($4 = '' OR filter_2 = $4) \
      AND ($5 = '' OR filter_3 = $5) AND ($6 = '' OR filter_4 = $6) AND (sort < $7 OR (sort = $7 AND key < $8)) \
@@ -502,7 +495,6 @@ macro_rules! impl_event_store {
                 // Phase two: the writes, in the order the checks accepted them, together.
                 let members: Vec<_> = accepted.iter().map(|(m, versions)| (&m.request, versions)).collect();
                 let written = Self::write_in(&mut tx, &members).await;
-                drop(members);
                 let results: Vec<_> = match written {
                     Ok(results) => accepted.into_iter().map(|(m, _)| m).zip(results).collect(),
                     Err(_) => {

@@ -128,7 +128,7 @@ impl SqliteEventStore {
         now: i64,
     ) -> Result<Vec<crate::Position>, crate::AppendError> {
         for inbox in inboxes {
-            sqlx::query(crate::common::INSERT_INBOX)
+            sqlx::query(INSERT_INBOX)
                 .bind(&inbox.consumer)
                 .bind(inbox.event_id)
                 .bind(now)
@@ -173,7 +173,7 @@ impl SqliteEventStore {
     ) -> Result<(), crate::StoreError> {
         for (projection, row) in rows {
             let [f1, f2, f3, f4] = crate::projection_filters(row.filters)?;
-            sqlx::query(crate::common::UPSERT_ROW)
+            sqlx::query(UPSERT_ROW)
                 .bind(&projection)
                 .bind(row.key)
                 .bind(row.partition)
@@ -195,6 +195,17 @@ impl SqliteEventStore {
         &self.writer
     }
 }
+
+/// One dedupe row (PostgreSQL writes a batch's in one statement instead).
+const INSERT_INBOX: &str =
+    "INSERT INTO inbox (consumer, event_id, processed_at_us, fingerprint) VALUES ($1, $2, $3, $4)";
+/// One read-model row, never replacing a row of a greater version (PostgreSQL upserts a call's
+/// rows in one statement instead).
+const UPSERT_ROW: &str = "INSERT INTO projection_rows (projection, key, partition_key, filter_1, filter_2, filter_3, filter_4, sort, value, version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (projection, key) DO UPDATE SET \
+     partition_key = excluded.partition_key, filter_1 = excluded.filter_1, filter_2 = excluded.filter_2, \
+     filter_3 = excluded.filter_3, filter_4 = excluded.filter_4, sort = excluded.sort, value = excluded.value, \
+     version = excluded.version WHERE projection_rows.version <= excluded.version";
 
 static LEASES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashSet<String>>> =
     std::sync::LazyLock::new(Default::default);
