@@ -51,7 +51,7 @@ pub(crate) struct Dialect {
 }
 
 pub(crate) const INBOX_SEEN: &str =
-    "SELECT fingerprint FROM inbox WHERE consumer = $1 AND event_id = $2";
+    "SELECT fingerprint, processed_at_us FROM inbox WHERE consumer = $1 AND event_id = $2";
 pub(crate) const LOAD_CHECKPOINT: &str =
     "SELECT commit_id, position FROM checkpoints WHERE name = $1";
 pub(crate) const SAVE_CHECKPOINT: &str = "INSERT INTO checkpoints (name, commit_id, position, updated_at_us) VALUES ($1, $2, $3, $4) \
@@ -145,6 +145,50 @@ pub(crate) enum Checked {
     Busy,
 }
 
+/// The versions an append's checked streams are at, each satisfying its expected version:
+/// `batch` holds what earlier members of the same transaction will write, `stored` the rest.
+pub(crate) fn versions_of(
+    checked: &[(&str, crate::ExpectedVersion, bool)],
+    stored: &std::collections::HashMap<String, Option<u64>>,
+    batch: Option<&std::collections::HashMap<String, Option<u64>>>,
+) -> Result<std::collections::HashMap<String, Option<u64>>, crate::AppendError> {
+    let mut versions = std::collections::HashMap::with_capacity(checked.len());
+    for (stream_id, expected, _) in checked {
+        let actual = match batch.and_then(|b| b.get(*stream_id)) {
+            Some(written) => *written,
+            None => stored.get(*stream_id).copied().flatten(),
+        };
+        if !crate::model::satisfies(*expected, actual) {
+            return Err(crate::AppendError::Conflict {
+                stream_id: stream_id.to_string(),
+                expected: *expected,
+                actual,
+            });
+        }
+        versions.insert(stream_id.to_string(), actual);
+    }
+    Ok(versions)
+}
+
+/// The answer to an append whose dedupe row is stored already, with `fingerprint`: the same
+/// request was handled, or its key was used by another request.
+pub(crate) fn handled(
+    inbox: &crate::InboxEntry,
+    fingerprint: &Option<Vec<u8>>,
+) -> Result<crate::AppendResult, crate::AppendError> {
+    if *fingerprint == inbox.fingerprint {
+        Ok(crate::AppendResult {
+            status: crate::AppendStatus::AlreadyHandled,
+            events: Vec::new(),
+        })
+    } else {
+        Err(crate::AppendError::RequestReused {
+            consumer: inbox.consumer.clone(),
+            event_id: inbox.event_id,
+        })
+    }
+}
+
 /// Implements [`crate::EventStore`] for `$store`, a struct with fields `writer`, `reader` (pools of
 /// `$db`), `commits` (an `Arc<watch::Sender<u64>>`) and a `DIALECT` constant.
 macro_rules! impl_event_store {
@@ -228,22 +272,12 @@ macro_rules! impl_event_store {
                 conn: &mut <$db as sqlx::Database>::Connection,
                 inbox: &$crate::InboxEntry,
             ) -> Result<Option<$crate::AppendResult>, $crate::AppendError> {
-                let seen: Option<(Option<Vec<u8>>,)> = sqlx::query_as($crate::common::INBOX_SEEN)
+                let seen: Option<(Option<Vec<u8>>, i64)> = sqlx::query_as($crate::common::INBOX_SEEN)
                     .bind(&inbox.consumer)
                     .bind(inbox.event_id)
                     .fetch_optional(&mut *conn)
                     .await?;
-                match seen {
-                    None => Ok(None),
-                    Some((fingerprint,)) if fingerprint == inbox.fingerprint => Ok(Some($crate::AppendResult {
-                        status: $crate::AppendStatus::AlreadyHandled,
-                        events: Vec::new(),
-                    })),
-                    Some(_) => Err($crate::AppendError::RequestReused {
-                        consumer: inbox.consumer.clone(),
-                        event_id: inbox.event_id,
-                    }),
-                }
+                seen.map(|(fingerprint, _)| $crate::common::handled(inbox, &fingerprint)).transpose()
             }
 
             /// Every stream the append checks: written ones with their events, read ones alone.
@@ -256,14 +290,12 @@ macro_rules! impl_event_store {
                     .collect()
             }
 
-            /// The checks of an append, before anything is written: its dedupe row, its event
-            /// ids, its streams (locked until the commit) at their expected versions. `batch`
-            /// holds the versions earlier members of the same transaction will write; a batch
-            /// only tries the locks (`Ok($crate::common::Checked::Busy)` when one is held elsewhere).
+            /// The checks of an append alone, before anything is written: its dedupe row, its
+            /// event ids, its streams (locked until the commit, waiting for them) at their
+            /// expected versions.
             async fn check_in(
                 tx: &mut <$db as sqlx::Database>::Connection,
                 request: &$crate::AppendRequest,
-                batch: Option<&std::collections::HashMap<String, Option<u64>>>,
             ) -> Result<$crate::common::Checked, $crate::AppendError> {
                 // Every read comes before the first write: PostgreSQL assigns the transaction id
                 // (the commit-order key of `read_all`) at the first write, so an id taken after
@@ -287,32 +319,78 @@ macro_rules! impl_event_store {
                 // commit, so no stream a decision read can move between its check and the
                 // commit. Sorted, so two appends never wait for each other in opposite orders.
                 checked.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                if !Self::lock_streams(tx, &checked, batch.is_some()).await? {
-                    return Ok($crate::common::Checked::Busy);
-                }
-                // One statement for the versions of every stream not written earlier in the batch.
-                let unknown: Vec<&str> = checked
+                Self::lock_streams(tx, &checked).await?;
+                let ids: Vec<&str> = checked.iter().map(|c| c.0).collect();
+                let stored = Self::stream_versions_in(tx, &ids).await?;
+                $crate::common::versions_of(&checked, &stored, None).map($crate::common::Checked::Write)
+            }
+
+            /// The checks of a batch's members, before anything is written, a statement for each
+            /// kind of check rather than for each member: their dedupe rows, their streams' locks
+            /// (only tried: a batch never waits for another), the streams' versions; then each
+            /// member in order, against the versions the members accepted before it will write.
+            /// Each member's outcome, in order; `Checked::Busy` runs it alone.
+            async fn check_batch(
+                tx: &mut <$db as sqlx::Database>::Connection,
+                requests: &[&$crate::AppendRequest],
+            ) -> Result<Vec<Result<$crate::common::Checked, $crate::AppendError>>, $crate::AppendError> {
+                use $crate::common::Checked;
+                let mut outcomes: Vec<Option<Result<Checked, $crate::AppendError>>> = (0..requests.len()).map(|_| None).collect();
+                let keys: Vec<(&str, uuid::Uuid)> = requests
                     .iter()
-                    .map(|c| c.0)
-                    .filter(|id| !batch.is_some_and(|b| b.contains_key(*id)))
+                    .filter_map(|r| r.inbox.as_ref().map(|i| (i.consumer.as_str(), i.event_id)))
                     .collect();
-                let stored = Self::stream_versions_in(tx, &unknown).await?;
-                let mut versions = std::collections::HashMap::with_capacity(checked.len());
-                for (stream_id, expected, _) in &checked {
-                    let actual = match batch.and_then(|b| b.get(*stream_id)) {
-                        Some(written) => *written,
-                        None => stored.get(*stream_id).copied().flatten(),
-                    };
-                    if !$crate::model::satisfies(*expected, actual) {
-                        return Err($crate::AppendError::Conflict {
-                            stream_id: stream_id.to_string(),
-                            expected: *expected,
-                            actual,
-                        });
+                let seen = Self::inboxes_seen(tx, &keys).await?;
+                for (n, request) in requests.iter().enumerate() {
+                    match &request.inbox {
+                        Some(inbox) => {
+                            if let Some(fingerprint) = seen.get(&(inbox.consumer.clone(), inbox.event_id)) {
+                                outcomes[n] = Some($crate::common::handled(inbox, fingerprint).map(Checked::Answered));
+                            }
+                        }
+                        // An append without a dedupe row is known by its event ids.
+                        None => match Self::find_duplicate(tx, request).await {
+                            Ok(Some(original)) => outcomes[n] = Some(Ok(Checked::Answered(original))),
+                            Ok(None) => {}
+                            Err(e @ $crate::AppendError::Store(_)) => return Err(e),
+                            Err(refused) => outcomes[n] = Some(Err(refused)),
+                        },
                     }
-                    versions.insert(stream_id.to_string(), actual);
                 }
-                Ok($crate::common::Checked::Write(versions))
+                // Every stream of the members still to check, locked once: exclusively when any
+                // of them writes it.
+                let mut streams: std::collections::BTreeMap<&str, bool> = Default::default();
+                for (n, request) in requests.iter().enumerate() {
+                    if outcomes[n].is_none() {
+                        for (stream_id, _, writes) in Self::checked(request) {
+                            *streams.entry(stream_id).or_default() |= writes;
+                        }
+                    }
+                }
+                let streams: Vec<(&str, bool)> = streams.into_iter().collect();
+                let busy = Self::try_lock_streams(tx, &streams).await?;
+                let free: Vec<&str> = streams.iter().map(|s| s.0).filter(|id| !busy.contains(*id)).collect();
+                let stored = Self::stream_versions_in(tx, &free).await?;
+                let mut written: std::collections::HashMap<String, Option<u64>> = Default::default();
+                for (n, request) in requests.iter().enumerate() {
+                    if outcomes[n].is_some() {
+                        continue;
+                    }
+                    let checked = Self::checked(request);
+                    if checked.iter().any(|c| busy.contains(c.0)) {
+                        outcomes[n] = Some(Ok(Checked::Busy));
+                        continue;
+                    }
+                    let versions = $crate::common::versions_of(&checked, &stored, Some(&written));
+                    if let Ok(versions) = &versions {
+                        for stream in &request.streams {
+                            let base = versions.get(&stream.stream_id).copied().flatten().unwrap_or(0);
+                            written.insert(stream.stream_id.clone(), Some(base + stream.events.len() as u64));
+                        }
+                    }
+                    outcomes[n] = Some(versions.map(Checked::Write));
+                }
+                Ok(outcomes.into_iter().map(|o| o.unwrap_or(Ok(Checked::Busy))).collect())
             }
 
             /// The writes of checked appends, in order: their dedupe rows and their events, at
@@ -367,7 +445,7 @@ macro_rules! impl_event_store {
                 tx: &mut <$db as sqlx::Database>::Connection,
                 request: &$crate::AppendRequest,
             ) -> Result<Result<$crate::AppendResult, $crate::AppendResult>, $crate::AppendError> {
-                let versions = match Self::check_in(tx, request, None).await? {
+                let versions = match Self::check_in(tx, request).await? {
                     $crate::common::Checked::Write(versions) => versions,
                     $crate::common::Checked::Answered(result) => return Ok(Err(result)),
                     $crate::common::Checked::Busy => unreachable!("an append alone waits for its locks"),
@@ -379,30 +457,29 @@ macro_rules! impl_event_store {
                 Ok(Ok(result))
             }
 
-            /// Starts `committers` tasks that take batches of appends from one queue.
+            /// Starts `committers` tasks, each taking batches of appends from its own queue.
             fn start_committers(
                 writer: &sqlx::Pool<$db>,
                 commits: &std::sync::Arc<tokio::sync::watch::Sender<u64>>,
                 committers: usize,
-            ) -> (tokio::sync::mpsc::Sender<$crate::group_commit::Member>, std::sync::Arc<$crate::group_commit::Batches>) {
-                let (group, batches) = $crate::group_commit::queue();
-                let batches = std::sync::Arc::new(batches);
-                for _ in 0..committers {
-                    tokio::spawn(Self::commit_batches(writer.clone(), commits.clone(), batches.clone()));
+            ) -> $crate::group_commit::Group {
+                let (group, queues) = $crate::group_commit::Group::new(committers);
+                for batches in queues {
+                    tokio::spawn(Self::commit_batches(writer.clone(), commits.clone(), batches));
                 }
-                (group, batches)
+                group
             }
 
             /// How this store's appends were grouped into transactions so far.
             pub fn group_commits(&self) -> $crate::GroupCommits {
-                self.batches.stats()
+                self.group.stats()
             }
 
             /// Takes batches from the queue until the store is dropped.
             async fn commit_batches(
                 writer: sqlx::Pool<$db>,
                 commits: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
-                batches: std::sync::Arc<$crate::group_commit::Batches>,
+                mut batches: $crate::group_commit::Batches,
             ) {
                 use futures::FutureExt;
                 while let Some(batch) = batches.next().await {
@@ -446,17 +523,14 @@ macro_rules! impl_event_store {
                     Ok(tx) => tx,
                     Err(_) => return answers.extend(batch.into_iter().map(|m| (m, None))),
                 };
-                // Phase one: every member's checks, against the versions the members accepted
-                // before it will write.
-                let mut written: std::collections::HashMap<String, Option<u64>> = Default::default();
+                // Phase one: every member's checks, together (`check_batch`). A member that
+                // repeats an earlier one's event ids or dedupe row learns the outcome alone, once
+                // the first one's transaction ended.
                 let mut ids = std::collections::HashSet::new();
                 let mut inboxes = std::collections::HashSet::new();
-                let mut accepted = Vec::new();
-                let mut members = batch.into_iter();
-                while let Some(member) = members.next() {
+                let mut checking = Vec::with_capacity(batch.len());
+                for member in batch {
                     let request = &member.request;
-                    // A member that repeats another's event ids or dedupe row learns the
-                    // outcome alone, once the first one's transaction ended.
                     let event_ids = request.event_ids();
                     let inbox = request.inbox.as_ref().map(|i| (i.consumer.clone(), i.event_id));
                     if event_ids.iter().any(|id| ids.contains(id))
@@ -465,26 +539,25 @@ macro_rules! impl_event_store {
                         answers.push((member, None));
                         continue;
                     }
-                    match Self::check_in(&mut tx, request, Some(&written)).await {
-                        Ok($crate::common::Checked::Write(versions)) => {
-                            for stream in &request.streams {
-                                let base = versions.get(&stream.stream_id).copied().flatten().unwrap_or(0);
-                                written.insert(stream.stream_id.clone(), Some(base + stream.events.len() as u64));
-                            }
-                            ids.extend(event_ids);
-                            inboxes.extend(inbox);
-                            accepted.push((member, versions));
-                        }
+                    ids.extend(event_ids);
+                    inboxes.extend(inbox);
+                    checking.push(member);
+                }
+                let requests: Vec<&$crate::AppendRequest> = checking.iter().map(|m| &m.request).collect();
+                let outcomes = match Self::check_batch(&mut tx, &requests).await {
+                    Ok(outcomes) => outcomes,
+                    Err(_) => {
+                        // The transaction is unusable: nothing of it is kept.
+                        let _ = tx.rollback().await;
+                        return answers.extend(checking.into_iter().map(|m| (m, None)));
+                    }
+                };
+                let mut accepted = Vec::new();
+                for (member, outcome) in checking.into_iter().zip(outcomes) {
+                    match outcome {
+                        Ok($crate::common::Checked::Write(versions)) => accepted.push((member, versions)),
                         Ok($crate::common::Checked::Answered(result)) => answers.push((member, Some(Ok(result)))),
                         Ok($crate::common::Checked::Busy) => answers.push((member, None)),
-                        Err($crate::AppendError::Store(_)) => {
-                            // The transaction is unusable: nothing of it is kept.
-                            let _ = tx.rollback().await;
-                            answers.push((member, None));
-                            answers.extend(members.map(|m| (m, None)));
-                            answers.extend(accepted.into_iter().map(|(m, _)| (m, None)));
-                            return;
-                        }
                         Err(refused) => answers.push((member, Some(Err(refused)))),
                     }
                 }
@@ -617,7 +690,10 @@ macro_rules! impl_event_store {
                     let request = match self.group.send(member).await {
                         Ok(()) => match answer.await {
                             Ok($crate::group_commit::Reply::Done(result)) => return result,
-                            Ok($crate::group_commit::Reply::Alone(request)) => request,
+                            Ok($crate::group_commit::Reply::Alone(request)) => {
+                                self.group.ran_alone();
+                                request
+                            }
                             // The batch was dropped unanswered (a panic): the request went with it.
                             Err(_) => return Err($crate::StoreError::Corrupt("the group commit holding this append failed".into()).into()),
                         },
@@ -645,6 +721,15 @@ macro_rules! impl_event_store {
                 rows.iter().map(Self::decode).collect()
             }
 
+            async fn read_streams(&self, stream_ids: &[String]) -> Result<Vec<$crate::RecordedEvent>, $crate::StoreError> {
+                if stream_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let ids: Vec<&str> = stream_ids.iter().map(String::as_str).collect();
+                let rows = Self::select_streams(&self.reader, &ids).await?;
+                rows.iter().map(Self::decode).collect()
+            }
+
             async fn read_all(
                 &self,
                 after: $crate::Position,
@@ -664,12 +749,12 @@ macro_rules! impl_event_store {
                 consumer: &str,
                 event_id: uuid::Uuid,
             ) -> Result<Option<$crate::InboxRecord>, $crate::StoreError> {
-                let seen: Option<(Option<Vec<u8>>,)> = sqlx::query_as($crate::common::INBOX_SEEN)
+                let seen: Option<(Option<Vec<u8>>, i64)> = sqlx::query_as($crate::common::INBOX_SEEN)
                     .bind(consumer)
                     .bind(event_id)
                     .fetch_optional(&self.reader)
                     .await?;
-                Ok(seen.map(|(fingerprint,)| $crate::InboxRecord { fingerprint }))
+                Ok(seen.map(|(fingerprint, processed_at_us)| $crate::InboxRecord { fingerprint, processed_at_us }))
             }
 
             async fn event_by_id(&self, event_id: uuid::Uuid) -> Result<Option<$crate::RecordedEvent>, $crate::StoreError> {

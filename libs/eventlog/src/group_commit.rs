@@ -10,9 +10,20 @@
 //! one that did not. A member whose checks fail (a version conflict, a reused request id) gets
 //! its own refusal and never fails another member. Every member is answered once the batch's
 //! transaction has ended, so one that retries after a conflict reads what the batch committed.
-use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! Each committer has its own queue, and an append joins the queue of its first written
+//! stream's committer ([`Group`]), so appends to one busy stream (a product's bookings, a
+//! partner's messages) are batched together rather than spread over transactions that would
+//! each wait for that stream's lock.
+use std::{
+    hash::{Hash, Hasher},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{AppendError, AppendRequest, AppendResult};
 
@@ -48,43 +59,85 @@ impl Member {
     }
 }
 
-/// The queue appends join.
-pub(crate) fn queue() -> (mpsc::Sender<Member>, Batches) {
-    let (tx, rx) = mpsc::channel(QUEUE);
-    (
-        tx,
-        Batches {
-            rx: Mutex::new(rx),
-            stats: Stats::default(),
-        },
-    )
+/// The committers' queues, one each. An append goes to the committer of the first stream it
+/// writes (in stream order, the order it locks in): appends that would wait for each other's
+/// lock on that stream share that committer's batches instead of contending across
+/// transactions (a batch only tries its locks, so a member that finds one held runs alone).
+pub(crate) struct Group {
+    queues: Vec<mpsc::Sender<Member>>,
+    stats: Arc<Stats>,
 }
 
-/// What committers take their batches from.
+impl Group {
+    /// `committers` queues, and for each the batches its committer takes.
+    pub fn new(committers: usize) -> (Self, Vec<Batches>) {
+        let stats = Arc::new(Stats::default());
+        let (queues, batches) = (0..committers.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                (
+                    tx,
+                    Batches {
+                        rx,
+                        stats: stats.clone(),
+                    },
+                )
+            })
+            .unzip();
+        (Self { queues, stats }, batches)
+    }
+
+    /// Queues `member` for its committer.
+    pub async fn send(&self, member: Member) -> Result<(), mpsc::error::SendError<Member>> {
+        let queue = &self.queues[route(&member.request, self.queues.len())];
+        queue.send(member).await
+    }
+
+    pub fn stats(&self) -> GroupCommits {
+        self.stats.read()
+    }
+
+    /// Counts an append a batch sent back to run alone.
+    pub fn ran_alone(&self) {
+        self.stats.alone.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The committer of `request`: by its first written stream (its first read one when it
+/// writes none).
+fn route(request: &AppendRequest, committers: usize) -> usize {
+    let first = request
+        .streams
+        .iter()
+        .map(|s| s.stream_id.as_str())
+        .min()
+        .or_else(|| request.reads.iter().map(|r| r.stream_id.as_str()).min())
+        .unwrap_or_default();
+    let mut hasher = std::hash::DefaultHasher::new();
+    first.hash(&mut hasher);
+    (hasher.finish() % committers as u64) as usize
+}
+
+/// What one committer takes its batches from.
 pub(crate) struct Batches {
-    rx: Mutex<mpsc::Receiver<Member>>,
-    stats: Stats,
+    rx: mpsc::Receiver<Member>,
+    stats: Arc<Stats>,
 }
 
 impl Batches {
     /// The next batch: waits for one append, then takes every one already waiting, up to
     /// [`MAX_BATCH`]. No linger: an append that finds the committer idle starts at once.
-    pub async fn next(&self) -> Option<Vec<Member>> {
-        let mut rx = self.rx.lock().await;
-        let first = rx.recv().await?;
+    pub async fn next(&mut self) -> Option<Vec<Member>> {
+        let first = self.rx.recv().await?;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
+            match self.rx.try_recv() {
                 Ok(member) => batch.push(member),
                 Err(_) => break,
             }
         }
         self.stats.record(batch.len());
         Some(batch)
-    }
-
-    pub fn stats(&self) -> GroupCommits {
-        self.stats.read()
     }
 }
 
@@ -93,6 +146,7 @@ struct Stats {
     batches: AtomicU64,
     appends: AtomicU64,
     largest: AtomicU64,
+    alone: AtomicU64,
 }
 
 impl Stats {
@@ -109,6 +163,7 @@ impl Stats {
             batches: self.batches.load(Ordering::Relaxed),
             appends: self.appends.load(Ordering::Relaxed),
             largest: self.largest.load(Ordering::Relaxed),
+            alone: self.alone.load(Ordering::Relaxed),
         }
     }
 }
@@ -122,4 +177,7 @@ pub struct GroupCommits {
     pub appends: u64,
     /// The most appends one transaction took.
     pub largest: u64,
+    /// Appends a batch sent back to run in a transaction of their own (a lock held elsewhere,
+    /// a repeated id, a batch that failed).
+    pub alone: u64,
 }

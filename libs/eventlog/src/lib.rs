@@ -51,6 +51,12 @@ pub trait EventStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// Every event of each of `stream_ids`, in one read: each stream's events oldest first, the
+    /// streams one after another (in no promised order). What a read model folds for the
+    /// entities a batch touched; for streams of bounded length (an entity's), since it reads
+    /// them whole.
+    async fn read_streams(&self, stream_ids: &[String]) -> Result<Vec<RecordedEvent>, StoreError>;
+
     /// Committed events after `after`, in commit order, without gaps: an event that a still
     /// running transaction will commit is never overtaken.
     async fn read_all(

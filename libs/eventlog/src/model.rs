@@ -84,12 +84,18 @@ pub struct InboxEntry {
     /// What the request asked, when the key is a client's request id: a later request with the
     /// same key and another fingerprint is refused ([`AppendError::RequestReused`]).
     pub fingerprint: Option<Vec<u8>>,
+    /// When it was handled, in microseconds since the epoch, by the handler's clock; stored
+    /// as given, so a handler can derive from it what it derived when it wrote the row (the
+    /// command runner's time-ordered event ids).
+    pub processed_at_us: i64,
 }
 
 /// A stored dedupe row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InboxRecord {
     pub fingerprint: Option<Vec<u8>>,
+    /// The [`InboxEntry::processed_at_us`] it was written with.
+    pub processed_at_us: i64,
 }
 
 /// One atomic append.
@@ -150,6 +156,7 @@ impl AppendRequest {
             consumer: consumer.into(),
             event_id,
             fingerprint: None,
+            processed_at_us: crate::common::now_us(),
         });
         self
     }

@@ -6,15 +6,11 @@ use sqlx::{
     migrate::Migrator,
     postgres::{PgListener, PgPoolOptions},
 };
-use tokio::{
-    sync::{mpsc, watch},
-    task::JoinHandle,
-};
+use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     Backend, Lease, StoreError,
     common::{Dialect, impl_event_store},
-    group_commit::{Batches, Member},
 };
 
 /// Transactions that take batches of appends at once (each on a connection of the writer pool,
@@ -29,8 +25,7 @@ pub struct PgEventStore {
     reader: PgPool,
     commits: Arc<watch::Sender<u64>>,
     listener: JoinHandle<()>,
-    group: mpsc::Sender<Member>,
-    batches: Arc<Batches>,
+    group: crate::group_commit::Group,
 }
 
 impl Drop for PgEventStore {
@@ -102,14 +97,13 @@ impl PgEventStore {
                 }
             }
         });
-        let (group, batches) = Self::start_committers(&writer, &commits, COMMITTERS);
+        let group = Self::start_committers(&writer, &commits, COMMITTERS);
         Ok(Self {
             writer,
             reader,
             commits,
             listener,
             group,
-            batches,
         })
     }
 
@@ -131,29 +125,14 @@ impl PgEventStore {
         }
     }
 
-    /// Locks the streams an append checks until its commit, in the order given: exclusively
-    /// those it writes, shared those it only read. One statement; rows come in the arrays'
-    /// order, so the locks are taken in it. A batch (`try_only`) never waits: it answers whether
-    /// every lock was free (a lock it took stays held until its transaction ends).
+    /// Locks every stream an append alone checks, in the order given (stream order), until
+    /// the commit: exclusively the ones it writes, shared the ones it only read.
     async fn lock_streams(
         tx: &mut sqlx::PgConnection,
         checked: &[(&str, crate::ExpectedVersion, bool)],
-        try_only: bool,
-    ) -> Result<bool, sqlx::Error> {
+    ) -> Result<(), sqlx::Error> {
         let ids: Vec<&str> = checked.iter().map(|c| c.0).collect();
         let written: Vec<bool> = checked.iter().map(|c| c.2).collect();
-        if try_only {
-            let free: Option<bool> = sqlx::query_scalar(
-                "SELECT bool_and(CASE WHEN written THEN pg_try_advisory_xact_lock(hashtextextended(stream_id, 0)) \
-                 ELSE pg_try_advisory_xact_lock_shared(hashtextextended(stream_id, 0)) END) \
-                 FROM unnest($1::text[], $2::bool[]) AS locked(stream_id, written)",
-            )
-            .bind(ids)
-            .bind(written)
-            .fetch_one(tx)
-            .await?;
-            return Ok(free.unwrap_or(true));
-        }
         sqlx::query(
             "SELECT CASE WHEN written THEN pg_advisory_xact_lock(hashtextextended(stream_id, 0)) \
              ELSE pg_advisory_xact_lock_shared(hashtextextended(stream_id, 0)) END \
@@ -163,7 +142,63 @@ impl PgEventStore {
         .bind(written)
         .execute(tx)
         .await?;
-        Ok(true)
+        Ok(())
+    }
+
+    /// Tries, in one statement, the lock of every stream of a batch (`true`: written, so
+    /// exclusive) without waiting for any; the ones held elsewhere.
+    async fn try_lock_streams(
+        tx: &mut sqlx::PgConnection,
+        streams: &[(&str, bool)],
+    ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+        if streams.is_empty() {
+            return Ok(Default::default());
+        }
+        let busy: Vec<String> = sqlx::query_scalar(
+            "SELECT stream_id FROM unnest($1::text[], $2::bool[]) AS locked(stream_id, written) \
+             WHERE NOT (CASE WHEN written THEN pg_try_advisory_xact_lock(hashtextextended(stream_id, 0)) \
+                        ELSE pg_try_advisory_xact_lock_shared(hashtextextended(stream_id, 0)) END)",
+        )
+        .bind(streams.iter().map(|s| s.0).collect::<Vec<_>>())
+        .bind(streams.iter().map(|s| s.1).collect::<Vec<_>>())
+        .fetch_all(tx)
+        .await?;
+        Ok(busy.into_iter().collect())
+    }
+
+    /// The stored dedupe rows among `keys`, with their fingerprints, in one statement.
+    async fn inboxes_seen(
+        tx: &mut sqlx::PgConnection,
+        keys: &[(&str, uuid::Uuid)],
+    ) -> Result<std::collections::HashMap<(String, uuid::Uuid), Option<Vec<u8>>>, sqlx::Error> {
+        if keys.is_empty() {
+            return Ok(Default::default());
+        }
+        let rows: Vec<(String, uuid::Uuid, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT i.consumer, i.event_id, i.fingerprint \
+             FROM unnest($1::text[], $2::uuid[]) AS k(consumer, event_id) \
+             JOIN inbox i ON i.consumer = k.consumer AND i.event_id = k.event_id",
+        )
+        .bind(keys.iter().map(|k| k.0).collect::<Vec<_>>())
+        .bind(keys.iter().map(|k| k.1).collect::<Vec<_>>())
+        .fetch_all(tx)
+        .await?;
+        Ok(rows.into_iter().map(|(c, e, f)| ((c, e), f)).collect())
+    }
+
+    /// Every event of `streams`, by stream and version, in one statement.
+    async fn select_streams(
+        pool: &PgPool,
+        streams: &[&str],
+    ) -> Result<Vec<sqlx::postgres::PgRow>, sqlx::Error> {
+        sqlx::query(
+            "SELECT transaction_id::text AS commit_id, global_position, event_id, stream_id, stream_version, \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
+             FROM events WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, stream_version",
+        )
+        .bind(streams)
+        .fetch_all(pool)
+        .await
     }
 
     /// The last version of each of `streams` (`None`: no such stream), in one statement;
@@ -192,13 +227,29 @@ impl PgEventStore {
         if !inboxes.is_empty() {
             sqlx::query(
                 "INSERT INTO inbox (consumer, event_id, processed_at_us, fingerprint) \
-                 SELECT consumer, event_id, $3, fingerprint \
-                 FROM unnest($1::text[], $2::uuid[], $4::bytea[]) AS i(consumer, event_id, fingerprint)",
+                 SELECT consumer, event_id, processed_at_us, fingerprint \
+                 FROM unnest($1::text[], $2::uuid[], $3::int8[], $4::bytea[]) \
+                      AS i(consumer, event_id, processed_at_us, fingerprint)",
             )
-            .bind(inboxes.iter().map(|i| i.consumer.as_str()).collect::<Vec<_>>())
+            .bind(
+                inboxes
+                    .iter()
+                    .map(|i| i.consumer.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .bind(inboxes.iter().map(|i| i.event_id).collect::<Vec<_>>())
-            .bind(now)
-            .bind(inboxes.iter().map(|i| i.fingerprint.as_deref()).collect::<Vec<_>>())
+            .bind(
+                inboxes
+                    .iter()
+                    .map(|i| i.processed_at_us)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                inboxes
+                    .iter()
+                    .map(|i| i.fingerprint.as_deref())
+                    .collect::<Vec<_>>(),
+            )
             .execute(&mut *tx)
             .await?;
         }

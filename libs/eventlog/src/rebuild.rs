@@ -48,6 +48,10 @@ impl EventStore for Shadowed {
         self.inner.read_stream(stream_id, from_version, limit).await
     }
 
+    async fn read_streams(&self, stream_ids: &[String]) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.read_streams(stream_ids).await
+    }
+
     async fn read_all(
         &self,
         after: Position,

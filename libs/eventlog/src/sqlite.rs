@@ -6,12 +6,11 @@ use sqlx::{
     migrate::Migrator,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::{
     Backend, Lease, StoreError,
     common::{Dialect, impl_event_store},
-    group_commit::{Batches, Member},
 };
 
 /// The event log in a SQLite file.
@@ -22,8 +21,7 @@ pub struct SqliteEventStore {
     commits: Arc<watch::Sender<u64>>,
     /// The database file, which names this log's leases.
     file: String,
-    group: mpsc::Sender<Member>,
-    batches: Arc<Batches>,
+    group: crate::group_commit::Group,
 }
 
 impl SqliteEventStore {
@@ -71,14 +69,13 @@ impl SqliteEventStore {
             .await?;
         let commits = Arc::new(watch::Sender::new(0));
         // One committer: the file has one writer at a time anyway.
-        let (group, batches) = Self::start_committers(&writer, &commits, 1);
+        let group = Self::start_committers(&writer, &commits, 1);
         Ok(Self {
             writer,
             reader,
             commits,
             file,
             group,
-            batches,
         })
     }
 
@@ -98,9 +95,52 @@ impl SqliteEventStore {
     async fn lock_streams(
         _tx: &mut sqlx::SqliteConnection,
         _checked: &[(&str, crate::ExpectedVersion, bool)],
-        _try_only: bool,
-    ) -> Result<bool, sqlx::Error> {
-        Ok(true)
+    ) -> Result<(), sqlx::Error> {
+        Ok(())
+    }
+
+    /// No stream is ever held elsewhere: see [`Self::lock_streams`].
+    async fn try_lock_streams(
+        _tx: &mut sqlx::SqliteConnection,
+        _streams: &[(&str, bool)],
+    ) -> Result<std::collections::HashSet<String>, sqlx::Error> {
+        Ok(Default::default())
+    }
+
+    /// The stored dedupe rows among `keys`, with their fingerprints: a lookup each (in
+    /// process, a statement costs no round trip).
+    async fn inboxes_seen(
+        tx: &mut sqlx::SqliteConnection,
+        keys: &[(&str, uuid::Uuid)],
+    ) -> Result<std::collections::HashMap<(String, uuid::Uuid), Option<Vec<u8>>>, sqlx::Error> {
+        let mut seen = std::collections::HashMap::new();
+        for (consumer, event_id) in keys {
+            let row: Option<(Option<Vec<u8>>, i64)> = sqlx::query_as(crate::common::INBOX_SEEN)
+                .bind(*consumer)
+                .bind(*event_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some((fingerprint, _)) = row {
+                seen.insert((consumer.to_string(), *event_id), fingerprint);
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Every event of `streams`, by stream and version, in one statement.
+    async fn select_streams(
+        pool: &SqlitePool,
+        streams: &[&str],
+    ) -> Result<Vec<sqlx::sqlite::SqliteRow>, sqlx::Error> {
+        let ids = serde_json::to_string(streams).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        sqlx::query(
+            "SELECT '0' AS commit_id, global_position, event_id, stream_id, stream_version, \
+             event_type, schema_version, payload, correlation_id, causation_id, actor, occurred_at_us, recorded_at_us, trace_context \
+             FROM events WHERE stream_id IN (SELECT value FROM json_each($1)) ORDER BY stream_id, stream_version",
+        )
+        .bind(ids)
+        .fetch_all(pool)
+        .await
     }
 
     /// The last version of each of `streams` (`None`: no such stream), in one statement;
@@ -131,7 +171,7 @@ impl SqliteEventStore {
             sqlx::query(INSERT_INBOX)
                 .bind(&inbox.consumer)
                 .bind(inbox.event_id)
-                .bind(now)
+                .bind(inbox.processed_at_us)
                 .bind(&inbox.fingerprint)
                 .execute(&mut *tx)
                 .await?;

@@ -169,6 +169,13 @@ impl<H: BeforeAppend + 'static> crate::EventStore for Intercepted<H> {
         self.inner.read_stream(stream_id, from_version, limit).await
     }
 
+    async fn read_streams(
+        &self,
+        stream_ids: &[String],
+    ) -> Result<Vec<crate::RecordedEvent>, crate::StoreError> {
+        self.inner.read_streams(stream_ids).await
+    }
+
     async fn read_all(
         &self,
         after: crate::Position,
@@ -1075,6 +1082,7 @@ pub mod conformance {
                 consumer: "customer:c-1".into(),
                 event_id: key,
                 fingerprint: Some(fingerprint.to_vec()),
+                processed_at_us: 1,
             })
         };
         assert_eq!(
@@ -1120,6 +1128,82 @@ pub mod conformance {
                 .len(),
             1
         );
+    }
+
+    /// A dedupe row keeps the time its handler gave, alone and in a batch (the runner derives
+    /// its event ids from it, and finds them again by it).
+    pub async fn a_dedupe_row_keeps_the_time_it_was_handled_at(store: Store) {
+        let entry = |n: i64| crate::InboxEntry {
+            consumer: "customer:c-1".into(),
+            event_id: uuid::Uuid::new_v4(),
+            fingerprint: Some(vec![n as u8]),
+            processed_at_us: 1_700_000_000_000_000 + n,
+        };
+        let entries: Vec<_> = (0..8).map(entry).collect();
+        let appends = entries.iter().map(|e| {
+            let store = store.clone();
+            let request =
+                AppendRequest::single("orders", ExpectedVersion::Any, vec![event("Order", b"1")])
+                    .with_idempotency(e.clone());
+            async move { store.append(request).await.expect("append") }
+        });
+        for done in futures::future::join_all(appends).await {
+            assert_eq!(done.status, AppendStatus::Committed);
+        }
+        for e in &entries {
+            let stored = store
+                .inbox_entry(&e.consumer, e.event_id)
+                .await
+                .expect("lookup")
+                .expect("stored");
+            assert_eq!(stored.processed_at_us, e.processed_at_us);
+        }
+    }
+
+    /// `read_streams` returns every event of the streams asked for and none of another, each
+    /// stream oldest first.
+    pub async fn several_streams_are_read_whole_in_one_read(store: Store) {
+        for (stream, n) in [("a-1", 3), ("b-2", 1), ("c-3", 2)] {
+            for i in 0..n {
+                store
+                    .append(AppendRequest::single(
+                        stream,
+                        ExpectedVersion::Any,
+                        vec![event("E", format!("{stream}/{i}").as_bytes())],
+                    ))
+                    .await
+                    .expect("append");
+            }
+        }
+        let read = store
+            .read_streams(&["c-3".into(), "a-1".into(), "none".into()])
+            .await
+            .expect("read");
+        let mut by_stream: std::collections::BTreeMap<&str, Vec<(u64, Vec<u8>)>> =
+            Default::default();
+        for e in &read {
+            by_stream
+                .entry(e.stream_id.as_str())
+                .or_default()
+                .push((e.stream_version, e.payload.clone()));
+        }
+        assert_eq!(
+            by_stream,
+            [
+                (
+                    "a-1",
+                    vec![
+                        (1, b"a-1/0".to_vec()),
+                        (2, b"a-1/1".to_vec()),
+                        (3, b"a-1/2".to_vec())
+                    ]
+                ),
+                ("c-3", vec![(1, b"c-3/0".to_vec()), (2, b"c-3/1".to_vec())]),
+            ]
+            .into_iter()
+            .collect()
+        );
+        assert!(store.read_streams(&[]).await.expect("none").is_empty());
     }
 
     /// Checkpoints start at the beginning and keep what was saved.

@@ -18,4 +18,6 @@ yeyak_eventlog::conformance_tests!(
     switching_projections_replaces_the_rows_at_once,
     a_stream_read_is_checked_until_the_commit,
     a_request_id_reused_for_another_request_is_refused,
+    a_dedupe_row_keeps_the_time_it_was_handled_at,
+    several_streams_are_read_whole_in_one_read,
 );

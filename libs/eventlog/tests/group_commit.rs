@@ -190,3 +190,50 @@ async fn postgres_a_conflict_in_a_shared_transaction_fails_only_its_own_append()
     let stats = store.clone();
     a_conflict_fails_only_its_own_append(store, move || stats.group_commits()).await;
 }
+
+/// `APPENDS` appends released together onto one stream, after whatever it holds: they go to one
+/// committer and share its batches, so none finds the stream's lock held by another batch and
+/// none runs alone; every version is written once.
+async fn appends_to_one_stream_share_batches(
+    store: Arc<dyn EventStore>,
+    grouped: impl Fn() -> GroupCommits,
+) {
+    let results = race(store.clone(), |i| {
+        AppendRequest::single(
+            "busy",
+            ExpectedVersion::Any,
+            vec![event("Tracked", format!("{i}").as_bytes())],
+        )
+    })
+    .await;
+    let mut versions: Vec<u64> = results
+        .iter()
+        .map(|r| r.as_ref().expect("committed").events[0].stream_version)
+        .collect();
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=APPENDS as u64).collect::<Vec<_>>());
+    let grouped = grouped();
+    assert_eq!(grouped.alone, 0, "no append ran alone ({grouped:?})");
+    assert!(
+        grouped.largest > 1,
+        "the appends were grouped ({grouped:?})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_appends_to_one_stream_share_batches_instead_of_waiting_alone() {
+    let Some(url) = fresh_postgres_url("group_commit_one_stream").await else {
+        return;
+    };
+    let store = Arc::new(PgEventStore::connect(&url).await.expect("postgres"));
+    let stats = store.clone();
+    appends_to_one_stream_share_batches(store, move || stats.group_commits()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_appends_to_one_stream_share_batches_instead_of_waiting_alone() {
+    let url = fresh_sqlite_url("group_commit_one_stream");
+    let store = Arc::new(SqliteEventStore::connect(&url).await.expect("sqlite"));
+    let stats = store.clone();
+    appends_to_one_stream_share_batches(store, move || stats.group_commits()).await;
+}

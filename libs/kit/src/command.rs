@@ -20,13 +20,13 @@ use tracing::Instrument;
 use uuid::Uuid;
 use yeyak_eventlog::{
     AppendError, AppendRequest, AppendStatus, AppendedEvent, EventStore, ExpectedVersion,
-    InboxEntry, NewEvent, RecordedEvent,
+    InboxEntry, InboxRecord, NewEvent, RecordedEvent,
 };
 
 use crate::{
     access::AccessError,
     clock::SharedClock,
-    events::{Cause, DecodeError, EventSet, LoadError, SCHEMA_VERSION, derived_id},
+    events::{Cause, DecodeError, EventSet, LoadError, SCHEMA_VERSION, derived_id, ordered_id},
 };
 
 /// How often a command is decided again after losing a race on the streams it read.
@@ -442,11 +442,13 @@ impl Origin {
                 consumer: actor.clone(),
                 event_id: *request_id,
                 fingerprint: Some(fingerprint.clone()),
+                processed_at_us: 0,
             },
             Origin::Reaction { consumer, event } => InboxEntry {
                 consumer: consumer.clone(),
                 event_id: event.event_id,
                 fingerprint: None,
+                processed_at_us: 0,
             },
         }
     }
@@ -530,20 +532,46 @@ impl Runner {
         &self.clock
     }
 
-    /// The `n`th event id of the command or reaction keyed by `inbox`.
+    /// The `n`th event id of the command or reaction keyed by `inbox`, handled at its
+    /// `processed_at_us`: time-ordered, and found again from the stored dedupe row.
     fn event_id(&self, inbox: &InboxEntry, n: usize) -> Uuid {
-        derived_id(
+        ordered_id(
             self.namespace,
-            &format!("{}/{}", inbox.consumer, inbox.event_id),
+            &Self::key(inbox),
             n as u32,
+            inbox.processed_at_us,
         )
     }
 
-    /// The events a keyed run appended, found by their derived ids.
-    async fn appended_by(&self, inbox: &InboxEntry) -> Result<Vec<AppendedEvent>, LoadError> {
+    fn key(inbox: &InboxEntry) -> String {
+        format!("{}/{}", inbox.consumer, inbox.event_id)
+    }
+
+    /// The events a keyed run appended, found by the ids it derived from its dedupe row (or, for
+    /// a row stored before event ids were time-ordered, by the ids derived from the key alone).
+    async fn appended_by(
+        &self,
+        inbox: &InboxEntry,
+        stored: &InboxRecord,
+    ) -> Result<Vec<AppendedEvent>, LoadError> {
+        let handled = InboxEntry {
+            processed_at_us: stored.processed_at_us,
+            ..inbox.clone()
+        };
+        let events = self.found(|n| self.event_id(&handled, n)).await?;
+        if !events.is_empty() {
+            return Ok(events);
+        }
+        let key = Self::key(inbox);
+        self.found(|n| derived_id(self.namespace, &key, n as u32))
+            .await
+    }
+
+    /// The stored events with ids `id(0)`, `id(1)`, … up to the first that is not stored.
+    async fn found(&self, id: impl Fn(usize) -> Uuid) -> Result<Vec<AppendedEvent>, LoadError> {
         let mut events = Vec::new();
         for n in 0.. {
-            match self.log.event_by_id(self.event_id(inbox, n)).await? {
+            match self.log.event_by_id(id(n)).await? {
                 Some(e) => events.push(AppendedEvent {
                     event_id: e.event_id,
                     stream_id: e.stream_id,
@@ -562,14 +590,14 @@ impl Runner {
         origin: &Origin,
         command: &C,
     ) -> Result<Ran<C::Output>, Error<C::Error>> {
-        let inbox = origin.inbox();
+        let mut inbox = origin.inbox();
         if let Some(done) = self
             .log
             .inbox_entry(&inbox.consumer, inbox.event_id)
             .await?
         {
             return if done.fingerprint == inbox.fingerprint {
-                Ok(Ran::Replayed(self.appended_by(&inbox).await?))
+                Ok(Ran::Replayed(self.appended_by(&inbox, &done).await?))
             } else {
                 Err(Error::RequestReused)
             };
@@ -584,6 +612,7 @@ impl Runner {
             if decision.is_empty() {
                 return Ok(Ran::Decided(decision.output, Vec::new()));
             }
+            inbox.processed_at_us = now;
             let mut cause = origin.cause(now);
             command.before_append(&mut decision, &cause).await?;
             // The events carry the append's span as their trace parent, so the relay's and the
@@ -596,7 +625,17 @@ impl Runner {
                     return Ok(Ran::Decided(decision.output, r.events));
                 }
                 // A concurrent run of the same request got there first.
-                Ok(_) => return Ok(Ran::Replayed(self.appended_by(&inbox).await?)),
+                Ok(_) => {
+                    let stored = self
+                        .log
+                        .inbox_entry(&inbox.consumer, inbox.event_id)
+                        .await?;
+                    let replayed = match stored {
+                        Some(stored) => self.appended_by(&inbox, &stored).await?,
+                        None => Vec::new(),
+                    };
+                    return Ok(Ran::Replayed(replayed));
+                }
                 Err(AppendError::Conflict { stream_id, .. }) => {
                     if attempt >= self.attempts {
                         metrics::counter!("yeyak_command_busy_total", "command" => command_name::<C>())
@@ -930,7 +969,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_reaction_happens_once_per_source_event_with_event_ids_from_its_key() {
+    async fn a_reaction_happens_once_per_source_event_with_event_ids_from_its_key_and_time() {
         let runner = runner().await;
         let cmd = increment();
         let source = RecordedEvent {
@@ -958,9 +997,82 @@ mod tests {
         assert_eq!(stored.len(), 1);
         assert_eq!(
             stored[0].event_id,
-            derived_id("test", &format!("counter-consumer/{}", source.event_id), 0)
+            ordered_id(
+                "test",
+                &format!("counter-consumer/{}", source.event_id),
+                0,
+                42
+            )
         );
         assert_eq!(stored[0].metadata.causation_id, Some(source.event_id));
+    }
+
+    #[tokio::test]
+    async fn a_later_handling_has_greater_event_ids_and_a_retry_finds_the_first_ones() {
+        let url = yeyak_eventlog::testing::fresh_sqlite_url("runner");
+        let log = yeyak_eventlog::connect(&url).await.expect("log");
+        let clock = ControlledClock::at(1_800_000_000_000_000);
+        let runner = Runner::new(log, clock.clone(), "test");
+        let cmd = increment();
+        let (earlier, later) = (Uuid::new_v4(), Uuid::new_v4());
+        let first = runner
+            .run(&Origin::command("customer:z", earlier, b"+1"), &cmd)
+            .await
+            .expect("first");
+        // One millisecond on: the smallest step the ids' timestamp has.
+        clock.advance(1_000);
+        let second = runner
+            .run(&Origin::command("customer:a", later, b"+1"), &cmd)
+            .await
+            .expect("second");
+        assert!(
+            second.appended()[0].event_id > first.appended()[0].event_id,
+            "a later handling's id sorts after an earlier one's, whatever their keys"
+        );
+        // The retry comes a day later: the ids are found from the stored dedupe row's time,
+        // not from the time of the retry.
+        clock.advance(86_400_000_000);
+        let retry = runner
+            .run(&Origin::command("customer:z", earlier, b"+1"), &cmd)
+            .await
+            .expect("retry");
+        assert_eq!(retry, Ran::Replayed(first.appended().to_vec()));
+    }
+
+    #[tokio::test]
+    async fn a_request_stored_with_ids_from_its_key_alone_is_replayed() {
+        let runner = runner().await;
+        let request_id = Uuid::new_v4();
+        // Before event ids were time-ordered, they derived from the key alone.
+        let legacy = yeyak_eventlog::NewEvent {
+            event_id: derived_id("test", &format!("customer:c/{request_id}"), 0),
+            ..yeyak_eventlog::testing::event("x", b"")
+        };
+        let Origin::Command { fingerprint, .. } = Origin::command("customer:c", request_id, b"+1")
+        else {
+            unreachable!()
+        };
+        let stored = runner
+            .log()
+            .append(
+                AppendRequest::single("counter", ExpectedVersion::NoStream, vec![legacy])
+                    .with_idempotency(InboxEntry {
+                        consumer: "customer:c".into(),
+                        event_id: request_id,
+                        fingerprint: Some(fingerprint),
+                        processed_at_us: 7,
+                    }),
+            )
+            .await
+            .expect("stored");
+        let retry = runner
+            .run(
+                &Origin::command("customer:c", request_id, b"+1"),
+                &increment(),
+            )
+            .await
+            .expect("retry");
+        assert_eq!(retry, Ran::Replayed(stored.events));
     }
 
     #[tokio::test]

@@ -407,34 +407,6 @@ async fn apply_batch(handler: &dyn EventHandler, batch: &[RecordedEvent]) -> boo
     }
 }
 
-/// How many entities a batching handler folds at once ([`fold_touched`]).
-pub const FOLDS_AT_ONCE: usize = 16;
-
-/// Each entity a batch touched, once, in the order first touched, loaded by `load` with up to
-/// [`FOLDS_AT_ONCE`] loads in flight: what a read model's batch folds before it writes its rows.
-/// The first error ends it.
-pub async fn fold_touched<K, T, E, F, Fut>(
-    keys: impl IntoIterator<Item = K>,
-    load: F,
-) -> Result<Vec<T>, E>
-where
-    K: std::hash::Hash + Eq + Clone,
-    F: Fn(K) -> Fut,
-    Fut: std::future::Future<Output = Result<T, E>>,
-{
-    use futures::{StreamExt, TryStreamExt};
-    let mut seen = std::collections::HashSet::new();
-    let keys: Vec<K> = keys
-        .into_iter()
-        .filter(|k| seen.insert(k.clone()))
-        .collect();
-    futures::stream::iter(keys)
-        .map(load)
-        .buffered(FOLDS_AT_ONCE)
-        .try_collect()
-        .await
-}
-
 /// A span for applying one event, continuing the trace of the request that caused it: an
 /// OpenTelemetry consumer span (`process <destination>`, `messaging.*` attributes) whose parent
 /// is the event's `traceparent` (over Kafka, the relay's producer span).

@@ -124,8 +124,9 @@ fn write_report(started: jiff::Timestamp) {
         .iter()
         .map(|r| r.split_once('\u{0}').unwrap_or((r, "{}")))
         .unzip();
+    let took = (jiff::Timestamp::now() - started).as_secs_f64();
     let md = format!(
-        "# yeyak benchmark report\n\n- started: {started}\n- machine: {machine}\n- commit: {commit}\n- command: `{command}`\n\n| backend  | case                                           |      ops |    ops/s   |  p50 ms  |  p99 ms  |\n|----------|------------------------------------------------|---------:|-----------:|---------:|---------:|\n{}\n\n{}\n",
+        "# yeyak benchmark report\n\n- started: {started}\n- took: {took:.0} s (the release build before it not counted)\n- machine: {machine}\n- commit: {commit}\n- command: `{command}`\n\n| backend  | case                                           |      ops |    ops/s   |  p50 ms  |  p99 ms  |\n|----------|------------------------------------------------|---------:|-----------:|---------:|---------:|\n{}\n\n{}\n",
         lines.join("\n"),
         NOTES
             .lock()
@@ -136,7 +137,7 @@ fn write_report(started: jiff::Timestamp) {
             .join("\n")
     );
     let json = format!(
-        "{{\"started\":\"{started}\",\"machine\":\"{}\",\"commit\":\"{commit}\",\"command\":\"{command}\",\"rows\":[{}]}}\n",
+        "{{\"started\":\"{started}\",\"took_s\":{took:.1},\"machine\":\"{}\",\"commit\":\"{commit}\",\"command\":\"{command}\",\"rows\":[{}]}}\n",
         machine.replace('"', "'"),
         json.join(",")
     );
@@ -531,13 +532,28 @@ const GROUPS: [&str; 8] = [
     "kafka",
 ];
 
-/// Whether `group` runs: every group unless `YEYAK_BENCH_ONLY` names others.
-fn runs(group: &str) -> bool {
-    match std::env::var("YEYAK_BENCH_ONLY") {
+/// Whether `group` runs: every group unless `YEYAK_BENCH_ONLY` names others. A group that runs
+/// is timed from here to the next group's start (or the report), and the report notes it.
+fn runs(group: &'static str) -> bool {
+    let runs = match std::env::var("YEYAK_BENCH_ONLY") {
         Ok(only) if !only.trim().is_empty() => only.split(',').any(|g| g.trim() == group),
         _ => true,
+    };
+    let mut timing = TIMING.lock().expect("timing");
+    if let Some((previous, since)) = timing.take() {
+        NOTES.lock().expect("notes").push(format!(
+            "group {previous} took {:.0} s",
+            since.elapsed().as_secs_f64()
+        ));
     }
+    if runs {
+        *timing = Some((group, Instant::now()));
+    }
+    runs
 }
+
+/// The group running, and since when.
+static TIMING: std::sync::Mutex<Option<(&'static str, Instant)>> = std::sync::Mutex::new(None);
 
 #[tokio::main]
 async fn main() {
@@ -568,7 +584,12 @@ async fn main() {
         ("sqlite", yeyak_e2e::Storage::EmbeddedSqlite),
         ("postgres", yeyak_e2e::Storage::Postgres),
     ] {
-        if !runs(&format!("grpc-{backend}")) {
+        let group = if backend == "sqlite" {
+            "grpc-sqlite"
+        } else {
+            "grpc-postgres"
+        };
+        if !runs(group) {
             continue;
         }
         match grpc::rows(backend, storage, bookings).await {
@@ -637,5 +658,6 @@ async fn main() {
             None => println!("(PostgreSQL unreachable: Kafka cases skipped)"),
         }
     }
+    runs("report");
     write_report(started);
 }

@@ -120,20 +120,17 @@ impl EventHandler for MessageIndex {
         true
     }
 
-    /// Each message the batch touched, folded once (several at a time), both rows of every one
-    /// in one transaction.
+    /// Each message the batch touched, folded once (every one from a single read of the log),
+    /// both rows of every one in one transaction.
     async fn handle_batch(&self, events: &[RecordedEvent]) -> Result<(), HandlerError> {
-        let touched = events
+        let touched: Vec<String> = events
             .iter()
             .filter_map(|e| e.stream_id.strip_prefix("message-"))
-            .map(str::to_string);
+            .map(str::to_string)
+            .collect();
         let log = self.runner.log();
         let retry = |e: &dyn std::fmt::Display| HandlerError::Retry(e.to_string());
-        let folded = yeyak_transport::fold_touched(touched, |id: String| async move {
-            folded(&**log, &id).await.map(|found| (id, found))
-        })
-        .await
-        .map_err(|e| retry(&e))?;
+        let folded = folded_all(&**log, &touched).await.map_err(|e| retry(&e))?;
         let mut out = Vec::with_capacity(2 * folded.len());
         for (id, (found, version)) in folded {
             if let Some((due, listed)) = rows(&id, &found.message, found.queued_at_us, version) {
@@ -159,19 +156,52 @@ async fn listed(log: &dyn EventStore, id: &str) -> Result<Listed, LoadError> {
 
 /// A message's fold, when it was queued, and its stream's version.
 async fn folded(log: &dyn EventStore, id: &str) -> Result<(Listed, u64), LoadError> {
-    let start = Listed {
+    let (listed, version) = fold_stream(log, &streams::message(id), unlisted(), listing).await?;
+    Ok((listed, version.unwrap_or(0)))
+}
+
+/// Each of these messages' folds, when it was queued and its stream's version, from one read
+/// of the log: each id once, in the order given.
+async fn folded_all(
+    log: &dyn EventStore,
+    ids: &[String],
+) -> Result<Vec<(String, (Listed, u64))>, LoadError> {
+    let mut seen = std::collections::HashSet::new();
+    let ids: Vec<&String> = ids.iter().filter(|id| seen.insert(*id)).collect();
+    let streams: Vec<String> = ids.iter().map(|id| streams::message(id)).collect();
+    let mut folded: std::collections::HashMap<String, (Listed, u64)> = Default::default();
+    for e in log.read_streams(&streams).await? {
+        let (listed, version) = folded
+            .entry(e.stream_id.clone())
+            .or_insert_with(|| (unlisted(), 0));
+        listing(listed, &e)?;
+        *version = e.stream_version;
+    }
+    Ok(ids
+        .into_iter()
+        .zip(streams)
+        .map(|(id, stream)| {
+            let found = folded.remove(&stream).unwrap_or_else(|| (unlisted(), 0));
+            (id.clone(), found)
+        })
+        .collect())
+}
+
+/// A message before its first event.
+fn unlisted() -> Listed {
+    Listed {
         message: Message::default(),
         queued_at_us: 0,
-    };
-    let (listed, version) = fold_stream(log, &streams::message(id), start, |l, e| {
-        if l.message.queued.is_none() {
-            l.queued_at_us = e.recorded_at_us;
-        }
-        l.message.evolve(decode_strict(e)?);
-        Ok(())
-    })
-    .await?;
-    Ok((listed, version.unwrap_or(0)))
+    }
+}
+
+/// One event of a message's stream, folded into its listing.
+fn listing(l: &mut Listed, e: &RecordedEvent) -> Result<(), yeyak_kit::events::DecodeError> {
+    if l.message.queued.is_none() {
+        l.queued_at_us = e.recorded_at_us;
+    }
+    l.message.evolve(decode_strict(e)?);
+    Ok(())
 }
 
 /// One page of messages and the row to continue after.

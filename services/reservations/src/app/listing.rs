@@ -161,13 +161,14 @@ impl EventHandler for ReservationList {
         true
     }
 
-    /// Each reservation the batch touched, folded once (several at a time), every row in one
-    /// transaction.
+    /// Each reservation the batch touched, folded once (every one from a single read of the
+    /// log), every row in one transaction.
     async fn handle_batch(&self, events: &[RecordedEvent]) -> Result<(), HandlerError> {
-        let touched = events
+        let touched: Vec<Uuid> = events
             .iter()
-            .filter_map(|e| streams::reservation_of(&e.stream_id));
-        let folded = yeyak_transport::fold_touched(touched, |id| self.app.reservation(id))
+            .filter_map(|e| streams::reservation_of(&e.stream_id))
+            .collect();
+        let folded = streams::load_reservations(&**self.app.log(), &touched)
             .await
             .map_err(|e| HandlerError::Retry(e.to_string()))?;
         let rows: Vec<_> = folded

@@ -104,6 +104,31 @@ pub async fn load_reservation(reads: &mut Reads<'_>, id: Uuid) -> Result<Reserva
         .await
 }
 
+/// Each of these reservations folded from its stream, with its version, in one read of the
+/// log (not recorded: for read models, not decisions); each id once, in the order given.
+pub async fn load_reservations(
+    log: &dyn yeyak_eventlog::EventStore,
+    ids: &[Uuid],
+) -> Result<Vec<(Reservation, Option<u64>)>, LoadError> {
+    let mut folded: std::collections::HashMap<Uuid, (Reservation, Option<u64>)> =
+        Default::default();
+    let stream_ids: Vec<String> = ids.iter().map(|id| reservation(*id)).collect();
+    for e in log.read_streams(&stream_ids).await? {
+        let Some(id) = reservation_of(&e.stream_id) else {
+            continue;
+        };
+        let (r, version) = folded.entry(id).or_default();
+        r.apply(reservation_event(&e)?);
+        *version = Some(e.stream_version);
+    }
+    let mut seen = std::collections::HashSet::new();
+    Ok(ids
+        .iter()
+        .filter(|id| seen.insert(**id))
+        .map(|id| folded.remove(id).unwrap_or_default())
+        .collect())
+}
+
 /// A reservation as it was after its first `version` events (all of them when `None`).
 pub async fn reservation_until(
     reads: &mut Reads<'_>,
