@@ -359,11 +359,12 @@ macro_rules! impl_event_store {
                 }
                 // Every stream of the members still to check, locked once: exclusively when any
                 // of them writes it.
+                let checks: Vec<_> = requests.iter().map(|r| Self::checked(r)).collect();
                 let mut streams: std::collections::BTreeMap<&str, bool> = Default::default();
-                for (n, request) in requests.iter().enumerate() {
+                for (n, checked) in checks.iter().enumerate() {
                     if outcomes[n].is_none() {
-                        for (stream_id, _, writes) in Self::checked(request) {
-                            *streams.entry(stream_id).or_default() |= writes;
+                        for (stream_id, _, writes) in checked {
+                            *streams.entry(*stream_id).or_default() |= *writes;
                         }
                     }
                 }
@@ -376,12 +377,12 @@ macro_rules! impl_event_store {
                     if outcomes[n].is_some() {
                         continue;
                     }
-                    let checked = Self::checked(request);
+                    let checked = &checks[n];
                     if checked.iter().any(|c| busy.contains(c.0)) {
                         outcomes[n] = Some(Ok(Checked::Busy));
                         continue;
                     }
-                    let versions = $crate::common::versions_of(&checked, &stored, Some(&written));
+                    let versions = $crate::common::versions_of(checked, &stored, Some(&written));
                     if let Ok(versions) = &versions {
                         for stream in &request.streams {
                             let base = versions.get(&stream.stream_id).copied().flatten().unwrap_or(0);

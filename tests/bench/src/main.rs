@@ -533,23 +533,28 @@ const GROUPS: [&str; 8] = [
 ];
 
 /// Whether `group` runs: every group unless `YEYAK_BENCH_ONLY` names others. A group that runs
-/// is timed from here to the next group's start (or the report), and the report notes it.
+/// is timed from here to the next group's start (or the report, [`end_timing`]), and the report
+/// notes it.
 fn runs(group: &'static str) -> bool {
     let runs = match std::env::var("YEYAK_BENCH_ONLY") {
         Ok(only) if !only.trim().is_empty() => only.split(',').any(|g| g.trim() == group),
         _ => true,
     };
-    let mut timing = TIMING.lock().expect("timing");
-    if let Some((previous, since)) = timing.take() {
+    end_timing();
+    if runs {
+        *TIMING.lock().expect("timing") = Some((group, Instant::now()));
+    }
+    runs
+}
+
+/// Notes how long the group that was running took, if one was.
+fn end_timing() {
+    if let Some((group, since)) = TIMING.lock().expect("timing").take() {
         NOTES.lock().expect("notes").push(format!(
-            "group {previous} took {:.0} s",
+            "group {group} took {:.0} s",
             since.elapsed().as_secs_f64()
         ));
     }
-    if runs {
-        *timing = Some((group, Instant::now()));
-    }
-    runs
 }
 
 /// The group running, and since when.
@@ -658,6 +663,6 @@ async fn main() {
             None => println!("(PostgreSQL unreachable: Kafka cases skipped)"),
         }
     }
-    runs("report");
+    end_timing();
     write_report(started);
 }

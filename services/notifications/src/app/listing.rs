@@ -216,10 +216,12 @@ impl Notifications {
         let next = (rows.len() == limit as usize)
             .then(|| rows.last().map(|r| (r.sort, r.key.clone())))
             .flatten();
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows {
-            out.push(self.listed_message(&r.key).await?);
-        }
+        let ids: Vec<String> = rows.into_iter().map(|r| r.key).collect();
+        let out = folded_all(self.log(), &ids)
+            .await?
+            .into_iter()
+            .map(|(_, (listed, _))| listed)
+            .collect();
         Ok((out, next))
     }
 
